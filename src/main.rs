@@ -1,0 +1,229 @@
+//! The `rtds` command line: parses flags and dispatches to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use rtds::config::{Loaded, Override, Settings};
+use rtds::metrics::Metrics;
+use rtds::{process, produce, shutdown, source};
+
+/// rtds: a real-time pipeline from the Random User API through Kafka into Cassandra.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Config file (TOML); default: ./rtds.toml when it exists
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Kafka bootstrap servers, host:port[,host:port]
+    #[arg(long, global = true, value_name = "HOSTS")]
+    bootstrap_servers: Option<String>,
+    /// Kafka topic of user records
+    #[arg(long, global = true)]
+    topic: Option<String>,
+    /// Cassandra contact points, host:port[,host:port]
+    #[arg(long, global = true, value_name = "HOSTS")]
+    contact_points: Option<String>,
+    /// Cassandra keyspace
+    #[arg(long, global = true)]
+    keyspace: Option<String>,
+    /// Cassandra table
+    #[arg(long, global = true)]
+    table: Option<String>,
+    /// Serve Prometheus /metrics on this address while the job runs
+    #[arg(long, global = true, value_name = "IP:PORT")]
+    metrics_listen: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the effective settings (defaults < file < RTDS_* env < flags), secrets masked
+    Config,
+    /// Fetch users from the source and publish them to Kafka
+    Produce(ProduceArgs),
+    /// Consume the topic and write users to Cassandra; bad records go to the DLQ
+    Process(ProcessArgs),
+    /// Show stored users (like the seed's `cqlsh -e "SELECT * ... LIMIT 10"`)
+    Users(UsersArgs),
+    /// Serve a local stand-in of the Random User API (for tests, benchmarks, offline use)
+    RandomuserServer(source::server::ServerArgs),
+}
+
+#[derive(Args)]
+struct ProduceArgs {
+    /// Stop after this long, e.g. 60s, 5m (default 60s unless --count is given)
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Stop after this many records
+    #[arg(long)]
+    count: Option<u64>,
+    /// Users per API request (1..=5000)
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// `builtin`, or the URL of a Random User API (default https://randomuser.me/api/)
+    #[arg(long)]
+    source: Option<String>,
+    /// Users per second at most (default: the public API's limit for randomuser.me, else none)
+    #[arg(long)]
+    max_rate: Option<f64>,
+    /// Seed for reproducible users
+    #[arg(long)]
+    seed: Option<String>,
+    /// Nationalities, e.g. gb,us
+    #[arg(long)]
+    nat: Option<String>,
+    /// Print the final summary as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ProcessArgs {
+    /// Exit once no new record has arrived for this long, e.g. 10s (default: run until Ctrl-C)
+    #[arg(long, value_parser = humantime::parse_duration)]
+    until_idle: Option<Duration>,
+    /// Kafka consumer group; processors in one group share the partitions
+    #[arg(long)]
+    group: Option<String>,
+    /// Topic for records that fail validation
+    #[arg(long)]
+    dlq_topic: Option<String>,
+    /// Print the final summary as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct UsersArgs {
+    /// How many users to show
+    #[arg(long, default_value_t = 10)]
+    limit: u32,
+    /// Print the number of stored users instead
+    #[arg(long)]
+    count: bool,
+    /// One JSON object per line instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+impl Cli {
+    fn overrides(&self) -> Vec<Override> {
+        let mut flags = Vec::new();
+        let mut add = |key, flag, value: Option<String>| {
+            if let Some(value) = value {
+                flags.push(Override::new(key, flag, value));
+            }
+        };
+        add("kafka.bootstrap_servers", "--bootstrap-servers", self.bootstrap_servers.clone());
+        add("kafka.topic", "--topic", self.topic.clone());
+        add("metrics.listen", "--metrics-listen", self.metrics_listen.clone());
+        add("cassandra.contact_points", "--contact-points", self.contact_points.clone());
+        add("cassandra.keyspace", "--keyspace", self.keyspace.clone());
+        add("cassandra.table", "--table", self.table.clone());
+        if let Command::Process(args) = &self.command {
+            add("kafka.group_id", "--group", args.group.clone());
+            add("kafka.dlq_topic", "--dlq-topic", args.dlq_topic.clone());
+        }
+        if let Command::Produce(args) = &self.command {
+            add("produce.duration", "--duration", args.duration.map(|d| humantime::format_duration(d).to_string()));
+            add("produce.batch_size", "--batch-size", args.batch_size.map(|n| n.to_string()));
+            add("produce.source", "--source", args.source.clone());
+            add("produce.max_rate", "--max-rate", args.max_rate.map(|n| n.to_string()));
+            add("produce.seed", "--seed", args.seed.clone());
+            add("produce.nat", "--nat", args.nat.clone());
+        }
+        flags
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    rtds::logging::init();
+    let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let Loaded { settings, .. } = Settings::load(cli.config.as_deref(), &cli.overrides())?;
+    match cli.command {
+        Command::Config => {
+            print!("{}", settings.to_masked_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RandomuserServer(args) => {
+            source::server::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Process(args) => {
+            let metrics = Metrics::new();
+            let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
+            let until = process::Until {
+                idle: args.until_idle,
+            };
+            let summary = process::run(&settings, until, metrics, shutdown::on_signal())
+                .await
+                .context("process failed")?;
+            print_summary(&summary, args.json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users(args) => {
+            let store = rtds::cassandra::Store::open(&settings.cassandra).await?;
+            if args.count {
+                println!("{}", store.count().await?);
+            } else {
+                let users = store.users(args.limit).await?;
+                if args.json {
+                    for user in &users {
+                        println!("{}", serde_json::to_string(user)?);
+                    }
+                } else {
+                    print!("{}", rtds::table::render(&users));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Produce(args) => {
+            let limit = produce::Limit {
+                count: args.count,
+                duration: (args.count.is_none() || args.duration.is_some())
+                    .then_some(settings.produce.duration),
+            };
+            let metrics = Metrics::new();
+            let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
+            let summary = produce::run(&settings, limit, metrics, shutdown::on_signal())
+                .await
+                .context("produce failed")?;
+            print_summary(&summary, args.json)?;
+            if summary.delivered_all() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "error: {} records were not acknowledged by Kafka at {}",
+                    summary.sent - summary.acked,
+                    settings.kafka.bootstrap_servers
+                );
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}
+
+/// The last line of a job: for people, or JSON for scripts.
+fn print_summary<S: serde::Serialize + std::fmt::Display>(summary: &S, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(summary)?);
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The pipeline's counters, in one registry shared by every stage: progress
+//! lines, summaries, the Prometheus `/metrics` endpoint and the dashboard all
+//! read the same numbers.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// A label naming why something failed (`reason="http_500"`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    pub reason: String,
+}
+
+/// A counter split by reason, plus its total for summaries.
+#[derive(Clone, Default)]
+pub struct Reasons {
+    family: Family<Reason, Counter>,
+    total: Counter,
+}
+
+impl Reasons {
+    /// Counts one event under `reason`.
+    pub fn inc(&self, reason: &str) {
+        self.family
+            .get_or_create(&Reason {
+                reason: reason.to_string(),
+            })
+            .inc();
+        self.total.inc();
+    }
+
+    /// The sum over every reason.
+    pub fn total(&self) -> u64 {
+        self.total.get()
+    }
+}
+
+/// Every counter of the pipeline. Cheap to clone: the values are shared.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    /// Users received from the source (API results or generated).
+    pub fetched: Counter,
+    /// API results that lacked a field the record needs, skipped.
+    pub skipped: Counter,
+    /// Source requests that failed (retried or given up), by reason.
+    pub source_errors: Reasons,
+    /// Records handed to the Kafka producer.
+    pub sent: Counter,
+    /// Records Kafka acknowledged.
+    pub acked: Counter,
+    /// Records Kafka did not take, after the producer's own retries.
+    pub failed: Counter,
+    /// Messages read from the topic.
+    pub consumed: Counter,
+    /// Rows written to Cassandra.
+    pub written: Counter,
+    /// Messages sent to the dead-letter topic, by reason.
+    pub dead_lettered: Reasons,
+    /// Cassandra writes retried after a timeout or an unavailable node.
+    pub write_retries: Counter,
+    /// Records consumed but not yet written (bounded: that is backpressure).
+    pub in_flight: Gauge,
+    /// Messages in the topic the processor has not read yet.
+    pub lag: Gauge,
+    /// Seconds from the Kafka record's timestamp to the write acknowledged.
+    pub end_to_end_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("rtds");
+        let metrics = Metrics {
+            registry: Arc::new(Registry::default()),
+            fetched: Counter::default(),
+            skipped: Counter::default(),
+            source_errors: Reasons::default(),
+            sent: Counter::default(),
+            acked: Counter::default(),
+            failed: Counter::default(),
+            consumed: Counter::default(),
+            written: Counter::default(),
+            dead_lettered: Reasons::default(),
+            write_retries: Counter::default(),
+            in_flight: Gauge::default(),
+            lag: Gauge::default(),
+            end_to_end_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+        };
+        let m = &metrics;
+        registry.register("users_fetched", "Users received from the source", m.fetched.clone());
+        registry.register("users_skipped", "API results skipped for a missing field", m.skipped.clone());
+        registry.register("source_errors", "Failed source requests by reason", m.source_errors.family.clone());
+        registry.register("records_sent", "Records handed to the Kafka producer", m.sent.clone());
+        registry.register("records_acked", "Records acknowledged by Kafka", m.acked.clone());
+        registry.register("records_failed", "Records Kafka did not take", m.failed.clone());
+        registry.register("records_consumed", "Messages read from the topic", m.consumed.clone());
+        registry.register("rows_written", "Rows written to Cassandra", m.written.clone());
+        registry.register("records_dead_lettered", "Messages sent to the DLQ by reason", m.dead_lettered.family.clone());
+        registry.register("write_retries", "Cassandra writes retried", m.write_retries.clone());
+        registry.register("records_in_flight", "Consumed, not yet written", m.in_flight.clone());
+        registry.register("consumer_lag", "Messages not yet read", m.lag.clone());
+        registry.register(
+            "end_to_end_seconds",
+            "Kafka record timestamp to Cassandra write acknowledged",
+            m.end_to_end_seconds.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            ..metrics
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_show_in_the_exposition() {
+        let metrics = Metrics::new();
+        metrics.acked.inc_by(3);
+        metrics.dead_lettered.inc("bad_shape");
+        metrics.dead_lettered.inc("bad_shape");
+        let text = metrics.encode();
+        assert!(text.contains("rtds_records_acked_total 3"), "{text}");
+        assert!(text.contains("rtds_records_dead_lettered_total{reason=\"bad_shape\"} 2"), "{text}");
+        assert_eq!(metrics.dead_lettered.total(), 2);
+    }
+}

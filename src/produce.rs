@@ -1,0 +1,313 @@
+//! `rtds produce`: users from the source to the Kafka topic, the seed's
+//! Airflow task done right: many users per request, pages in flight
+//! concurrently, records batched and compressed, every record acknowledged or
+//! reported, the producer flushed before exit.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rdkafka::ClientContext;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::config::{KafkaSettings, Settings};
+use crate::kafka;
+use crate::metrics::Metrics;
+use crate::progress::{self, Progress};
+use crate::source::api::ApiUser;
+use crate::source::{Source, SourceError, builtin};
+use crate::user::User;
+
+/// When a run stops producing: after `count` records, after `duration`, or at
+/// whichever comes first; Ctrl-C always stops it.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+}
+
+/// What a run did, printed at the end (`--json` prints it as JSON).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub source: String,
+    pub topic: String,
+    pub fetched: u64,
+    pub skipped: u64,
+    pub source_errors: u64,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub seconds: f64,
+    pub records_per_second: f64,
+}
+
+impl Summary {
+    /// Every record handed to Kafka was acknowledged.
+    pub fn delivered_all(&self) -> bool {
+        self.failed == 0 && self.acked == self.sent
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "produced {} of {} records to {} from {} in {:.1}s ({:.0} records/s); failed {}, results skipped {}, source errors {}",
+            self.acked,
+            self.sent,
+            self.topic,
+            self.source,
+            self.seconds,
+            self.records_per_second,
+            self.failed,
+            self.skipped,
+            self.source_errors
+        )
+    }
+}
+
+/// Counts deliveries as Kafka reports them, so no record is awaited one by one.
+struct DeliveryCounter {
+    metrics: Metrics,
+}
+
+impl ClientContext for DeliveryCounter {}
+
+impl ProducerContext for DeliveryCounter {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                self.metrics.acked.inc();
+            }
+            Err((error, message)) => {
+                let failed = self.metrics.failed.inc();
+                // The first failures say why; the rest are counted.
+                if failed < 5 {
+                    warn!(topic = message.topic(), "Kafka did not take a record: {error}");
+                }
+            }
+        }
+    }
+}
+
+/// The producer settings that make delivery safe and fast; any of them can
+/// be overridden with `kafka.properties`.
+const PRODUCER_DEFAULTS: [(&str, &str); 8] = [
+    ("enable.idempotence", "true"),
+    ("acks", "all"),
+    ("compression.type", "lz4"),
+    ("linger.ms", "5"),
+    ("batch.num.messages", "10000"),
+    ("batch.size", "1000000"),
+    // Bounds the producer's memory: sending waits when this much is queued.
+    ("queue.buffering.max.kbytes", "16384"),
+    ("queue.buffering.max.messages", "100000"),
+];
+
+fn create_producer(settings: &KafkaSettings, metrics: Metrics) -> anyhow::Result<ThreadedProducer<DeliveryCounter>> {
+    let mut config = kafka::client_config(settings);
+    for (key, value) in PRODUCER_DEFAULTS {
+        if !settings.properties.contains_key(key) {
+            config.set(key, value);
+        }
+    }
+    config.set("message.timeout.ms", settings.timeout.as_millis().to_string());
+    config
+        .create_with_context(DeliveryCounter { metrics })
+        .context("cannot create the Kafka producer (check the kafka.* settings)")
+}
+
+/// Runs one produce job until `limit` or `shutdown`, then flushes.
+pub async fn run(
+    settings: &Settings,
+    limit: Limit,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Summary> {
+    let topic = settings.kafka.topic.clone();
+    kafka::ensure_topic(&settings.kafka, &topic).await?;
+    let producer = create_producer(&settings.kafka, metrics.clone())?;
+
+    let seed = match settings.produce.seed.as_str() {
+        "" => builtin::random_seed(),
+        seed => seed.to_string(),
+    };
+    let source = Arc::new(Source::new(&settings.produce, &seed, metrics.clone())?);
+    let described = source.describe();
+    info!(source = %described, %topic, seed, "producing users");
+
+    let started = Instant::now();
+    let progress = Progress::start("produce", limit.count, {
+        let m = metrics.clone();
+        move || {
+            let acked = m.acked.get();
+            let message = format!(
+                "fetched {} sent {} acked {} failed {} ({:.0}/s)",
+                m.fetched.get(),
+                m.sent.get(),
+                acked,
+                m.failed.get(),
+                progress::rate(acked, started.elapsed())
+            );
+            (acked, message)
+        }
+    });
+
+    let (pages, mut received) = mpsc::channel::<Vec<ApiUser>>(4);
+    let fetcher = tokio::spawn(fetch(
+        source,
+        settings.produce.clone(),
+        limit,
+        metrics.clone(),
+        shutdown,
+        pages,
+    ));
+    let sender = tokio::task::spawn_blocking({
+        let metrics = metrics.clone();
+        move || {
+            while let Some(page) = received.blocking_recv() {
+                send_page(&producer, &topic, &page, &metrics);
+            }
+            let flushed = producer.flush(Duration::from_secs(60));
+            (producer, flushed)
+        }
+    });
+    let fetched = fetcher.await.expect("fetch task does not panic");
+    let (producer, flushed) = sender.await.expect("send task does not panic");
+    progress.finish().await;
+    drop(producer);
+    if let Err(error) = flushed {
+        warn!("flushing the producer did not finish: {error}");
+    }
+    fetched?;
+
+    let elapsed = started.elapsed();
+    let summary = Summary {
+        source: described,
+        topic: settings.kafka.topic.clone(),
+        fetched: metrics.fetched.get(),
+        skipped: metrics.skipped.get(),
+        source_errors: metrics.source_errors.total(),
+        sent: metrics.sent.get(),
+        acked: metrics.acked.get(),
+        failed: metrics.failed.get() + metrics.sent.get().saturating_sub(metrics.acked.get() + metrics.failed.get()),
+        seconds: elapsed.as_secs_f64(),
+        records_per_second: progress::rate(metrics.acked.get(), elapsed),
+    };
+    Ok(summary)
+}
+
+/// Hands one page of users to the producer, waiting while its queue is full.
+fn send_page(producer: &ThreadedProducer<DeliveryCounter>, topic: &str, page: &[ApiUser], metrics: &Metrics) {
+    let mut key = Uuid::encode_buffer();
+    for api_user in page {
+        let user = User::from_api(api_user);
+        let payload = user.to_json();
+        let key = user.id.hyphenated().encode_lower(&mut key);
+        let mut record = BaseRecord::to(topic).key(&*key).payload(&payload);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    record = returned;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((error, _)) => {
+                    metrics.failed.inc();
+                    warn!("cannot hand a record to the Kafka producer: {error}");
+                    break;
+                }
+            }
+        }
+        metrics.sent.inc();
+    }
+}
+
+/// Asks the source for pages, at most `concurrency` in flight, paced to
+/// `max_rate`, until the limit is reached or `shutdown` fires. Pages go to
+/// `pages` in the order they complete; the channel's bound is backpressure.
+async fn fetch(
+    source: Arc<Source>,
+    settings: crate::config::ProduceSettings,
+    limit: Limit,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    pages: mpsc::Sender<Vec<ApiUser>>,
+) -> Result<(), SourceError> {
+    let started = tokio::time::Instant::now();
+    let deadline = limit.duration.map(|d| started + d);
+    let max_rate = Source::max_rate(&settings);
+    let wanted = limit.count.unwrap_or(u64::MAX);
+    let (mut delivered, mut requested_in_flight, mut requested_total) = (0u64, 0u64, 0u64);
+    let mut next_page = 1u32;
+    let mut in_flight: JoinSet<(u64, Result<Vec<ApiUser>, SourceError>)> = JoinSet::new();
+    let mut stopping = false;
+    loop {
+        // Start pages while there is room, time and need.
+        while !stopping
+            && in_flight.len() < settings.concurrency
+            && delivered + requested_in_flight < wanted
+        {
+            if let Some(rate) = max_rate {
+                let due = started + Duration::from_secs_f64(requested_total as f64 / rate);
+                if due > tokio::time::Instant::now() {
+                    if in_flight.is_empty() {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(due) => {}
+                            _ = shutdown.cancelled() => stopping = true,
+                        }
+                        continue;
+                    }
+                    break;
+                }
+            }
+            let want = (wanted - delivered - requested_in_flight).min(settings.batch_size as u64);
+            let (source, page) = (source.clone(), next_page);
+            in_flight.spawn(async move { (want, source.page(page, want as usize).await) });
+            next_page += 1;
+            requested_in_flight += want;
+            requested_total += want;
+        }
+        if in_flight.is_empty() {
+            return Ok(());
+        }
+        let done = tokio::select! {
+            done = in_flight.join_next() => done,
+            _ = shutdown.cancelled(), if !stopping => { stopping = true; continue; }
+            _ = sleep_until_opt(deadline), if !stopping => { stopping = true; continue; }
+        };
+        let Some(done) = done else { continue };
+        let (want, result) = done.expect("page task does not panic");
+        requested_in_flight -= want;
+        let mut users = match result {
+            Ok(users) => users,
+            Err(error) => {
+                in_flight.abort_all();
+                return Err(error);
+            }
+        };
+        users.truncate((wanted - delivered) as usize);
+        delivered += users.len() as u64;
+        metrics.fetched.inc_by(users.len() as u64);
+        if pages.send(users).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,96 @@
+//! Where users come from: the Random User API over HTTP, or the built-in
+//! generator, plus the local stand-in server that speaks the API.
+//!
+//! Both sources answer the same question, "page P of N users", so the
+//! producer drives them alike: a bounded number of pages in flight, paced by
+//! `max_rate` when one is set.
+
+pub mod api;
+pub mod builtin;
+pub mod http;
+pub mod server;
+
+use std::time::Duration;
+
+use crate::config::ProduceSettings;
+use crate::metrics::Metrics;
+use api::ApiUser;
+
+/// The public Random User API: the default source, as in the seed.
+pub const RANDOMUSER_URL: &str = "https://randomuser.me/api/";
+
+/// `--source builtin`: users made in-process, no network.
+pub const BUILTIN: &str = "builtin";
+
+/// The public API allows about 20,000 users per 5 minutes per client.
+pub const RANDOMUSER_MAX_RATE: f64 = 20_000.0 / 300.0;
+
+/// A source of users, asked for one page at a time.
+pub enum Source {
+    Builtin(builtin::Generator),
+    Http(http::ApiClient),
+}
+
+/// Why a page could not be had; each stops the run with its message.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Nationality(#[from] builtin::UnknownNationality),
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+}
+
+impl Source {
+    /// Builds the source named by `settings.source`, with `seed` shared by
+    /// every page so that pages never repeat users.
+    pub fn new(settings: &ProduceSettings, seed: &str, metrics: Metrics) -> Result<Self, SourceError> {
+        let nats: Vec<String> = settings
+            .nat
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
+        let nats = (!nats.is_empty()).then_some(nats);
+        if settings.source == BUILTIN {
+            return Ok(Source::Builtin(builtin::Generator::new(seed, nats.as_deref())?));
+        }
+        Ok(Source::Http(http::ApiClient::new(settings, seed, nats, metrics)?))
+    }
+
+    /// Users per second this source is held to: the setting when given, else
+    /// the public API's limit for randomuser.me and no limit for the rest.
+    pub fn max_rate(settings: &ProduceSettings) -> Option<f64> {
+        if settings.max_rate > 0.0 {
+            Some(settings.max_rate)
+        } else if settings.source.contains("randomuser.me") {
+            Some(RANDOMUSER_MAX_RATE)
+        } else {
+            None
+        }
+    }
+
+    /// Page `page` (1-based) of `results` users. Results that lack a field the
+    /// record needs are already counted and left out.
+    pub async fn page(&self, page: u32, results: usize) -> Result<Vec<ApiUser>, SourceError> {
+        match self {
+            Source::Builtin(generator) => Ok(generator.page(page, results)),
+            Source::Http(client) => Ok(client.page(page, results).await?),
+        }
+    }
+
+    /// A name for logs and summaries.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Builtin(_) => BUILTIN.to_string(),
+            Source::Http(client) => client.url().to_string(),
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: attempt 0 waits up to `base`,
+/// doubling up to `cap`, so retrying clients do not stampede together.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let ceiling = base.saturating_mul(1 << attempt.min(16)).min(cap);
+    ceiling.mul_f64(rand::random::<f64>().max(0.1))
+}

@@ -1,0 +1,93 @@
+//! Stored users as a plain-text table for people (`rtds users`).
+
+use crate::user::User;
+
+/// Longest cell shown; longer text is cut with an ellipsis.
+const MAX_CELL: usize = 42;
+
+/// The columns shown, with how to get each from a user.
+const COLUMNS: [(&str, fn(&User) -> String); 8] = [
+    ("id", |u| u.id.to_string()),
+    ("name", |u| format!("{} {}", u.first_name, u.last_name)),
+    ("gender", |u| u.gender.clone()),
+    ("email", |u| u.email.clone()),
+    ("username", |u| u.username.clone()),
+    ("dob", |u| u.dob.chars().take(10).collect()),
+    ("post_code", |u| u.post_code.clone()),
+    ("address", |u| u.address.clone()),
+];
+
+pub fn render(users: &[User]) -> String {
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|user| COLUMNS.iter().map(|(_, get)| cut(get(user))).collect())
+        .collect();
+    let widths: Vec<usize> = COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, (title, _))| {
+            rows.iter()
+                .map(|row| row[i].chars().count())
+                .chain([title.len()])
+                .max()
+                .unwrap_or_default()
+        })
+        .collect();
+    let line = |cells: Vec<String>| -> String {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(COLUMNS.iter().map(|(title, _)| title.to_string()).collect());
+    out += &line(widths.iter().map(|w| "-".repeat(*w)).collect());
+    for row in rows {
+        out += &line(row);
+    }
+    out += &format!("({} users)\n", users.len());
+    out
+}
+
+fn cut(text: String) -> String {
+    if text.chars().count() <= MAX_CELL {
+        text
+    } else {
+        let mut short: String = text.chars().take(MAX_CELL - 1).collect();
+        short.push('…');
+        short
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligns_non_ascii_and_cuts_long_cells() {
+        let user = User {
+            id: uuid::Uuid::nil(),
+            first_name: "Väinö".into(),
+            last_name: "Äijälä".into(),
+            gender: "male".into(),
+            address: "4519 Hämeenkatu, Ylöjärvi, Pirkanmaa, Finland, and a long tail".into(),
+            post_code: "03851".into(),
+            email: "vaino.aijala@example.com".into(),
+            username: "bluebird345".into(),
+            dob: "1961-09-25T02:18:41.094Z".into(),
+            registered_date: "2015-01-03T11:20:53.000Z".into(),
+            phone: "02-520-937".into(),
+            picture: "https://randomuser.me/api/portraits/med/men/12.jpg".into(),
+        };
+        let text = render(&[user]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[2].contains("Väinö Äijälä"));
+        assert!(lines[2].contains("1961-09-25  03851"));
+        assert!(lines[2].ends_with('…'));
+        let name_at = |line: &str| line.chars().take_while(|&c| c != 'n' && c != 'V').count();
+        assert_eq!(name_at(lines[0]), name_at(lines[2]));
+        assert_eq!(lines[3], "(1 users)");
+    }
+}

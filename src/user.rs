@@ -1,0 +1,227 @@
+//! The record on `users_created`: one JSON object of exactly 12 string fields,
+//! made from one Random User API result the way the seed's `format_data` made
+//! it, and checked again on the consuming side before it is stored.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::source::api::ApiUser;
+
+/// One user as published to Kafka and stored in Cassandra.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// A fresh UUID v4 per record (the seed's intent; it is also the Kafka key
+    /// and the table's primary key).
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub gender: String,
+    /// `"{street.number} {street.name}, {city}, {state}, {country}"`.
+    pub address: String,
+    /// Always text: the API sends numbers for some nationalities.
+    pub post_code: String,
+    pub email: String,
+    pub username: String,
+    /// ISO-8601, as the API gives it.
+    pub dob: String,
+    pub registered_date: String,
+    pub phone: String,
+    /// URL of the medium-size picture.
+    pub picture: String,
+}
+
+/// Why a message on the topic is not a valid record; goes with it to the DLQ.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("record is {size} bytes, over the {limit}-byte limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("record is empty")]
+    Empty,
+    #[error("record is not UTF-8: {0}")]
+    NotUtf8(String),
+    #[error("record is not a JSON object of the 12 user fields: {0}")]
+    Shape(String),
+}
+
+impl Invalid {
+    /// A short stable name for metrics labels and DLQ headers.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Invalid::TooLarge { .. } => "too_large",
+            Invalid::Empty => "empty",
+            Invalid::NotUtf8(_) => "not_utf8",
+            Invalid::Shape(_) => "bad_shape",
+        }
+    }
+}
+
+impl User {
+    /// Formats one API result into a record with a new random id.
+    pub fn from_api(api: &ApiUser) -> User {
+        let location = &api.location;
+        User {
+            id: Uuid::new_v4(),
+            first_name: api.name.first.clone(),
+            last_name: api.name.last.clone(),
+            gender: api.gender.clone(),
+            address: format!(
+                "{} {}, {}, {}, {}",
+                location.street.number,
+                location.street.name,
+                location.city,
+                location.state,
+                location.country
+            ),
+            post_code: location.postcode.to_string(),
+            email: api.email.clone(),
+            username: api.login.username.clone(),
+            dob: api.dob.date.clone(),
+            registered_date: api.registered.date.clone(),
+            phone: api.phone.clone(),
+            picture: api.picture.medium.clone(),
+        }
+    }
+
+    /// The record as it goes on the wire.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a record always serializes")
+    }
+
+    /// Parses and validates one Kafka message payload. Extra fields are
+    /// ignored; every one of the 12 must be present and a string, and `id`
+    /// must be a UUID.
+    pub fn parse(payload: &[u8], max_bytes: usize) -> Result<User, Invalid> {
+        if payload.len() > max_bytes {
+            return Err(Invalid::TooLarge {
+                size: payload.len(),
+                limit: max_bytes,
+            });
+        }
+        if payload.is_empty() {
+            return Err(Invalid::Empty);
+        }
+        let text = std::str::from_utf8(payload).map_err(|e| Invalid::NotUtf8(e.to_string()))?;
+        serde_json::from_str(text).map_err(|e| Invalid::Shape(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::api::Reply;
+
+    /// A real reply of randomuser.me 1.4 (trimmed to two results): a US user
+    /// with a numeric postcode and a Finnish user with non-ASCII text, a
+    /// string postcode with a leading zero and a null id value, and an extra
+    /// field the record does not know.
+    const REAL_REPLY: &str = r#"{"results":[
+      {"gender":"female","name":{"title":"Miss","first":"Jennie","last":"Nichols"},
+       "location":{"street":{"number":8929,"name":"Valwood Pkwy"},"city":"Billings","state":"Michigan","country":"United States","postcode":63104,
+         "coordinates":{"latitude":"-69.8246","longitude":"134.8719"},"timezone":{"offset":"+9:30","description":"Adelaide, Darwin"}},
+       "email":"jennie.nichols@example.com",
+       "login":{"uuid":"7a0eed16-9430-4d68-901f-c0d4c1c3bf00","username":"yellowpeacock117","password":"addison","salt":"sld1yGtd","md5":"ab54ac4c0be9480ae8fa5e9e2a5196a3","sha1":"edcf2ce613cbdea349133c52dc2f3b83168dc51b","sha256":"48df5229235ada28389b91e60a935e4f9b73eb4bdb855ef9258a1751f10bdc5d"},
+       "dob":{"date":"1992-03-08T15:13:16.688Z","age":30},"registered":{"date":"2007-07-09T05:51:59.390Z","age":14},
+       "phone":"(272) 790-0888","cell":"(489) 330-2385","id":{"name":"SSN","value":"405-88-3636"},
+       "picture":{"large":"https://randomuser.me/api/portraits/men/75.jpg","medium":"https://randomuser.me/api/portraits/med/men/75.jpg","thumbnail":"https://randomuser.me/api/portraits/thumb/men/75.jpg"},
+       "nat":"US","favourite_colour":"teal"},
+      {"gender":"male","name":{"title":"Mr","first":"Väinö","last":"Äijälä"},
+       "location":{"street":{"number":4519,"name":"Hämeenkatu"},"city":"Ylöjärvi","state":"Pirkanmaa","country":"Finland","postcode":"03851"},
+       "email":"vaino.aijala@example.com","login":{"username":"bluebird345"},
+       "dob":{"date":"1961-09-25T02:18:41.094Z","age":63},"registered":{"date":"2015-01-03T11:20:53.000Z","age":9},
+       "phone":"02-520-937","id":{"name":"HETU","value":null},
+       "picture":{"medium":"https://randomuser.me/api/portraits/med/men/12.jpg"}}
+    ],"info":{"seed":"56d27f4a53bd5441","results":2,"page":1,"version":"1.4"}}"#;
+
+    fn real_users() -> Vec<User> {
+        let reply: Reply = serde_json::from_str(REAL_REPLY).unwrap();
+        reply.results.iter().map(User::from_api).collect()
+    }
+
+    #[test]
+    fn formats_a_result_like_the_seed() {
+        let user = &real_users()[0];
+        assert_eq!(user.first_name, "Jennie");
+        assert_eq!(user.last_name, "Nichols");
+        assert_eq!(user.gender, "female");
+        assert_eq!(user.address, "8929 Valwood Pkwy, Billings, Michigan, United States");
+        assert_eq!(user.post_code, "63104");
+        assert_eq!(user.email, "jennie.nichols@example.com");
+        assert_eq!(user.username, "yellowpeacock117");
+        assert_eq!(user.dob, "1992-03-08T15:13:16.688Z");
+        assert_eq!(user.registered_date, "2007-07-09T05:51:59.390Z");
+        assert_eq!(user.phone, "(272) 790-0888");
+        assert_eq!(user.picture, "https://randomuser.me/api/portraits/med/men/75.jpg");
+        assert_eq!(user.id.get_version_num(), 4);
+    }
+
+    #[test]
+    fn keeps_string_postcodes_and_non_ascii_and_null_ids() {
+        let user = &real_users()[1];
+        assert_eq!(user.post_code, "03851");
+        assert_eq!(user.first_name, "Väinö");
+        assert_eq!(user.address, "4519 Hämeenkatu, Ylöjärvi, Pirkanmaa, Finland");
+    }
+
+    #[test]
+    fn ids_are_fresh_per_record() {
+        let users = real_users();
+        assert_ne!(users[0].id, users[1].id);
+    }
+
+    #[test]
+    fn wire_format_is_twelve_strings() {
+        let user = &real_users()[1];
+        let value: serde_json::Value = serde_json::from_slice(&user.to_json()).unwrap();
+        let object = value.as_object().unwrap();
+        assert_eq!(object.len(), 12);
+        assert!(object.values().all(|v| v.is_string()));
+        assert_eq!(object["id"].as_str().unwrap(), user.id.to_string());
+        assert_eq!(User::parse(&user.to_json(), 65536).unwrap(), *user);
+    }
+
+    #[test]
+    fn a_result_missing_a_needed_field_names_it() {
+        let mut value: serde_json::Value = serde_json::from_str(REAL_REPLY).unwrap();
+        value["results"][0].as_object_mut().unwrap().remove("email");
+        let err = serde_json::from_value::<ApiUser>(value["results"][0].clone()).unwrap_err();
+        assert!(err.to_string().contains("email"), "{err}");
+    }
+
+    #[test]
+    fn parse_accepts_extra_fields() {
+        let user = &real_users()[0];
+        let mut value = serde_json::to_value(user).unwrap();
+        value["source"] = "test".into();
+        let parsed = User::parse(&serde_json::to_vec(&value).unwrap(), 65536).unwrap();
+        assert_eq!(parsed, *user);
+    }
+
+    #[test]
+    fn parse_rejects_bad_records_with_reasons() {
+        let good = serde_json::to_value(&real_users()[0]).unwrap();
+        let mut missing = good.clone();
+        missing.as_object_mut().unwrap().remove("dob");
+        let mut number = good.clone();
+        number["post_code"] = 63104.into();
+        let mut bad_id = good.clone();
+        bad_id["id"] = "not-a-uuid".into();
+        let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+            (serde_json::to_vec(&missing).unwrap(), "bad_shape", "dob"),
+            (serde_json::to_vec(&number).unwrap(), "bad_shape", "string"),
+            (serde_json::to_vec(&bad_id).unwrap(), "bad_shape", "UUID"),
+            (b"{not json".to_vec(), "bad_shape", "key"),
+            (b"[1,2]".to_vec(), "bad_shape", "User"),
+            (vec![0xff, 0xfe, b'{'], "not_utf8", "utf-8"),
+            (Vec::new(), "empty", "empty"),
+            (vec![b' '; 70_000], "too_large", "limit"),
+        ];
+        for (payload, kind, words) in cases {
+            let err = User::parse(&payload, 65536).unwrap_err();
+            assert_eq!(err.kind(), kind, "{err}");
+            assert!(
+                err.to_string().to_lowercase().contains(&words.to_lowercase()),
+                "{err} should mention {words}"
+            );
+        }
+    }
+}

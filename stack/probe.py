@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Readiness probes for the local stack, stdlib only.
+
+    probe.py kafka HOST:PORT          Kafka answers ApiVersions and a Metadata request
+                                      that lists at least one broker.
+    probe.py cql HOST:PORT            Cassandra answers a CQL v4 STARTUP with READY
+                                      (or AUTHENTICATE: it serves, but wants a login).
+    probe.py cql HOST:PORT -e STMT    ... then runs STMT (no login) and prints the rows
+                                      of the first column, or the result kind.
+
+Exit 0 when the service serves, 1 when it does not (reason on stderr), 2 on bad usage.
+An open TCP port is not enough: a JVM binds its ports long before it can answer,
+so each probe speaks the real protocol and checks the reply.
+"""
+
+import argparse
+import socket
+import struct
+import sys
+
+
+class ProbeError(Exception):
+    pass
+
+
+def recv_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ProbeError("connection closed by peer")
+        buf += chunk
+    return bytes(buf)
+
+
+def connect(addr, timeout):
+    host, _, port = addr.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"probe: bad address {addr!r}, want HOST:PORT")
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=timeout)
+    except OSError as e:
+        raise ProbeError(f"cannot connect to {addr}: {e}") from e
+    sock.settimeout(timeout)
+    return sock
+
+
+# ---------------------------------------------------------------- Kafka
+
+def kafka_string(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+class Reader:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def take(self, fmt):
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.data):
+            raise ProbeError("reply too short")
+        vals = struct.unpack_from(fmt, self.data, self.pos)
+        self.pos += size
+        return vals[0] if len(vals) == 1 else vals
+
+    def kstring(self):
+        n = self.take(">h")
+        if n < 0:
+            return None
+        s = self.data[self.pos:self.pos + n].decode(errors="replace")
+        self.pos += n
+        return s
+
+
+def kafka_call(sock, api_key, api_version, correlation_id, body):
+    # Request header v1: api_key, api_version, correlation_id, client_id (non-flexible).
+    req = struct.pack(">hhi", api_key, api_version, correlation_id) + kafka_string("rtds-probe") + body
+    sock.sendall(struct.pack(">i", len(req)) + req)
+    size = struct.unpack(">i", recv_exact(sock, 4))[0]
+    if size < 4 or size > 64 * 1024 * 1024:
+        raise ProbeError(f"implausible reply size {size}: not a Kafka broker?")
+    reply = Reader(recv_exact(sock, size))
+    got = reply.take(">i")
+    if got != correlation_id:
+        raise ProbeError(f"correlation id {got} != {correlation_id}: not a Kafka broker?")
+    return reply
+
+
+def probe_kafka(addr, timeout):
+    with connect(addr, timeout) as sock:
+        # ApiVersions v0 (api key 18): every Kafka version since 0.10 answers it.
+        r = kafka_call(sock, 18, 0, 0x5EED01, b"")
+        err = r.take(">h")
+        if err != 0:
+            raise ProbeError(f"ApiVersions error code {err}")
+        # Metadata v4 (api key 3): Kafka 4 dropped v0-v3. Body: topics = null (all),
+        # allow_auto_topic_creation = false. The broker is usable once it lists itself.
+        r = kafka_call(sock, 3, 4, 0x5EED02, struct.pack(">ib", -1, 0))
+        r.take(">i")  # throttle_time_ms
+        brokers = []
+        for _ in range(r.take(">i")):
+            node_id = r.take(">i")
+            host = r.kstring()
+            port = r.take(">i")
+            r.kstring()  # rack
+            brokers.append(f"{node_id}@{host}:{port}")
+        cluster_id = r.kstring()
+        if not brokers:
+            raise ProbeError("Metadata lists no broker yet")
+        return f"kafka serving: cluster {cluster_id}, brokers {', '.join(brokers)}"
+
+
+# ---------------------------------------------------------------- CQL
+
+CQL_V4 = 0x04
+OP_ERROR, OP_STARTUP, OP_READY, OP_AUTHENTICATE, OP_QUERY, OP_RESULT = 0x00, 0x01, 0x02, 0x03, 0x07, 0x08
+
+
+def cql_string(s):
+    b = s.encode()
+    return struct.pack(">H", len(b)) + b
+
+
+def cql_call(sock, stream, opcode, body):
+    sock.sendall(struct.pack(">BBhBi", CQL_V4, 0, stream, opcode, len(body)) + body)
+    version, _flags, got_stream, op, length = struct.unpack(">BBhBi", recv_exact(sock, 9))
+    if version & 0x7F != CQL_V4 or not version & 0x80:
+        raise ProbeError(f"reply version byte 0x{version:02x}: not a CQL v4 server?")
+    if got_stream != stream:
+        raise ProbeError(f"reply stream {got_stream} != {stream}")
+    return op, recv_exact(sock, length)
+
+
+def cql_error(body):
+    code, n = struct.unpack_from(">iH", body)
+    return f"CQL error 0x{code:04x}: {body[6:6 + n].decode(errors='replace')}"
+
+
+def cql_rows(body):
+    """First column of a Rows result, as text (strings decoded, other types in hex)."""
+    r = Reader(body)
+    r.take(">i")  # kind
+    flags, ncols = r.take(">ii")
+    if flags & 0x0002:  # has_more_pages: skip the paging state
+        n = r.take(">i")
+        r.pos += max(n, 0)
+    if flags & 0x0004:  # no_metadata
+        raise ProbeError("rows without metadata")
+    global_spec = flags & 0x0001
+    if global_spec:
+        r.kstring(), r.kstring()
+    types = []
+    for _ in range(ncols):
+        if not global_spec:
+            r.kstring(), r.kstring()
+        r.kstring()  # column name
+        type_id = r.take(">H")
+        if type_id == 0x0000:  # custom: class name follows
+            r.kstring()
+        elif type_id in (0x0020, 0x0022):  # list, set: one element type
+            r.take(">H")
+        elif type_id == 0x0021:  # map: two element types
+            r.take(">HH")
+        elif type_id > 0x0021:
+            raise ProbeError("complex column types are not supported by this probe")
+        types.append(type_id)
+    out = []
+    for _ in range(r.take(">i")):
+        for col in range(ncols):
+            n = r.take(">i")
+            val = r.data[r.pos:r.pos + max(n, 0)]
+            r.pos += max(n, 0)
+            if col == 0:
+                if n < 0:
+                    out.append("null")
+                elif types[0] in (0x0001, 0x000A, 0x000D):  # ascii, text, varchar
+                    out.append(val.decode(errors="replace"))
+                else:
+                    out.append("0x" + val.hex())
+    return out
+
+
+def probe_cql(addr, timeout, statement=None):
+    with connect(addr, timeout) as sock:
+        body = struct.pack(">H", 1) + cql_string("CQL_VERSION") + cql_string("3.0.0")
+        op, reply = cql_call(sock, 1, OP_STARTUP, body)
+        if op == OP_AUTHENTICATE:
+            if statement:
+                raise ProbeError("server wants a login; this probe cannot run statements then")
+            return "cql serving (authentication required)"
+        if op == OP_ERROR:
+            raise ProbeError(cql_error(reply))
+        if op != OP_READY:
+            raise ProbeError(f"unexpected opcode 0x{op:02x} after STARTUP")
+        if not statement:
+            return "cql serving (READY)"
+        # QUERY: long string, consistency ONE, flags 0.
+        stmt = statement.encode()
+        body = struct.pack(">i", len(stmt)) + stmt + struct.pack(">HB", 0x0001, 0)
+        op, reply = cql_call(sock, 2, OP_QUERY, body)
+        if op == OP_ERROR:
+            raise ProbeError(cql_error(reply))
+        if op != OP_RESULT:
+            raise ProbeError(f"unexpected opcode 0x{op:02x} after QUERY")
+        kind = struct.unpack_from(">i", reply)[0]
+        if kind == 0x0002:
+            return "\n".join(cql_rows(reply))
+        return {0x0001: "OK (void)", 0x0003: "OK (set keyspace)", 0x0005: "OK (schema change)"}.get(
+            kind, f"OK (result kind {kind})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("service", choices=["kafka", "cql"])
+    ap.add_argument("addr", metavar="HOST:PORT")
+    ap.add_argument("-e", "--execute", metavar="STMT", help="cql only: run this statement after STARTUP")
+    ap.add_argument("-t", "--timeout", type=float, default=5.0, help="socket timeout in seconds (default 5)")
+    ap.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    args = ap.parse_args()
+    if args.execute and args.service != "cql":
+        ap.error("--execute is for cql only")
+    try:
+        if args.service == "kafka":
+            msg = probe_kafka(args.addr, args.timeout)
+        else:
+            msg = probe_cql(args.addr, args.timeout, args.execute)
+    except (ProbeError, OSError, struct.error) as e:
+        what = "failed" if args.execute else "not serving"
+        print(f"{args.service} at {args.addr} {what}: {e}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(msg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

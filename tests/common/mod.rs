@@ -1,0 +1,194 @@
+//! Shared test harness: the real local Kafka and Cassandra (started by
+//! `scripts/stack up`), unique names so tests never share data, the local
+//! Random User API server, and helpers to run the `rtds` binary.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+use rtds::config::{Override, Settings};
+use rtds::source::server::{self, ServerArgs};
+use tokio_util::sync::CancellationToken;
+
+pub const KAFKA: &str = "127.0.0.1:9092";
+pub const CASSANDRA: &str = "127.0.0.1:9042";
+
+/// Fails the test, saying how to start the stack, when a service is down.
+pub fn require_stack() {
+    for (name, address) in [("Kafka", KAFKA), ("Cassandra", CASSANDRA)] {
+        let addr: SocketAddr = address.parse().unwrap();
+        if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err() {
+            panic!(
+                "{name} is not reachable at {address}: these tests need the local stack. \
+                 Start it with `scripts/stack up` (or run everything with `scripts/test`)."
+            );
+        }
+    }
+}
+
+/// A name no other test (or earlier run) uses: `rtds_test_<what>_<random>`.
+pub fn unique(what: &str) -> String {
+    format!("rtds_test_{what}_{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// Settings for a test: defaults, one topic, DLQ and keyspace of its own.
+pub fn settings(topic: &str, keyspace: &str) -> Settings {
+    let flags = [
+        Override::new("kafka.topic", "test", topic),
+        Override::new("kafka.dlq_topic", "test", format!("{topic}.dlq")),
+        Override::new("kafka.group_id", "test", format!("{topic}-group")),
+        Override::new("cassandra.keyspace", "test", keyspace),
+    ];
+    Settings::load_from(Some(Path::new("/dev/null")), &Default::default(), &flags)
+        .expect("test settings are valid")
+        .settings
+}
+
+/// Runs `rtds ARGS` with no config file and no RTDS_* environment.
+pub fn rtds(args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rtds"));
+    command.arg("--config").arg("/dev/null").args(args);
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("RTDS_")) {
+        command.env_remove(name);
+    }
+    command.output().expect("the rtds binary runs")
+}
+
+/// The output as text, for assertion messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The last stdout line parsed as JSON (the `--json` summary).
+pub fn json_summary(output: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_else(|| panic!("no summary: {}", text(output)));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("summary is not JSON ({e}): {}", text(output)))
+}
+
+/// The local Random User API server on a free port; stops when dropped.
+pub struct ApiServer {
+    pub url: String,
+    stop: CancellationToken,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl ApiServer {
+    pub fn start(args: ServerArgs) -> ApiServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let url = format!("http://{}/api/", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        runtime.spawn(async move {
+            server::serve(listener, args, async move { stopped.cancelled().await })
+                .await
+                .unwrap();
+        });
+        ApiServer {
+            url,
+            stop,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// Default server: no faults.
+    pub fn healthy() -> ApiServer {
+        Self::start(server_args(0.0, 0.0))
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+pub fn server_args(fail_rate: f64, malformed_rate: f64) -> ServerArgs {
+    ServerArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        fail_rate,
+        malformed_rate,
+        latency: Duration::ZERO,
+    }
+}
+
+/// Every message on `topic`, read from the beginning of each partition until
+/// `expected` arrived or nothing new came for a few seconds.
+pub fn read_topic(topic: &str, expected: usize) -> Vec<OwnedMessage> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", KAFKA)
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut messages = Vec::new();
+    let mut quiet = std::time::Instant::now();
+    while messages.len() < expected && quiet.elapsed() < Duration::from_secs(5) {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                messages.push(message.detach());
+                quiet = std::time::Instant::now();
+            }
+            Some(Err(error)) => panic!("reading {topic}: {error}"),
+            None => {}
+        }
+    }
+    // Anything beyond `expected` would be a duplicate: give it a moment to show.
+    if messages.len() == expected {
+        while let Some(Ok(message)) = consumer.poll(Duration::from_millis(500)) {
+            messages.push(message.detach());
+        }
+    }
+    messages
+}
+
+/// Sends raw payloads (valid or not) to `topic`, waiting for each acknowledgement.
+pub fn send_raw(topic: &str, payloads: &[Vec<u8>]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", KAFKA)
+        .set("acks", "all")
+        .create()
+        .unwrap();
+    for payload in payloads {
+        producer
+            .send(BaseRecord::<(), _>::to(topic).payload(payload))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// The payload of a message as a JSON value.
+pub fn payload_json(message: &OwnedMessage) -> serde_json::Value {
+    serde_json::from_slice(message.payload().unwrap()).unwrap()
+}
