@@ -82,9 +82,9 @@ pub async fn connect(settings: &CassandraSettings) -> anyhow::Result<Session> {
 fn tls_context(ca_file: &str) -> anyhow::Result<TlsContext> {
     let mut builder = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())
         .context("cannot set up TLS for Cassandra")?;
-    builder
-        .set_ca_file(ca_file)
-        .with_context(|| format!("cannot read the Cassandra CA file {ca_file} (cassandra.tls_ca_file)"))?;
+    builder.set_ca_file(ca_file).with_context(|| {
+        format!("cannot read the Cassandra CA file {ca_file} (cassandra.tls_ca_file)")
+    })?;
     Ok(TlsContext::OpenSsl010Config(OpenSsl010Config::new(builder)))
 }
 
@@ -98,7 +98,9 @@ impl Store {
         let columns = COLUMNS.join(", ");
         let markers = vec!["?"; COLUMNS.len() + 1].join(", ");
         let mut insert = session
-            .prepare(format!("INSERT INTO {table} (id, {columns}) VALUES ({markers})"))
+            .prepare(format!(
+                "INSERT INTO {table} (id, {columns}) VALUES ({markers})"
+            ))
             .await
             .with_context(|| format!("cannot prepare the insert into {table}"))?;
         // An upsert by primary key: replaying it is harmless, so the driver
@@ -173,7 +175,20 @@ impl Store {
 }
 
 fn user_from_row(row: Row) -> User {
-    let (id, first_name, last_name, gender, address, post_code, email, username, dob, registered_date, phone, picture) = row;
+    let (
+        id,
+        first_name,
+        last_name,
+        gender,
+        address,
+        post_code,
+        email,
+        username,
+        dob,
+        registered_date,
+        phone,
+        picture,
+    ) = row;
     User {
         id,
         first_name: first_name.unwrap_or_default(),
@@ -227,7 +242,11 @@ async fn ensure_schema(session: &Session, settings: &CassandraSettings) -> anyho
     Ok(())
 }
 
-async fn table_columns(session: &Session, keyspace: &str, table: &str) -> anyhow::Result<Vec<String>> {
+async fn table_columns(
+    session: &Session,
+    keyspace: &str,
+    table: &str,
+) -> anyhow::Result<Vec<String>> {
     let rows = session
         .query_unpaged(
             "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",

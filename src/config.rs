@@ -35,7 +35,7 @@ pub struct KafkaSettings {
     /// Comma-separated `host:port` list.
     pub bootstrap_servers: String,
     pub topic: String,
-    /// Where records that fail validation go.
+    /// Where records that fail validation go; empty = `<topic>.dlq`.
     pub dlq_topic: String,
     pub group_id: String,
     /// Partitions of topics rtds creates.
@@ -124,7 +124,7 @@ impl Default for Settings {
             kafka: KafkaSettings {
                 bootstrap_servers: "127.0.0.1:9092".into(),
                 topic: "users_created".into(),
-                dlq_topic: "users_created.dlq".into(),
+                dlq_topic: String::new(),
                 group_id: "rtds-processor".into(),
                 partitions: 3,
                 replication_factor: 1,
@@ -306,7 +306,6 @@ impl Loaded {
         }
         for (key, name) in [
             ("kafka.topic", &s.kafka.topic),
-            ("kafka.dlq_topic", &s.kafka.dlq_topic),
             ("kafka.group_id", &s.kafka.group_id),
         ] {
             if name.is_empty() {
@@ -321,17 +320,26 @@ impl Loaded {
                 && name.len() <= 48
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !ok {
-                return Err(self.invalid(key, format!("`{name}` is not a CQL name (letters, digits, _; at most 48)")));
+                return Err(self.invalid(
+                    key,
+                    format!("`{name}` is not a CQL name (letters, digits, _; at most 48)"),
+                ));
             }
         }
         if s.kafka.partitions < 1 {
             return Err(self.invalid("kafka.partitions", "must be at least 1"));
         }
         if !(1..=5000).contains(&s.produce.batch_size) {
-            return Err(self.invalid("produce.batch_size", "must be between 1 and 5000 (the API's limit)"));
+            return Err(self.invalid(
+                "produce.batch_size",
+                "must be between 1 and 5000 (the API's limit)",
+            ));
         }
         if s.produce.max_rate < 0.0 || !s.produce.max_rate.is_finite() {
-            return Err(self.invalid("produce.max_rate", "must be 0 (the source's default) or a positive users/s"));
+            return Err(self.invalid(
+                "produce.max_rate",
+                "must be 0 (the source's default) or a positive users/s",
+            ));
         }
         for (key, value) in [
             ("produce.concurrency", s.produce.concurrency),
@@ -347,14 +355,22 @@ impl Loaded {
         {
             return Err(self.invalid(
                 "produce.source",
-                format!("`{}` is neither `builtin` nor a URL like https://randomuser.me/api/", s.produce.source),
+                format!(
+                    "`{}` is neither `builtin` nor a URL like https://randomuser.me/api/",
+                    s.produce.source
+                ),
             ));
         }
         if !s.metrics.listen.is_empty() {
             s.metrics
                 .listen
                 .parse::<std::net::SocketAddr>()
-                .map_err(|_| self.invalid("metrics.listen", format!("`{}` is not an IP:port address", s.metrics.listen)))?;
+                .map_err(|_| {
+                    self.invalid(
+                        "metrics.listen",
+                        format!("`{}` is not an IP:port address", s.metrics.listen),
+                    )
+                })?;
         }
         Ok(())
     }
@@ -394,10 +410,12 @@ impl Layers {
             path: path.into(),
             source,
         })?;
-        let table: Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
-            path: path.into(),
-            message: e.message().to_string(),
-        })?;
+        let table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                path: path.into(),
+                message: e.message().to_string(),
+            })?;
         let mut values = BTreeMap::new();
         flatten("", &table, &mut values);
         let origin = format!("config file {}", path.display());
@@ -503,11 +521,14 @@ impl Layers {
     }
 
     fn finish(self) -> Result<Loaded, ConfigError> {
-        let settings = Settings::deserialize(self.table).map_err(|e| ConfigError::Invalid {
+        let mut settings = Settings::deserialize(self.table).map_err(|e| ConfigError::Invalid {
             key: "?".into(),
             origin: "the combined settings".into(),
             message: e.message().to_string(),
         })?;
+        if settings.kafka.dlq_topic.is_empty() {
+            settings.kafka.dlq_topic = format!("{}.dlq", settings.kafka.topic);
+        }
         Ok(Loaded {
             settings,
             origins: self.origins,
@@ -551,7 +572,9 @@ mod human_duration {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(deserializer)?;
         humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!("`{text}` is not a duration like 10s or 1m 30s ({e})"))
+            serde::de::Error::custom(format!(
+                "`{text}` is not a duration like 10s or 1m 30s ({e})"
+            ))
         })
     }
 }
@@ -594,6 +617,7 @@ mod tests {
         let s = loaded.settings;
         assert_eq!(s.kafka.bootstrap_servers, "127.0.0.1:9092");
         assert_eq!(s.kafka.topic, "users_created");
+        assert_eq!(s.kafka.dlq_topic, "users_created.dlq");
         assert_eq!(s.cassandra.contact_points, vec!["127.0.0.1:9042"]);
         assert_eq!(s.cassandra.keyspace, "spark_streams");
         assert_eq!(s.cassandra.table, "created_users");
@@ -602,12 +626,18 @@ mod tests {
 
     #[test]
     fn layers_override_in_order() {
-        let f = file("[kafka]\ntopic = \"from_file\"\ngroup_id = \"file_group\"\n[produce]\nduration = \"5s\"\n");
-        let e = env(&[("RTDS_KAFKA_TOPIC", "from_env"), ("RTDS_PRODUCE_DURATION", "7s")]);
+        let f = file(
+            "[kafka]\ntopic = \"from_file\"\ngroup_id = \"file_group\"\n[produce]\nduration = \"5s\"\n",
+        );
+        let e = env(&[
+            ("RTDS_KAFKA_TOPIC", "from_env"),
+            ("RTDS_PRODUCE_DURATION", "7s"),
+        ]);
         let flags = [Override::new("produce.duration", "--duration", "9s")];
         let loaded = Settings::load_from(Some(&f.0), &e, &flags).unwrap();
         assert_eq!(loaded.settings.kafka.group_id, "file_group");
         assert_eq!(loaded.settings.kafka.topic, "from_env");
+        assert_eq!(loaded.settings.kafka.dlq_topic, "from_env.dlq");
         assert_eq!(loaded.settings.produce.duration, Duration::from_secs(9));
         assert_eq!(loaded.origins["kafka.topic"], "env RTDS_KAFKA_TOPIC");
         assert_eq!(loaded.origins["produce.duration"], "flag --duration");
@@ -616,7 +646,9 @@ mod tests {
     #[test]
     fn unknown_key_in_file_names_key_and_file() {
         let f = file("[kafka]\ntopik = \"x\"\n");
-        let err = Settings::load_from(Some(&f.0), &env(&[]), &[]).unwrap_err().to_string();
+        let err = Settings::load_from(Some(&f.0), &env(&[]), &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("kafka.topik"), "{err}");
         assert!(err.contains("config file"), "{err}");
     }
@@ -641,8 +673,14 @@ mod tests {
 
     #[test]
     fn bad_address_names_key_and_flag() {
-        let flags = [Override::new("kafka.bootstrap_servers", "--bootstrap-servers", "localhost")];
-        let err = Settings::load_from(None, &env(&[]), &flags).unwrap_err().to_string();
+        let flags = [Override::new(
+            "kafka.bootstrap_servers",
+            "--bootstrap-servers",
+            "localhost",
+        )];
+        let err = Settings::load_from(None, &env(&[]), &flags)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("kafka.bootstrap_servers"), "{err}");
         assert!(err.contains("flag --bootstrap-servers"), "{err}");
     }
@@ -650,15 +688,23 @@ mod tests {
     #[test]
     fn wrong_type_in_file_is_reported() {
         let f = file("[kafka]\npartitions = \"many\"\n");
-        let err = Settings::load_from(Some(&f.0), &env(&[]), &[]).unwrap_err().to_string();
+        let err = Settings::load_from(Some(&f.0), &env(&[]), &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("kafka.partitions"), "{err}");
     }
 
     #[test]
     fn lists_and_maps_from_env() {
         let e = env(&[
-            ("RTDS_CASSANDRA_CONTACT_POINTS", "10.0.0.1:9042, 10.0.0.2:9042"),
-            ("RTDS_KAFKA_PROPERTIES", "linger.ms=5,ssl.key.password=hunter2"),
+            (
+                "RTDS_CASSANDRA_CONTACT_POINTS",
+                "10.0.0.1:9042, 10.0.0.2:9042",
+            ),
+            (
+                "RTDS_KAFKA_PROPERTIES",
+                "linger.ms=5,ssl.key.password=hunter2",
+            ),
         ]);
         let loaded = Settings::load_from(None, &e, &[]).unwrap();
         assert_eq!(loaded.settings.cassandra.contact_points.len(), 2);
@@ -669,9 +715,18 @@ mod tests {
 
     #[test]
     fn secrets_are_masked() {
-        let e = env(&[("RTDS_KAFKA_SASL_PASSWORD", "s3cret"), ("RTDS_CASSANDRA_PASSWORD", "pw")]);
-        let shown = Settings::load_from(None, &e, &[]).unwrap().settings.to_masked_toml();
-        assert!(!shown.contains("s3cret") && !shown.contains("\"pw\""), "{shown}");
+        let e = env(&[
+            ("RTDS_KAFKA_SASL_PASSWORD", "s3cret"),
+            ("RTDS_CASSANDRA_PASSWORD", "pw"),
+        ]);
+        let shown = Settings::load_from(None, &e, &[])
+            .unwrap()
+            .settings
+            .to_masked_toml();
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("\"pw\""),
+            "{shown}"
+        );
         assert!(shown.contains("***"));
     }
 }

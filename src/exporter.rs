@@ -1,8 +1,8 @@
 //! The Prometheus endpoint: `GET /metrics` on `metrics.listen` while a job runs.
 
+use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
-use anyhow::Context;
 use tokio::task::JoinHandle;
 use tracing::info;
 
@@ -27,13 +27,21 @@ pub fn routes(metrics: Metrics) -> Router {
 
 /// Serves `/metrics` when `settings.listen` is set; the server stops when the
 /// returned handle is dropped with the job.
-pub async fn serve(settings: &MetricsSettings, metrics: Metrics) -> anyhow::Result<Option<AbortOnDrop>> {
+pub async fn serve(
+    settings: &MetricsSettings,
+    metrics: Metrics,
+) -> anyhow::Result<Option<AbortOnDrop>> {
     if settings.listen.is_empty() {
         return Ok(None);
     }
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
-        .with_context(|| format!("cannot serve metrics on {} (metrics.listen); is the port taken?", settings.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot serve metrics on {} (metrics.listen); is the port taken?",
+                settings.listen
+            )
+        })?;
     info!("metrics on http://{}/metrics", settings.listen);
     let app = routes(metrics);
     Ok(Some(AbortOnDrop(tokio::spawn(async move {

@@ -80,7 +80,9 @@ pub async fn ensure_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Resu
             return Ok(partitions);
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("Kafka topic {topic} was created but does not show in the metadata after {timeout:?}");
+            bail!(
+                "Kafka topic {topic} was created but does not show in the metadata after {timeout:?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -92,12 +94,13 @@ async fn partition_count(
     topic: &str,
     settings: &KafkaSettings,
 ) -> anyhow::Result<Option<usize>> {
-    let (admin, name, timeout) = (admin.clone(), topic.to_string(), settings.timeout);
-    let metadata =
-        tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(Some(&name), timeout))
-            .await
-            .expect("metadata task does not panic")
-            .with_context(|| unreachable_hint(settings))?;
+    let (admin, timeout) = (admin.clone(), settings.timeout);
+    // Asking for every topic, not this one by name: a request by name lets
+    // brokers with auto.create.topics.enable create it with their defaults.
+    let metadata = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
+        .await
+        .expect("metadata task does not panic")
+        .with_context(|| unreachable_hint(settings))?;
     let found = metadata
         .topics()
         .iter()

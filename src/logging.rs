@@ -1,6 +1,8 @@
 //! Log output: human-readable lines on stderr, level from `RUST_LOG`
 //! (default `info`), so stdout stays free for summaries and `--json`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
@@ -9,5 +11,6 @@ pub fn init() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

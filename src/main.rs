@@ -118,10 +118,22 @@ impl Cli {
                 flags.push(Override::new(key, flag, value));
             }
         };
-        add("kafka.bootstrap_servers", "--bootstrap-servers", self.bootstrap_servers.clone());
+        add(
+            "kafka.bootstrap_servers",
+            "--bootstrap-servers",
+            self.bootstrap_servers.clone(),
+        );
         add("kafka.topic", "--topic", self.topic.clone());
-        add("metrics.listen", "--metrics-listen", self.metrics_listen.clone());
-        add("cassandra.contact_points", "--contact-points", self.contact_points.clone());
+        add(
+            "metrics.listen",
+            "--metrics-listen",
+            self.metrics_listen.clone(),
+        );
+        add(
+            "cassandra.contact_points",
+            "--contact-points",
+            self.contact_points.clone(),
+        );
         add("cassandra.keyspace", "--keyspace", self.keyspace.clone());
         add("cassandra.table", "--table", self.table.clone());
         if let Command::Process(args) = &self.command {
@@ -129,10 +141,23 @@ impl Cli {
             add("kafka.dlq_topic", "--dlq-topic", args.dlq_topic.clone());
         }
         if let Command::Produce(args) = &self.command {
-            add("produce.duration", "--duration", args.duration.map(|d| humantime::format_duration(d).to_string()));
-            add("produce.batch_size", "--batch-size", args.batch_size.map(|n| n.to_string()));
+            add(
+                "produce.duration",
+                "--duration",
+                args.duration
+                    .map(|d| humantime::format_duration(d).to_string()),
+            );
+            add(
+                "produce.batch_size",
+                "--batch-size",
+                args.batch_size.map(|n| n.to_string()),
+            );
             add("produce.source", "--source", args.source.clone());
-            add("produce.max_rate", "--max-rate", args.max_rate.map(|n| n.to_string()));
+            add(
+                "produce.max_rate",
+                "--max-rate",
+                args.max_rate.map(|n| n.to_string()),
+            );
             add("produce.seed", "--seed", args.seed.clone());
             add("produce.nat", "--nat", args.nat.clone());
         }
@@ -219,7 +244,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// The last line of a job: for people, or JSON for scripts.
-fn print_summary<S: serde::Serialize + std::fmt::Display>(summary: &S, json: bool) -> anyhow::Result<()> {
+fn print_summary<S: serde::Serialize + std::fmt::Display>(
+    summary: &S,
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string(summary)?);
     } else {

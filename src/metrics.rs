@@ -99,17 +99,61 @@ impl Metrics {
             end_to_end_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
         };
         let m = &metrics;
-        registry.register("users_fetched", "Users received from the source", m.fetched.clone());
-        registry.register("users_skipped", "API results skipped for a missing field", m.skipped.clone());
-        registry.register("source_errors", "Failed source requests by reason", m.source_errors.family.clone());
-        registry.register("records_sent", "Records handed to the Kafka producer", m.sent.clone());
-        registry.register("records_acked", "Records acknowledged by Kafka", m.acked.clone());
-        registry.register("records_failed", "Records Kafka did not take", m.failed.clone());
-        registry.register("records_consumed", "Messages read from the topic", m.consumed.clone());
-        registry.register("rows_written", "Rows written to Cassandra", m.written.clone());
-        registry.register("records_dead_lettered", "Messages sent to the DLQ by reason", m.dead_lettered.family.clone());
-        registry.register("write_retries", "Cassandra writes retried", m.write_retries.clone());
-        registry.register("records_in_flight", "Consumed, not yet written", m.in_flight.clone());
+        registry.register(
+            "users_fetched",
+            "Users received from the source",
+            m.fetched.clone(),
+        );
+        registry.register(
+            "users_skipped",
+            "API results skipped for a missing field",
+            m.skipped.clone(),
+        );
+        registry.register(
+            "source_errors",
+            "Failed source requests by reason",
+            m.source_errors.family.clone(),
+        );
+        registry.register(
+            "records_sent",
+            "Records handed to the Kafka producer",
+            m.sent.clone(),
+        );
+        registry.register(
+            "records_acked",
+            "Records acknowledged by Kafka",
+            m.acked.clone(),
+        );
+        registry.register(
+            "records_failed",
+            "Records Kafka did not take",
+            m.failed.clone(),
+        );
+        registry.register(
+            "records_consumed",
+            "Messages read from the topic",
+            m.consumed.clone(),
+        );
+        registry.register(
+            "rows_written",
+            "Rows written to Cassandra",
+            m.written.clone(),
+        );
+        registry.register(
+            "records_dead_lettered",
+            "Messages sent to the DLQ by reason",
+            m.dead_lettered.family.clone(),
+        );
+        registry.register(
+            "write_retries",
+            "Cassandra writes retried",
+            m.write_retries.clone(),
+        );
+        registry.register(
+            "records_in_flight",
+            "Consumed, not yet written",
+            m.in_flight.clone(),
+        );
         registry.register("consumer_lag", "Messages not yet read", m.lag.clone());
         registry.register(
             "end_to_end_seconds",
@@ -143,7 +187,10 @@ mod tests {
         metrics.dead_lettered.inc("bad_shape");
         let text = metrics.encode();
         assert!(text.contains("rtds_records_acked_total 3"), "{text}");
-        assert!(text.contains("rtds_records_dead_lettered_total{reason=\"bad_shape\"} 2"), "{text}");
+        assert!(
+            text.contains("rtds_records_dead_lettered_total{reason=\"bad_shape\"} 2"),
+            "{text}"
+        );
         assert_eq!(metrics.dead_lettered.total(), 2);
     }
 }

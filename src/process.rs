@@ -12,11 +12,14 @@
 mod dlq;
 mod offsets;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
@@ -73,26 +76,34 @@ impl std::fmt::Display for Summary {
 }
 
 /// Commits what is stored before partitions move to another group member,
-/// so the new owner starts right after the last written record.
-struct RebalanceContext;
+/// so the new owner starts right after the last written record; notes when
+/// the first partitions arrive, which is when `--until-idle` starts counting.
+#[derive(Default)]
+struct RebalanceContext {
+    assigned: AtomicBool,
+}
 
 impl ClientContext for RebalanceContext {}
 
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(partitions) = rebalance {
-            if partitions.count() > 0 {
-                if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
-                    // Nothing stored yet is the usual reason; a replay covers the rest.
-                    info!("commit before rebalance: {error}");
-                }
-            }
+        if let Rebalance::Revoke(partitions) = rebalance
+            && partitions.count() > 0
+            && let Err(error) = consumer.commit_consumer_state(CommitMode::Sync)
+        {
+            // Nothing stored yet is the usual reason; a replay covers the rest.
+            info!("commit before rebalance: {error}");
         }
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(partitions) = rebalance {
-            let list: Vec<i32> = partitions.elements().iter().map(|p| p.partition()).collect();
+            self.assigned.store(true, Ordering::Relaxed);
+            let list: Vec<i32> = partitions
+                .elements()
+                .iter()
+                .map(|p| p.partition())
+                .collect();
             info!("assigned partitions {list:?}");
         }
     }
@@ -115,7 +126,10 @@ fn create_consumer(settings: &Settings) -> anyhow::Result<GroupConsumer> {
         ),
         // Bounds what librdkafka prefetches: part of the memory bound.
         ("queued.max.messages.kbytes", "16384".to_string()),
-        ("partition.assignment.strategy", "cooperative-sticky".to_string()),
+        (
+            "partition.assignment.strategy",
+            "cooperative-sticky".to_string(),
+        ),
     ];
     for (key, value) in defaults {
         if !k.properties.contains_key(key) {
@@ -123,7 +137,7 @@ fn create_consumer(settings: &Settings) -> anyhow::Result<GroupConsumer> {
         }
     }
     config
-        .create_with_context(RebalanceContext)
+        .create_with_context(RebalanceContext::default())
         .context("cannot create the Kafka consumer (check the kafka.* settings)")
 }
 
@@ -257,7 +271,7 @@ async fn consume(
         let message = tokio::select! {
             message = shared.consumer.recv() => message,
             _ = shared.shutdown.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(idle) => {
+            _ = idle_for(idle, &shared.consumer.context().assigned) => {
                 info!("no new record for {}: stopping", humantime::format_duration(idle));
                 return Ok(());
             }
@@ -291,17 +305,24 @@ async fn consume(
     }
 }
 
+/// Sleeps `idle` counted from when the consumer has partitions: joining a
+/// group can take seconds, and that is not idleness.
+async fn idle_for(idle: Duration, assigned: &AtomicBool) {
+    while !assigned.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(idle).await;
+}
+
 /// Writes or dead-letters one record; false when the shutdown cut it short.
 async fn handle(shared: &Shared, writers: &Semaphore, record: &Consumed) -> bool {
     match User::parse(&record.payload, shared.max_record_bytes) {
         Ok(user) => {
             let _writer = writers.acquire().await.expect("semaphore is never closed");
             let written = shared.write(&user).await;
-            if written {
-                if let Some(ms) = record.timestamp_ms {
-                    let latency = now_ms().saturating_sub(ms).max(0) as f64 / 1000.0;
-                    shared.metrics.end_to_end_seconds.observe(latency);
-                }
+            if written && let Some(ms) = record.timestamp_ms {
+                let latency = now_ms().saturating_sub(ms).max(0) as f64 / 1000.0;
+                shared.metrics.end_to_end_seconds.observe(latency);
             }
             written
         }
@@ -322,8 +343,11 @@ impl Shared {
                 }
                 Err(error) => {
                     let retries = self.metrics.write_retries.inc();
-                    if retries % 100 == 0 {
-                        warn!("Cassandra write failed, retrying ({} retries so far): {error}", retries + 1);
+                    if retries.is_multiple_of(100) {
+                        warn!(
+                            "Cassandra write failed, retrying ({} retries so far): {error}",
+                            retries + 1
+                        );
                     }
                     let wait = backoff(attempt, Duration::from_millis(50), Duration::from_secs(5));
                     attempt += 1;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rdkafka::ClientContext;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -93,7 +93,10 @@ impl ProducerContext for DeliveryCounter {
                 let failed = self.metrics.failed.inc();
                 // The first failures say why; the rest are counted.
                 if failed < 5 {
-                    warn!(topic = message.topic(), "Kafka did not take a record: {error}");
+                    warn!(
+                        topic = message.topic(),
+                        "Kafka did not take a record: {error}"
+                    );
                 }
             }
         }
@@ -114,14 +117,20 @@ const PRODUCER_DEFAULTS: [(&str, &str); 8] = [
     ("queue.buffering.max.messages", "100000"),
 ];
 
-fn create_producer(settings: &KafkaSettings, metrics: Metrics) -> anyhow::Result<ThreadedProducer<DeliveryCounter>> {
+fn create_producer(
+    settings: &KafkaSettings,
+    metrics: Metrics,
+) -> anyhow::Result<ThreadedProducer<DeliveryCounter>> {
     let mut config = kafka::client_config(settings);
     for (key, value) in PRODUCER_DEFAULTS {
         if !settings.properties.contains_key(key) {
             config.set(key, value);
         }
     }
-    config.set("message.timeout.ms", settings.timeout.as_millis().to_string());
+    config.set(
+        "message.timeout.ms",
+        settings.timeout.as_millis().to_string(),
+    );
     config
         .create_with_context(DeliveryCounter { metrics })
         .context("cannot create the Kafka producer (check the kafka.* settings)")
@@ -200,7 +209,11 @@ pub async fn run(
         source_errors: metrics.source_errors.total(),
         sent: metrics.sent.get(),
         acked: metrics.acked.get(),
-        failed: metrics.failed.get() + metrics.sent.get().saturating_sub(metrics.acked.get() + metrics.failed.get()),
+        failed: metrics.failed.get()
+            + metrics
+                .sent
+                .get()
+                .saturating_sub(metrics.acked.get() + metrics.failed.get()),
         seconds: elapsed.as_secs_f64(),
         records_per_second: progress::rate(metrics.acked.get(), elapsed),
     };
@@ -208,7 +221,12 @@ pub async fn run(
 }
 
 /// Hands one page of users to the producer, waiting while its queue is full.
-fn send_page(producer: &ThreadedProducer<DeliveryCounter>, topic: &str, page: &[ApiUser], metrics: &Metrics) {
+fn send_page(
+    producer: &ThreadedProducer<DeliveryCounter>,
+    topic: &str,
+    page: &[ApiUser],
+    metrics: &Metrics,
+) {
     let mut key = Uuid::encode_buffer();
     for api_user in page {
         let user = User::from_api(api_user);

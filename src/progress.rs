@@ -87,5 +87,9 @@ impl Drop for Progress {
 /// `n` records over `elapsed` as a rate for people.
 pub fn rate(n: u64, elapsed: Duration) -> f64 {
     let seconds = elapsed.as_secs_f64();
-    if seconds > 0.0 { n as f64 / seconds } else { 0.0 }
+    if seconds > 0.0 {
+        n as f64 / seconds
+    } else {
+        0.0
+    }
 }

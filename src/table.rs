@@ -5,8 +5,11 @@ use crate::user::User;
 /// Longest cell shown; longer text is cut with an ellipsis.
 const MAX_CELL: usize = 42;
 
-/// The columns shown, with how to get each from a user.
-const COLUMNS: [(&str, fn(&User) -> String); 8] = [
+/// A column: its title and how to get its cell from a user.
+type Column = (&'static str, fn(&User) -> String);
+
+/// The columns shown.
+const COLUMNS: [Column; 8] = [
     ("id", |u| u.id.to_string()),
     ("name", |u| format!("{} {}", u.first_name, u.last_name)),
     ("gender", |u| u.gender.clone()),

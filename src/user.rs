@@ -143,14 +143,20 @@ mod tests {
         assert_eq!(user.first_name, "Jennie");
         assert_eq!(user.last_name, "Nichols");
         assert_eq!(user.gender, "female");
-        assert_eq!(user.address, "8929 Valwood Pkwy, Billings, Michigan, United States");
+        assert_eq!(
+            user.address,
+            "8929 Valwood Pkwy, Billings, Michigan, United States"
+        );
         assert_eq!(user.post_code, "63104");
         assert_eq!(user.email, "jennie.nichols@example.com");
         assert_eq!(user.username, "yellowpeacock117");
         assert_eq!(user.dob, "1992-03-08T15:13:16.688Z");
         assert_eq!(user.registered_date, "2007-07-09T05:51:59.390Z");
         assert_eq!(user.phone, "(272) 790-0888");
-        assert_eq!(user.picture, "https://randomuser.me/api/portraits/med/men/75.jpg");
+        assert_eq!(
+            user.picture,
+            "https://randomuser.me/api/portraits/med/men/75.jpg"
+        );
         assert_eq!(user.id.get_version_num(), 4);
     }
 
@@ -159,7 +165,10 @@ mod tests {
         let user = &real_users()[1];
         assert_eq!(user.post_code, "03851");
         assert_eq!(user.first_name, "Väinö");
-        assert_eq!(user.address, "4519 Hämeenkatu, Ylöjärvi, Pirkanmaa, Finland");
+        assert_eq!(
+            user.address,
+            "4519 Hämeenkatu, Ylöjärvi, Pirkanmaa, Finland"
+        );
     }
 
     #[test]
@@ -219,7 +228,9 @@ mod tests {
             let err = User::parse(&payload, 65536).unwrap_err();
             assert_eq!(err.kind(), kind, "{err}");
             assert!(
-                err.to_string().to_lowercase().contains(&words.to_lowercase()),
+                err.to_string()
+                    .to_lowercase()
+                    .contains(&words.to_lowercase()),
                 "{err} should mention {words}"
             );
         }

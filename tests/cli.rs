@@ -28,7 +28,10 @@ fn config_shows_effective_settings_with_secrets_masked() {
     let shown = String::from_utf8_lossy(&output.stdout);
     assert!(shown.contains("topic = \"from_flag\""), "{shown}");
     assert!(shown.contains("keyspace = \"from_env\""), "{shown}");
-    assert!(shown.contains("bootstrap_servers = \"127.0.0.1:9092\""), "{shown}");
+    assert!(
+        shown.contains("bootstrap_servers = \"127.0.0.1:9092\""),
+        "{shown}"
+    );
     assert!(!shown.contains("hunter2"), "{shown}");
 }
 
@@ -38,15 +41,24 @@ fn wrong_values_name_the_key_and_the_source() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("rtds.toml");
     std::fs::write(&file, "[produce]\nduration = \"a while\"\n").unwrap();
-    let output = rtds(&["--config", file.to_str().unwrap(), "config"]);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rtds"))
+        .args(["--config", file.to_str().unwrap(), "config"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("produce.duration") && err.contains("rtds.toml"), "{err}");
+    assert!(
+        err.contains("produce.duration") && err.contains("rtds.toml"),
+        "{err}"
+    );
 
     let output = rtds(&["--bootstrap-servers", "nohost", "config"]);
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("kafka.bootstrap_servers") && err.contains("--bootstrap-servers"), "{err}");
+    assert!(
+        err.contains("kafka.bootstrap_servers") && err.contains("--bootstrap-servers"),
+        "{err}"
+    );
 
     let output = rtds(&["produce", "--duration", "soon"]);
     assert!(!output.status.success());

@@ -14,19 +14,48 @@ use rtds::cassandra::Store;
 use rtds::user::User;
 
 fn produce(topic: &str, count: u64) {
-    let output = rtds(&["--topic", topic, "produce", "--source", "builtin", "--count", &count.to_string()]);
+    let output = rtds(&[
+        "--topic",
+        topic,
+        "produce",
+        "--source",
+        "builtin",
+        "--count",
+        &count.to_string(),
+    ]);
     assert!(output.status.success(), "{}", text(&output));
 }
 
 fn process_until_idle(topic: &str, keyspace: &str, idle: &str) -> serde_json::Value {
-    let output = rtds(&["--topic", topic, "--keyspace", keyspace, "process", "--until-idle", idle, "--json"]);
+    let group = format!("{topic}-group");
+    let output = rtds(&[
+        "--topic",
+        topic,
+        "--keyspace",
+        keyspace,
+        "process",
+        "--group",
+        &group,
+        "--until-idle",
+        idle,
+        "--json",
+    ]);
     assert!(output.status.success(), "{}", text(&output));
     json_summary(&output)
 }
 
 fn spawn_process(topic: &str, keyspace: &str, extra: &[&str], log: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args(["--config", "/dev/null", "--topic", topic, "--keyspace", keyspace, "process"])
+        .args([
+            "--config",
+            "/dev/null",
+            "--topic",
+            topic,
+            "--keyspace",
+            keyspace,
+            "process",
+        ])
+        .args(["--group", &format!("{topic}-group")])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).unwrap())
@@ -42,12 +71,6 @@ fn rows(topic: &str, keyspace: &str) -> HashMap<uuid::Uuid, User> {
         let users = store.users(10_000_000).await.unwrap();
         users.into_iter().map(|u| (u.id, u)).collect()
     })
-}
-
-fn count_rows(topic: &str, keyspace: &str) -> u64 {
-    let settings = settings(topic, keyspace);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async { Store::open(&settings.cassandra).await.unwrap().count().await.unwrap() })
 }
 
 /// The valid records on the topic, by id.
@@ -72,7 +95,11 @@ fn every_record_becomes_exactly_one_equal_row() {
     let stored = rows(&topic, &keyspace);
     assert_eq!(stored.len(), 10_000);
     for (id, record) in &sent {
-        assert_eq!(stored.get(id), Some(record), "row {id} differs from its message");
+        assert_eq!(
+            stored.get(id),
+            Some(record),
+            "row {id} differs from its message"
+        );
     }
     // Running again in the same group finds nothing new: offsets were committed.
     let again = process_until_idle(&topic, &keyspace, "3s");
@@ -116,11 +143,15 @@ fn malformed_records_go_to_the_dlq_with_a_reason() {
 
     let dead = read_topic(&format!("{topic}.dlq"), 100);
     assert_eq!(dead.len(), 100);
-    let mut dead_payloads: Vec<Vec<u8>> = dead.iter().map(|m| m.payload().unwrap().to_vec()).collect();
+    let mut dead_payloads: Vec<Vec<u8>> =
+        dead.iter().map(|m| m.payload().unwrap().to_vec()).collect();
     let mut bad_sorted = bad.clone();
     dead_payloads.sort();
     bad_sorted.sort();
-    assert_eq!(dead_payloads, bad_sorted, "the DLQ holds exactly the bad records, bytes intact");
+    assert_eq!(
+        dead_payloads, bad_sorted,
+        "the DLQ holds exactly the bad records, bytes intact"
+    );
     for message in &dead {
         let headers = message.headers().expect("DLQ records carry headers");
         let header = |name: &str| {
@@ -144,27 +175,35 @@ fn malformed_records_go_to_the_dlq_with_a_reason() {
 fn a_killed_processor_restarts_without_loss_or_duplicates() {
     require_stack();
     let (topic, keyspace) = (unique("process_kill"), unique("ks"));
-    let total = 60_000;
+    let total = 200_000;
     produce(&topic, total);
     let log = std::env::temp_dir().join(format!("{topic}.log"));
     let mut child = spawn_process(&topic, &keyspace, &[], &log);
     // Wait until it is mid-stream, then kill it without warning.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime
+        .block_on(Store::open(&settings(&topic, &keyspace).cassandra))
+        .unwrap();
     let started = Instant::now();
-    let mut written = 0;
-    while written < 2_000 && started.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(100));
-        if started.elapsed() > Duration::from_secs(3) {
-            written = count_rows(&topic, &keyspace);
-        }
+    while runtime.block_on(store.count()).unwrap() < 5_000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the processor writes nothing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let at_kill = count_rows(&topic, &keyspace);
-    assert!(at_kill > 0 && at_kill < total, "killed mid-stream: {at_kill} of {total} rows");
+    let at_kill = runtime.block_on(store.count()).unwrap();
+    assert!(
+        at_kill < total,
+        "killed mid-stream: {at_kill} of {total} rows"
+    );
 
     let summary = process_until_idle(&topic, &keyspace, "5s");
     assert!(summary["consumed"].as_u64().unwrap() > 0, "{summary}");
     let sent = records(&topic, total as usize);
+    assert_eq!(sent.len(), total as usize);
     let stored = rows(&topic, &keyspace);
     assert_eq!(stored.len(), sent.len());
     for (id, record) in &sent {
@@ -179,22 +218,39 @@ fn two_processors_in_one_group_share_the_partitions() {
     let (topic, keyspace) = (unique("process_group"), unique("ks"));
     // Create the topic with 4 partitions and the table before the processors start.
     let output = Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args(["--config", "/dev/null", "--topic", &topic, "produce", "--source", "builtin", "--count", "1"])
+        .args([
+            "--config",
+            "/dev/null",
+            "--topic",
+            &topic,
+            "produce",
+            "--source",
+            "builtin",
+            "--count",
+            "1",
+        ])
         .env("RTDS_KAFKA_PARTITIONS", "4")
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output));
-    let logs: Vec<_> = (0..2).map(|i| std::env::temp_dir().join(format!("{topic}-{i}.log"))).collect();
+    let logs: Vec<_> = (0..2)
+        .map(|i| std::env::temp_dir().join(format!("{topic}-{i}.log")))
+        .collect();
     let children: Vec<Child> = logs
         .iter()
         .map(|log| spawn_process(&topic, &keyspace, &["--until-idle", "12s", "--json"], log))
         .collect();
     let started = Instant::now();
     let assigned = |log: &std::path::Path| {
-        std::fs::read_to_string(log).unwrap_or_default().contains("assigned partitions")
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("assigned partitions")
     };
     while !logs.iter().all(|l| assigned(l)) {
-        assert!(started.elapsed() < Duration::from_secs(60), "both processors should get partitions");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "both processors should get partitions"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     produce(&topic, 9_999);
@@ -204,7 +260,10 @@ fn two_processors_in_one_group_share_the_partitions() {
         assert!(output.status.success(), "{}", text(&output));
         consumed.push(json_summary(&output)["consumed"].as_u64().unwrap());
     }
-    assert!(consumed.iter().all(|&c| c > 0), "both processors consumed: {consumed:?}");
+    assert!(
+        consumed.iter().all(|&c| c > 0),
+        "both processors consumed: {consumed:?}"
+    );
     assert!(consumed.iter().sum::<u64>() >= 10_000, "{consumed:?}");
     let sent = records(&topic, 10_000);
     let stored = rows(&topic, &keyspace);
@@ -261,13 +320,24 @@ fn a_table_made_by_the_seed_is_migrated_then_written() {
 #[test]
 fn unreachable_cassandra_fails_naming_the_contact_points() {
     let output = Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args(["--config", "/dev/null", "--contact-points", "127.0.0.1:1", "process", "--until-idle", "1s"])
+        .args([
+            "--config",
+            "/dev/null",
+            "--contact-points",
+            "127.0.0.1:1",
+            "process",
+            "--until-idle",
+            "1s",
+        ])
         .env("RTDS_CASSANDRA_TIMEOUT", "3s")
         .output()
         .unwrap();
     assert!(!output.status.success(), "{}", text(&output));
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("127.0.0.1:1") && err.contains("Cassandra"), "{err}");
+    assert!(
+        err.contains("127.0.0.1:1") && err.contains("Cassandra"),
+        "{err}"
+    );
 }
 
 #[test]

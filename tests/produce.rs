@@ -31,7 +31,16 @@ fn produces_exactly_count_records_from_the_api_server() {
     require_stack();
     let server = ApiServer::healthy();
     let topic = unique("produce");
-    let output = rtds(&["--topic", &topic, "produce", "--source", &server.url, "--count", "10000", "--json"]);
+    let output = rtds(&[
+        "--topic",
+        &topic,
+        "produce",
+        "--source",
+        &server.url,
+        "--count",
+        "10000",
+        "--json",
+    ]);
     assert!(output.status.success(), "{}", text(&output));
     let summary = json_summary(&output);
     assert_eq!(summary["acked"], 10000, "{summary}");
@@ -49,12 +58,24 @@ fn api_failures_are_retried_until_every_record_arrives() {
     let server = ApiServer::start(server_args(0.2, 0.0));
     let topic = unique("produce_flaky");
     let output = rtds(&[
-        "--topic", &topic, "produce", "--source", &server.url, "--count", "5000", "--batch-size", "250", "--json",
+        "--topic",
+        &topic,
+        "produce",
+        "--source",
+        &server.url,
+        "--count",
+        "5000",
+        "--batch-size",
+        "250",
+        "--json",
     ]);
     assert!(output.status.success(), "{}", text(&output));
     let summary = json_summary(&output);
     assert_eq!(summary["acked"], 5000, "{summary}");
-    assert!(summary["source_errors"].as_u64().unwrap() > 0, "faults were injected: {summary}");
+    assert!(
+        summary["source_errors"].as_u64().unwrap() > 0,
+        "faults were injected: {summary}"
+    );
     assert_eq!(check_records(&read_topic(&topic, 5000)).len(), 5000);
 }
 
@@ -64,11 +85,21 @@ fn malformed_replies_are_counted_and_the_run_finishes() {
     let server = ApiServer::start(server_args(0.0, 0.3));
     let topic = unique("produce_malformed");
     let output = rtds(&[
-        "--topic", &topic, "produce", "--source", &server.url, "--count", "3000", "--batch-size", "100", "--json",
+        "--topic",
+        &topic,
+        "produce",
+        "--source",
+        &server.url,
+        "--count",
+        "3000",
+        "--batch-size",
+        "100",
+        "--json",
     ]);
     assert!(output.status.success(), "{}", text(&output));
     let summary = json_summary(&output);
-    let problems = summary["source_errors"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap();
+    let problems =
+        summary["source_errors"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap();
     assert!(problems > 0, "malformed bodies must be counted: {summary}");
     assert_eq!(summary["failed"], 0, "{summary}");
     let acked = summary["acked"].as_u64().unwrap();
@@ -79,7 +110,17 @@ fn malformed_replies_are_counted_and_the_run_finishes() {
 fn unreachable_kafka_fails_in_time_naming_the_broker() {
     let started = Instant::now();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args(["--config", "/dev/null", "--bootstrap-servers", "127.0.0.1:1", "produce", "--source", "builtin", "--count", "10"])
+        .args([
+            "--config",
+            "/dev/null",
+            "--bootstrap-servers",
+            "127.0.0.1:1",
+            "produce",
+            "--source",
+            "builtin",
+            "--count",
+            "10",
+        ])
         .env("RTDS_KAFKA_TIMEOUT", "3s")
         .output()
         .unwrap();
@@ -97,13 +138,26 @@ fn unreachable_api_says_so_and_suggests_builtin() {
     require_stack();
     let topic = unique("produce_noapi");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args(["--config", "/dev/null", "--topic", &topic, "produce", "--source", "http://127.0.0.1:1/api/", "--count", "10"])
+        .args([
+            "--config",
+            "/dev/null",
+            "--topic",
+            &topic,
+            "produce",
+            "--source",
+            "http://127.0.0.1:1/api/",
+            "--count",
+            "10",
+        ])
         .env("RTDS_PRODUCE_RETRIES", "2")
         .output()
         .unwrap();
     assert!(!output.status.success(), "{}", text(&output));
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("127.0.0.1:1") && err.contains("--source builtin"), "{err}");
+    assert!(
+        err.contains("127.0.0.1:1") && err.contains("--source builtin"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -111,7 +165,18 @@ fn duration_stops_the_run_having_delivered_everything() {
     require_stack();
     let topic = unique("produce_duration");
     let started = Instant::now();
-    let output = rtds(&["--topic", &topic, "produce", "--source", "builtin", "--duration", "3s", "--max-rate", "2000", "--json"]);
+    let output = rtds(&[
+        "--topic",
+        &topic,
+        "produce",
+        "--source",
+        "builtin",
+        "--duration",
+        "3s",
+        "--max-rate",
+        "2000",
+        "--json",
+    ]);
     let elapsed = started.elapsed();
     assert!(output.status.success(), "{}", text(&output));
     let summary = json_summary(&output);
@@ -119,7 +184,10 @@ fn duration_stops_the_run_having_delivered_everything() {
     assert!(acked > 0, "{summary}");
     assert_eq!(summary["sent"], acked, "{summary}");
     let seconds = summary["seconds"].as_f64().unwrap();
-    assert!((2.5..15.0).contains(&seconds), "ran {seconds}s for --duration 3s");
+    assert!(
+        (2.5..15.0).contains(&seconds),
+        "ran {seconds}s for --duration 3s"
+    );
     assert!(elapsed < Duration::from_secs(60));
     assert_eq!(read_topic(&topic, acked as usize).len() as u64, acked);
 }
@@ -129,7 +197,9 @@ fn builtin_source_is_reproducible_with_a_seed() {
     require_stack();
     let (first, second) = (unique("seed_a"), unique("seed_b"));
     for topic in [&first, &second] {
-        let output = rtds(&["--topic", topic, "produce", "--source", "builtin", "--seed", "abc", "--count", "500"]);
+        let output = rtds(&[
+            "--topic", topic, "produce", "--source", "builtin", "--seed", "abc", "--count", "500",
+        ]);
         assert!(output.status.success(), "{}", text(&output));
     }
     let emails = |topic: &str| -> HashSet<String> {

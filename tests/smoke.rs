@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use rdkafka::ClientConfig;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use scylla::client::session_builder::SessionBuilder;
 
 #[tokio::test]
@@ -16,7 +16,9 @@ async fn kafka_topic_produce_and_consume() {
     require_stack();
     let topic = unique("smoke");
     let settings = settings(&topic, "unused");
-    let partitions = rtds::kafka::ensure_topic(&settings.kafka, &topic).await.unwrap();
+    let partitions = rtds::kafka::ensure_topic(&settings.kafka, &topic)
+        .await
+        .unwrap();
     assert_eq!(partitions, settings.kafka.partitions as usize);
 
     let producer: FutureProducer = ClientConfig::new()
@@ -27,11 +29,16 @@ async fn kafka_topic_produce_and_consume() {
         let key = format!("key-{i}");
         let payload = format!("payload-{i}");
         producer
-            .send(FutureRecord::to(&topic).key(&key).payload(&payload), Duration::from_secs(10))
+            .send(
+                FutureRecord::to(&topic).key(&key).payload(&payload),
+                Duration::from_secs(10),
+            )
             .await
             .unwrap();
     }
-    let messages = tokio::task::spawn_blocking(move || read_topic(&topic, 20)).await.unwrap();
+    let messages = tokio::task::spawn_blocking(move || read_topic(&topic, 20))
+        .await
+        .unwrap();
     let mut payloads: Vec<String> = messages
         .iter()
         .map(|m| String::from_utf8(m.payload().unwrap().to_vec()).unwrap())
@@ -46,7 +53,11 @@ async fn kafka_topic_produce_and_consume() {
 async fn cassandra_keyspace_table_insert_and_read() {
     require_stack();
     let keyspace = unique("smoke");
-    let session = SessionBuilder::new().known_node(CASSANDRA).build().await.unwrap();
+    let session = SessionBuilder::new()
+        .known_node(CASSANDRA)
+        .build()
+        .await
+        .unwrap();
     session
         .query_unpaged(
             format!("CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"),
@@ -55,12 +66,18 @@ async fn cassandra_keyspace_table_insert_and_read() {
         .await
         .unwrap();
     session
-        .query_unpaged(format!("CREATE TABLE {keyspace}.t (id int PRIMARY KEY, name text)"), ())
+        .query_unpaged(
+            format!("CREATE TABLE {keyspace}.t (id int PRIMARY KEY, name text)"),
+            (),
+        )
         .await
         .unwrap();
     for (id, name) in [(1, "Ada"), (2, "Grace"), (3, "Jürgen")] {
         session
-            .query_unpaged(format!("INSERT INTO {keyspace}.t (id, name) VALUES (?, ?)"), (id, name))
+            .query_unpaged(
+                format!("INSERT INTO {keyspace}.t (id, name) VALUES (?, ?)"),
+                (id, name),
+            )
             .await
             .unwrap();
     }
@@ -77,7 +94,14 @@ async fn cassandra_keyspace_table_insert_and_read() {
     rows.sort();
     assert_eq!(
         rows,
-        vec![(1, "Ada".to_string()), (2, "Grace".to_string()), (3, "Jürgen".to_string())]
+        vec![
+            (1, "Ada".to_string()),
+            (2, "Grace".to_string()),
+            (3, "Jürgen".to_string())
+        ]
     );
-    session.query_unpaged(format!("DROP KEYSPACE {keyspace}"), ()).await.unwrap();
+    session
+        .query_unpaged(format!("DROP KEYSPACE {keyspace}"), ())
+        .await
+        .unwrap();
 }

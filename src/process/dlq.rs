@@ -26,7 +26,10 @@ impl DeadLetters {
         config
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("message.timeout.ms", settings.timeout.as_millis().to_string());
+            .set(
+                "message.timeout.ms",
+                settings.timeout.as_millis().to_string(),
+            );
         Ok(DeadLetters {
             producer: config
                 .create()

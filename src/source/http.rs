@@ -89,7 +89,11 @@ impl ApiClient {
         let mut last = String::new();
         for attempt in 0..self.retries {
             if attempt > 0 {
-                let wait = super::backoff(attempt - 1, Duration::from_millis(100), Duration::from_secs(10));
+                let wait = super::backoff(
+                    attempt - 1,
+                    Duration::from_millis(100),
+                    Duration::from_secs(10),
+                );
                 tokio::time::sleep(wait).await;
             }
             match self.attempt(page, results).await {
@@ -97,7 +101,12 @@ impl ApiClient {
                 Err(Attempt::Fatal(error)) => return Err(error),
                 Err(Attempt::Retry(reason, message)) => {
                     self.metrics.source_errors.inc(reason);
-                    warn!(page, attempt = attempt + 1, reason, "Random User API request failed, retrying: {message}");
+                    warn!(
+                        page,
+                        attempt = attempt + 1,
+                        reason,
+                        "Random User API request failed, retrying: {message}"
+                    );
                     if reason == "malformed" && attempt + 1 == self.retries {
                         warn!(page, "giving up on page {page}: every reply was malformed");
                         return Ok(Vec::new());
@@ -129,14 +138,26 @@ impl ApiClient {
             .query(&query)
             .send()
             .await
-            .map_err(|e| Attempt::Retry(if e.is_timeout() { "timeout" } else { "connection" }, error_chain(&e)))?;
+            .map_err(|e| {
+                Attempt::Retry(
+                    if e.is_timeout() {
+                        "timeout"
+                    } else {
+                        "connection"
+                    },
+                    error_chain(&e),
+                )
+            })?;
         let status = reply.status();
         let body = reply
             .bytes()
             .await
             .map_err(|e| Attempt::Retry("connection", error_chain(&e)))?;
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(Attempt::Retry("http_429", "HTTP 429 Too Many Requests".into()));
+            return Err(Attempt::Retry(
+                "http_429",
+                "HTTP 429 Too Many Requests".into(),
+            ));
         }
         if status.is_server_error() {
             return Err(Attempt::Retry("http_5xx", format!("HTTP {status}")));
@@ -148,8 +169,12 @@ impl ApiClient {
                 body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
             }));
         }
-        let reply: Reply<serde_json::Value> = serde_json::from_slice(&body)
-            .map_err(|e| Attempt::Retry("malformed", format!("reply is not a Random User API result list: {e}")))?;
+        let reply: Reply<serde_json::Value> = serde_json::from_slice(&body).map_err(|e| {
+            Attempt::Retry(
+                "malformed",
+                format!("reply is not a Random User API result list: {e}"),
+            )
+        })?;
         Ok(self.keep_complete(reply.results))
     }
 

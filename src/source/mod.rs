@@ -28,7 +28,7 @@ pub const RANDOMUSER_MAX_RATE: f64 = 20_000.0 / 300.0;
 /// A source of users, asked for one page at a time.
 pub enum Source {
     Builtin(builtin::Generator),
-    Http(http::ApiClient),
+    Http(Box<http::ApiClient>),
 }
 
 /// Why a page could not be had; each stops the run with its message.
@@ -43,7 +43,11 @@ pub enum SourceError {
 impl Source {
     /// Builds the source named by `settings.source`, with `seed` shared by
     /// every page so that pages never repeat users.
-    pub fn new(settings: &ProduceSettings, seed: &str, metrics: Metrics) -> Result<Self, SourceError> {
+    pub fn new(
+        settings: &ProduceSettings,
+        seed: &str,
+        metrics: Metrics,
+    ) -> Result<Self, SourceError> {
         let nats: Vec<String> = settings
             .nat
             .split(',')
@@ -53,9 +57,13 @@ impl Source {
             .collect();
         let nats = (!nats.is_empty()).then_some(nats);
         if settings.source == BUILTIN {
-            return Ok(Source::Builtin(builtin::Generator::new(seed, nats.as_deref())?));
+            return Ok(Source::Builtin(builtin::Generator::new(
+                seed,
+                nats.as_deref(),
+            )?));
         }
-        Ok(Source::Http(http::ApiClient::new(settings, seed, nats, metrics)?))
+        let client = http::ApiClient::new(settings, seed, nats, metrics)?;
+        Ok(Source::Http(Box::new(client)))
     }
 
     /// Users per second this source is held to: the setting when given, else

@@ -35,14 +35,16 @@ pub fn require_stack() {
 
 /// A name no other test (or earlier run) uses: `rtds_test_<what>_<random>`.
 pub fn unique(what: &str) -> String {
-    format!("rtds_test_{what}_{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    format!(
+        "rtds_test_{what}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }
 
 /// Settings for a test: defaults, one topic, DLQ and keyspace of its own.
 pub fn settings(topic: &str, keyspace: &str) -> Settings {
     let flags = [
         Override::new("kafka.topic", "test", topic),
-        Override::new("kafka.dlq_topic", "test", format!("{topic}.dlq")),
         Override::new("kafka.group_id", "test", format!("{topic}-group")),
         Override::new("cassandra.keyspace", "test", keyspace),
     ];
@@ -74,8 +76,12 @@ pub fn text(output: &Output) -> String {
 /// The last stdout line parsed as JSON (the `--json` summary).
 pub fn json_summary(output: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().unwrap_or_else(|| panic!("no summary: {}", text(output)));
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("summary is not JSON ({e}): {}", text(output)))
+    let line = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no summary: {}", text(output)));
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("summary is not JSON ({e}): {}", text(output)))
 }
 
 /// The local Random User API server on a free port; stops when dropped.
@@ -92,7 +98,9 @@ impl ApiServer {
             .enable_all()
             .build()
             .unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let url = format!("http://{}/api/", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
         let stopped = stop.clone();
