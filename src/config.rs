@@ -26,6 +26,7 @@ pub struct Settings {
     pub cassandra: CassandraSettings,
     pub produce: ProduceSettings,
     pub process: ProcessSettings,
+    pub run: RunSettings,
     pub metrics: MetricsSettings,
 }
 
@@ -113,6 +114,15 @@ pub struct ProcessSettings {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// When `rtds run` produces: `@hourly`, `@daily`, ... or 5 cron fields (UTC).
+    pub schedule: String,
+    /// Where `rtds run` keeps the last slot it produced.
+    pub state_file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
     /// Where `/metrics` is served while a job runs; empty = not served.
     pub listen: String,
@@ -162,6 +172,10 @@ impl Default for Settings {
                 max_record_bytes: 64 * 1024,
                 max_in_flight: 10_000,
                 commit_interval: Duration::from_secs(1),
+            },
+            run: RunSettings {
+                schedule: "@daily".into(),
+                state_file: ".rtds/run-state.json".into(),
             },
             metrics: MetricsSettings {
                 listen: String::new(),
@@ -361,6 +375,10 @@ impl Loaded {
                 ),
             ));
         }
+        s.run
+            .schedule
+            .parse::<crate::schedule::Schedule>()
+            .map_err(|m| self.invalid("run.schedule", m))?;
         if !s.metrics.listen.is_empty() {
             s.metrics
                 .listen

@@ -10,6 +10,8 @@ pub mod metrics;
 pub mod process;
 pub mod produce;
 pub mod progress;
+pub mod run;
+pub mod schedule;
 pub mod shutdown;
 pub mod source;
 pub mod table;

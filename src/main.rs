@@ -47,6 +47,8 @@ enum Command {
     Produce(ProduceArgs),
     /// Consume the topic and write users to Cassandra; bad records go to the DLQ
     Process(ProcessArgs),
+    /// The whole pipeline in one process: the processor runs continuously, the producer on a schedule
+    Run(RunArgs),
     /// Show stored users (like the seed's `cqlsh -e "SELECT * ... LIMIT 10"`)
     Users(UsersArgs),
     /// Serve a local stand-in of the Random User API (for tests, benchmarks, offline use)
@@ -82,6 +84,18 @@ struct ProduceArgs {
 }
 
 #[derive(Args)]
+struct RunArgs {
+    /// When to produce: @hourly, @daily, @weekly, @monthly or five cron fields, in UTC (default @daily)
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Produce once right away for the current slot (unless that slot was already produced)
+    #[arg(long)]
+    now: bool,
+    #[command(flatten)]
+    produce: ProduceArgs,
+}
+
+#[derive(Args)]
 struct ProcessArgs {
     /// Exit once no new record has arrived for this long, e.g. 10s (default: run until Ctrl-C)
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -108,6 +122,17 @@ struct UsersArgs {
     /// One JSON object per line instead of a table
     #[arg(long)]
     json: bool,
+}
+
+impl ProduceArgs {
+    /// `--count` alone runs until the count; otherwise the duration applies.
+    fn limit(&self, settings: &Settings) -> produce::Limit {
+        produce::Limit {
+            count: self.count,
+            duration: (self.count.is_none() || self.duration.is_some())
+                .then_some(settings.produce.duration),
+        }
+    }
 }
 
 impl Cli {
@@ -140,7 +165,15 @@ impl Cli {
             add("kafka.group_id", "--group", args.group.clone());
             add("kafka.dlq_topic", "--dlq-topic", args.dlq_topic.clone());
         }
-        if let Command::Produce(args) = &self.command {
+        let produce = match &self.command {
+            Command::Produce(args) => Some(args),
+            Command::Run(args) => {
+                add("run.schedule", "--schedule", args.schedule.clone());
+                Some(&args.produce)
+            }
+            _ => None,
+        };
+        if let Some(args) = produce {
             add(
                 "produce.duration",
                 "--duration",
@@ -218,27 +251,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Produce(args) => {
-            let limit = produce::Limit {
-                count: args.count,
-                duration: (args.count.is_none() || args.duration.is_some())
-                    .then_some(settings.produce.duration),
-            };
             let metrics = Metrics::new();
             let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
-            let summary = produce::run(&settings, limit, metrics, shutdown::on_signal())
-                .await
-                .context("produce failed")?;
+            let summary = produce::run(
+                &settings,
+                args.limit(&settings),
+                metrics,
+                shutdown::on_signal(),
+            )
+            .await
+            .context("produce failed")?;
             print_summary(&summary, args.json)?;
             if summary.delivered_all() {
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!(
                     "error: {} records were not acknowledged by Kafka at {}",
-                    summary.sent - summary.acked,
-                    settings.kafka.bootstrap_servers
+                    summary.failed, settings.kafka.bootstrap_servers
                 );
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Command::Run(args) => {
+            let metrics = Metrics::new();
+            let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
+            let limit = args.produce.limit(&settings);
+            let summary =
+                rtds::run::run(&settings, limit, args.now, metrics, shutdown::on_signal())
+                    .await
+                    .context("run failed")?;
+            print_summary(&summary, args.produce.json)?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct Summary {
     pub dead_lettered: u64,
     pub write_retries: u64,
     pub seconds: f64,
+    /// From the first record consumed to the last one done: the rate's
+    /// denominator, free of start-up and of the `--until-idle` wait.
+    pub busy_seconds: f64,
     pub rows_per_second: f64,
 }
 
@@ -174,6 +177,8 @@ struct Shared {
     topic: String,
     max_record_bytes: usize,
     shutdown: CancellationToken,
+    /// When the first record was consumed and the last one finished.
+    busy: Mutex<Option<(Instant, Instant)>>,
 }
 
 /// Runs the processor until `shutdown` or `until`, then drains in-flight
@@ -205,6 +210,7 @@ pub async fn run(
         topic: topic.clone(),
         max_record_bytes: settings.process.max_record_bytes,
         shutdown: shutdown.clone(),
+        busy: Mutex::new(None),
     });
     let permits = Arc::new(Semaphore::new(settings.process.max_in_flight));
     let writers = Arc::new(Semaphore::new(settings.cassandra.concurrency));
@@ -241,6 +247,11 @@ pub async fn run(
     result?;
 
     let elapsed = started.elapsed();
+    let busy = shared
+        .busy
+        .lock()
+        .expect("busy lock")
+        .map_or(Duration::ZERO, |(first, last)| last - first);
     Ok(Summary {
         topic,
         table,
@@ -249,7 +260,8 @@ pub async fn run(
         dead_lettered: metrics.dead_lettered.total(),
         write_retries: metrics.write_retries.get(),
         seconds: elapsed.as_secs_f64(),
-        rows_per_second: progress::rate(metrics.written.get(), elapsed),
+        busy_seconds: busy.as_secs_f64(),
+        rows_per_second: progress::rate(metrics.written.get(), busy),
     })
 }
 
@@ -286,6 +298,11 @@ async fn consume(
         };
         shared.metrics.consumed.inc();
         shared.metrics.in_flight.inc();
+        shared
+            .busy
+            .lock()
+            .expect("busy lock")
+            .get_or_insert_with(|| (Instant::now(), Instant::now()));
         shared
             .tracker
             .lock()
@@ -383,6 +400,9 @@ impl Shared {
 
     /// Marks a record done and stores the partition's new commit point.
     fn finish(&self, partition: i32, offset: i64) {
+        if let Some((_, last)) = self.busy.lock().expect("busy lock").as_mut() {
+            *last = Instant::now();
+        }
         let Some(next) = self
             .tracker
             .lock()

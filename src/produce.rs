@@ -74,6 +74,38 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// The producer's counters at one moment: the metrics are shared and
+/// cumulative (`rtds run` produces many times), a summary is of one run.
+struct Counts {
+    fetched: u64,
+    skipped: u64,
+    source_errors: u64,
+    sent: u64,
+    acked: u64,
+}
+
+impl Counts {
+    fn of(metrics: &Metrics) -> Counts {
+        Counts {
+            fetched: metrics.fetched.get(),
+            skipped: metrics.skipped.get(),
+            source_errors: metrics.source_errors.total(),
+            sent: metrics.sent.get(),
+            acked: metrics.acked.get(),
+        }
+    }
+
+    fn since(&self, before: &Counts) -> Counts {
+        Counts {
+            fetched: self.fetched - before.fetched,
+            skipped: self.skipped - before.skipped,
+            source_errors: self.source_errors - before.source_errors,
+            sent: self.sent - before.sent,
+            acked: self.acked - before.acked,
+        }
+    }
+}
+
 /// Counts deliveries as Kafka reports them, so no record is awaited one by one.
 struct DeliveryCounter {
     metrics: Metrics,
@@ -155,6 +187,7 @@ pub async fn run(
     let described = source.describe();
     info!(source = %described, %topic, seed, "producing users");
 
+    let before = Counts::of(&metrics);
     let started = Instant::now();
     let progress = Progress::start("produce", limit.count, {
         let m = metrics.clone();
@@ -201,21 +234,19 @@ pub async fn run(
     fetched?;
 
     let elapsed = started.elapsed();
+    let counted = Counts::of(&metrics).since(&before);
     let summary = Summary {
         source: described,
         topic: settings.kafka.topic.clone(),
-        fetched: metrics.fetched.get(),
-        skipped: metrics.skipped.get(),
-        source_errors: metrics.source_errors.total(),
-        sent: metrics.sent.get(),
-        acked: metrics.acked.get(),
-        failed: metrics.failed.get()
-            + metrics
-                .sent
-                .get()
-                .saturating_sub(metrics.acked.get() + metrics.failed.get()),
+        fetched: counted.fetched,
+        skipped: counted.skipped,
+        source_errors: counted.source_errors,
+        sent: counted.sent,
+        acked: counted.acked,
+        // Reported failed, or still unacknowledged when the flush gave up.
+        failed: counted.sent - counted.acked,
         seconds: elapsed.as_secs_f64(),
-        records_per_second: progress::rate(metrics.acked.get(), elapsed),
+        records_per_second: progress::rate(counted.acked, elapsed),
     };
     Ok(summary)
 }

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Benchmarks of rtds against baselines measured in the same run, on the
+local stack. Prints figures and ratios; asserts nothing about speed.
+
+    benches/run.py produce [--records N]   rtds produce vs Kafka's ProducerPerformance
+    benches/run.py process [--records N]   rtds process vs a plain prepared-insert loop,
+                                           plus end-to-end latency at a steady rate
+
+Run through scripts/bench, which brings the stack up and builds first.
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RTDS = os.path.join(ROOT, "target", "release", "rtds")
+KAFKA = "127.0.0.1:9092"
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def unique(what):
+    return f"rtds_bench_{what}_{uuid.uuid4().hex[:8]}"
+
+
+def run_measured(argv, env=None):
+    """Runs a command and reads its peak RSS from the kernel (wait4)."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    stdout = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"bench: {' '.join(argv)} failed with status {os.waitstatus_to_exitcode(status)}")
+    return stdout, usage.ru_maxrss / 1024
+
+
+def rtds(*args):
+    return [RTDS, "--config", "/dev/null", *args]
+
+
+def last_json(stdout):
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def stack(*args):
+    return subprocess.run([os.path.join(ROOT, "scripts", "stack"), *args], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def kafka_tool(main_class, *args):
+    java, classpath = stack("java"), stack("classpath", "kafka")
+    result = subprocess.run([java, "-Xmx512m", "-cp", classpath, main_class, *args],
+                            capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"bench: {main_class} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def table(rows, headers):
+    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    print(line(headers))
+    print(line(["-" * w for w in widths]))
+    for row in rows:
+        print(line(row))
+
+
+# ------------------------------------------------------------------ produce
+
+def bench_produce(records):
+    settings = dict(acks="all", compression="lz4", partitions=3)
+    log(f"rtds produce, builtin source, {records} records")
+    out, rss_builtin = run_measured(rtds("--topic", unique("builtin"), "produce", "--source", "builtin",
+                                         "--count", str(records), "--json"))
+    builtin = last_json(out)
+
+    log("dumping a sample of real records for the baseline's payloads")
+    sample_topic = unique("sample")
+    run_measured(rtds("--topic", sample_topic, "produce", "--source", "builtin", "--count", "20000"))
+    sample = kafka_tool("org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", KAFKA,
+                        "--topic", sample_topic, "--from-beginning", "--max-messages", "20000",
+                        "--timeout-ms", "20000")
+    payloads = [line for line in sample.splitlines() if line.startswith("{")]
+    payload_file = os.path.join(ROOT, "target", "bench-payloads.jsonl")
+    with open(payload_file, "w") as f:
+        f.write("\n".join(payloads))
+    average = sum(len(p.encode()) for p in payloads) / len(payloads)
+
+    log(f"Kafka's ProducerPerformance, {records} records of the same payloads (avg {average:.0f} B)")
+    perf_topic = unique("perf")
+    kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", KAFKA, "--create",
+               "--topic", perf_topic, "--partitions", str(settings["partitions"]), "--replication-factor", "1")
+    perf_out = kafka_tool("org.apache.kafka.tools.ProducerPerformance", "--topic", perf_topic,
+                          "--num-records", str(records), "--payload-file", payload_file,
+                          "--throughput", "-1", "--command-property", f"bootstrap.servers={KAFKA}",
+                          "acks=all", "compression.type=lz4", "linger.ms=5", "batch.size=1000000",
+                          "enable.idempotence=true")
+    summary_line = [l for l in perf_out.splitlines() if "records sent" in l][-1]
+    perf_rate = float(re.search(r"([\d.]+) records/sec", summary_line).group(1))
+
+    api_records = max(records // 2, 10000)
+    log(f"rtds produce from the local API server (rtds randomuser-server), {api_records} records")
+    server = subprocess.Popen([RTDS, "randomuser-server", "--listen", "127.0.0.1:18800"],
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        out, rss_api = run_measured(rtds("--topic", unique("api"), "produce", "--source",
+                                         "http://127.0.0.1:18800/api/", "--count", str(api_records), "--json"))
+        api = last_json(out)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait()
+
+    print(f"\nproduce: {records} records, acks=all, lz4, {settings['partitions']} partitions, "
+          f"average record {average:.0f} bytes")
+    rows = [
+        ["Kafka ProducerPerformance (baseline)", records, f"{perf_rate:,.0f}", "1.00", "-"],
+        ["rtds produce --source builtin", builtin["acked"], f"{builtin['records_per_second']:,.0f}",
+         f"{builtin['records_per_second'] / perf_rate:.2f}", f"{rss_builtin:.1f}"],
+        ["rtds produce --source local API server", api["acked"], f"{api['records_per_second']:,.0f}",
+         f"{api['records_per_second'] / perf_rate:.2f}", f"{rss_api:.1f}"],
+    ]
+    table(rows, ["run", "records", "records/s", "ratio", "peak RSS MiB"])
+
+
+# ------------------------------------------------------------------ process
+
+def histogram_quantiles(metrics_text, name, quantiles):
+    """Quantiles from a Prometheus histogram, interpolated within buckets."""
+    buckets = []
+    for match in re.finditer(rf'^{name}_bucket{{le="([^"]+)"}} (\d+)', metrics_text, re.M):
+        bound = float("inf") if match.group(1) == "+Inf" else float(match.group(1))
+        buckets.append((bound, int(match.group(2))))
+    total = buckets[-1][1]
+    results = []
+    for q in quantiles:
+        rank, lower, below = q * total, 0.0, 0
+        for bound, cumulative in buckets:
+            if cumulative >= rank:
+                width = (bound if bound != float("inf") else lower) - lower
+                share = (rank - below) / max(cumulative - below, 1)
+                results.append(lower + width * share)
+                break
+            lower, below = bound, cumulative
+    return total, results
+
+
+def bench_process(records):
+    topic, keyspace = unique("process"), unique("ks")
+    log(f"filling {topic} with {records} records")
+    run_measured(rtds("--topic", topic, "produce", "--source", "builtin", "--count", str(records)))
+
+    log("rtds process on them")
+    out, rss_process = run_measured(rtds("--topic", topic, "--keyspace", keyspace, "process",
+                                         "--group", unique("group"), "--until-idle", "3s", "--json"))
+    process = last_json(out)
+
+    log("the ceiling: the same prepared insert in a plain loop, same driver and concurrency")
+    ceiling_out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--",
+                                  str(records), unique("ceiling")], cwd=ROOT, check=True,
+                                 capture_output=True, text=True).stdout
+    ceiling = last_json(ceiling_out)
+
+    rate, seconds = 1000, 30
+    log(f"end-to-end latency at a steady {rate} records/s for {seconds}s")
+    latency_topic, latency_keyspace = unique("latency"), unique("ks")
+    # Create the topic first so that the processor starts on it at once.
+    run_measured(rtds("--topic", latency_topic, "produce", "--source", "builtin", "--count", "1"))
+    processor = subprocess.Popen(rtds("--topic", latency_topic, "--keyspace", latency_keyspace,
+                                      "--metrics-listen", "127.0.0.1:19100", "process", "--group",
+                                      unique("group"), "--json"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(8)
+    run_measured(rtds("--topic", latency_topic, "produce", "--source", "builtin", "--max-rate", str(rate),
+                      "--batch-size", "10", "--duration", f"{seconds}s"))
+    time.sleep(2)
+    metrics = urllib.request.urlopen("http://127.0.0.1:19100/metrics").read().decode()
+    processor.send_signal(signal.SIGTERM)
+    processor.stdout.read()
+    _, _, usage = os.wait4(processor.pid, 0)
+    rss_latency = usage.ru_maxrss / 1024
+    observed, (p50, p99) = histogram_quantiles(metrics, "rtds_end_to_end_seconds", [0.5, 0.99])
+
+    print(f"\nprocess: {records} records already in Kafka, Cassandra concurrency {ceiling['concurrency']}")
+    rows = [
+        ["plain prepared-insert loop (ceiling)", ceiling["rows"], f"{ceiling['rows_per_second']:,.0f}",
+         "1.00", "-"],
+        ["rtds process", process["written"], f"{process['rows_per_second']:,.0f}",
+         f"{process['rows_per_second'] / ceiling['rows_per_second']:.2f}", f"{rss_process:.1f}"],
+    ]
+    table(rows, ["run", "rows", "rows/s", "ratio", "peak RSS MiB"])
+    print(f"\nend-to-end latency (Kafka record timestamp -> Cassandra write acknowledged), "
+          f"{observed} records at {rate} records/s: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
+          f"processor peak RSS {rss_latency:.1f} MiB")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", choices=["produce", "process", "all"])
+    parser.add_argument("--records", type=int, default=None)
+    args = parser.parse_args()
+    if args.which in ("produce", "all"):
+        bench_produce(args.records or 1_000_000)
+    if args.which in ("process", "all"):
+        bench_process(args.records or 200_000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The tutorial's ``user_automation`` DAG, as a thin wrapper around ``rtds produce``.
+
+The original DAG fetched users from the Random User API and published them to
+Kafka inside its one Airflow task. Here the work is done by the ``rtds`` binary
+(batching, retries, delivery checks, progress, a clear error when it fails), so
+Airflow only schedules it: one task, ``stream_data_from_api``, runs
+
+    rtds produce --duration D --bootstrap-servers B --topic T --source S
+
+and fails with rtds's own error message when rtds exits non-zero. Keeping the
+logic out of the DAG means it is tested once, in Rust, and behaves the same
+whether Airflow, cron or a person starts it.
+
+Each setting is the Airflow Variable named below, else the environment variable,
+else rtds's own default:
+
+    rtds_bin                RTDS_BIN                       rtds (found on PATH)
+    rtds_bootstrap_servers  RTDS_KAFKA_BOOTSTRAP_SERVERS   127.0.0.1:9092
+    rtds_topic              RTDS_KAFKA_TOPIC               users_created
+    rtds_source             RTDS_PRODUCE_SOURCE            https://randomuser.me/api/
+    rtds_duration           RTDS_PRODUCE_DURATION          60s
+
+(Variables can also come from ``AIRFLOW_VAR_RTDS_TOPIC``-style environment
+variables.) The environment is passed on to rtds, so its other settings
+(``RTDS_KAFKA_*`` security options, ``rtds.toml`` in the task's working
+directory) apply too; the four values above are always passed as flags, which
+take precedence over rtds.toml.
+
+Works on Airflow 3 (``airflow.sdk``) and imports on Airflow 2.7+.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import subprocess
+
+import pendulum
+
+try:  # Airflow 3
+    from airflow.sdk import Variable, dag, task
+    from airflow.sdk.exceptions import AirflowException
+except ImportError:  # Airflow 2.7+
+    from airflow.decorators import dag, task
+    from airflow.exceptions import AirflowException
+    from airflow.models import Variable
+
+log = logging.getLogger(__name__)
+
+# (Airflow Variable, environment variable, rtds's default)
+SETTINGS = {
+    "bin": ("rtds_bin", "RTDS_BIN", "rtds"),
+    "bootstrap_servers": ("rtds_bootstrap_servers", "RTDS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+    "topic": ("rtds_topic", "RTDS_KAFKA_TOPIC", "users_created"),
+    "source": ("rtds_source", "RTDS_PRODUCE_SOURCE", "https://randomuser.me/api/"),
+    "duration": ("rtds_duration", "RTDS_PRODUCE_DURATION", "60s"),
+}
+
+
+def setting(name: str) -> str:
+    variable, env, default = SETTINGS[name]
+    # Positional default: the keyword is `default` on Airflow 3, `default_var` on 2.
+    value = Variable.get(variable, None)
+    return value or os.environ.get(env) or default
+
+
+@dag(
+    dag_id="user_automation",
+    schedule="@daily",
+    start_date=pendulum.datetime(2023, 9, 3, tz="UTC"),
+    catchup=False,
+    default_args={"owner": "rtds"},
+    tags=["rtds"],
+    doc_md=__doc__,
+)
+def user_automation():
+    @task(task_id="stream_data_from_api")
+    def stream_data_from_api() -> None:
+        cmd = [setting("bin"), "produce", "--duration", setting("duration")]
+        for flag in ("bootstrap_servers", "topic", "source"):
+            cmd += ["--" + flag.replace("_", "-"), setting(flag)]
+        log.info("running %s", subprocess.list2cmdline(cmd))
+
+        # rtds's progress lines and errors go to the task log as they come; the
+        # last lines are kept for the exception, where rtds says why it failed.
+        tail: collections.deque[str] = collections.deque(maxlen=20)
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
+        except OSError as e:
+            raise AirflowException(
+                f"cannot run {cmd[0]!r}: {e} (set the Airflow Variable rtds_bin or RTDS_BIN)"
+            ) from e
+        try:
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                log.info("rtds: %s", line)
+                tail.append(line)
+            status = proc.wait()
+        finally:
+            # The task was stopped (timeout, mark failed): stop rtds with it;
+            # SIGTERM lets rtds flush what it already sent.
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if status != 0:
+            output = "\n".join(tail) or "(no output)"
+            raise AirflowException(f"rtds produce exited with status {status}:\n{output}")
+
+    stream_data_from_api()
+
+
+user_automation()
