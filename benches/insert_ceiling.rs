@@ -24,9 +24,9 @@ async fn main() -> anyhow::Result<()> {
 
     let generator = Generator::new("ceiling", None)?;
     let users: Vec<User> = (1..)
-        .flat_map(|page| generator.page(page, 5000))
+        .flat_map(|page| generator.users(page, 5000))
         .take(count)
-        .map(|api| User::from_api(&api))
+        .map(User::from_api)
         .collect();
     let store = Store::open(&settings.cassandra).await?;
 

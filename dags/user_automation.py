@@ -46,7 +46,8 @@ except ImportError:  # Airflow 2.7+
     from airflow.exceptions import AirflowException
     from airflow.models import Variable
 
-log = logging.getLogger(__name__)
+# Under "airflow.task" so that Airflow 2 also writes it to the task log (3 takes any logger).
+log = logging.getLogger("airflow.task.rtds")
 
 # (Airflow Variable, environment variable, rtds's default)
 SETTINGS = {

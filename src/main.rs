@@ -201,7 +201,13 @@ impl Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     rtds::logging::init();
-    let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
+    // Few blocking threads: each holds a malloc arena, and more would only
+    // compete for the same two or so cores with the clients' own threads.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(8)
+        .build()
+        .expect("the async runtime starts");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {

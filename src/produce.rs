@@ -16,13 +16,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use uuid::Uuid;
 
 use crate::config::{KafkaSettings, Settings};
 use crate::kafka;
 use crate::metrics::Metrics;
 use crate::progress::{self, Progress};
-use crate::source::api::ApiUser;
 use crate::source::{Source, SourceError, builtin};
 use crate::user::User;
 
@@ -145,7 +143,7 @@ const PRODUCER_DEFAULTS: [(&str, &str); 8] = [
     ("batch.num.messages", "10000"),
     ("batch.size", "1000000"),
     // Bounds the producer's memory: sending waits when this much is queued.
-    ("queue.buffering.max.kbytes", "16384"),
+    ("queue.buffering.max.kbytes", "8192"),
     ("queue.buffering.max.messages", "100000"),
 ];
 
@@ -205,7 +203,7 @@ pub async fn run(
         }
     });
 
-    let (pages, mut received) = mpsc::channel::<Vec<ApiUser>>(4);
+    let (pages, mut received) = mpsc::channel::<Vec<Outgoing>>(2);
     let fetcher = tokio::spawn(fetch(
         source,
         settings.produce.clone(),
@@ -251,19 +249,36 @@ pub async fn run(
     Ok(summary)
 }
 
-/// Hands one page of users to the producer, waiting while its queue is full.
+/// One record ready for Kafka. Made in the page tasks, on every core, so the
+/// sending thread only hands bytes to librdkafka.
+struct Outgoing {
+    /// The record's id, hyphenated: the message key.
+    key: [u8; 36],
+    payload: Vec<u8>,
+}
+
+impl From<User> for Outgoing {
+    fn from(user: User) -> Outgoing {
+        let mut key = [0; 36];
+        user.id.hyphenated().encode_lower(&mut key);
+        Outgoing {
+            key,
+            payload: user.to_json(),
+        }
+    }
+}
+
+/// Hands one page of records to the producer, waiting while its queue is full.
 fn send_page(
     producer: &ThreadedProducer<DeliveryCounter>,
     topic: &str,
-    page: &[ApiUser],
+    page: &[Outgoing],
     metrics: &Metrics,
 ) {
-    let mut key = Uuid::encode_buffer();
-    for api_user in page {
-        let user = User::from_api(api_user);
-        let payload = user.to_json();
-        let key = user.id.hyphenated().encode_lower(&mut key);
-        let mut record = BaseRecord::to(topic).key(&*key).payload(&payload);
+    for outgoing in page {
+        let mut record = BaseRecord::to(topic)
+            .key(&outgoing.key[..])
+            .payload(&outgoing.payload);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -291,15 +306,16 @@ async fn fetch(
     limit: Limit,
     metrics: Metrics,
     shutdown: CancellationToken,
-    pages: mpsc::Sender<Vec<ApiUser>>,
+    pages: mpsc::Sender<Vec<Outgoing>>,
 ) -> Result<(), SourceError> {
     let started = tokio::time::Instant::now();
     let deadline = limit.duration.map(|d| started + d);
     let max_rate = Source::max_rate(&settings);
+    let page_size = source.page_size(settings.batch_size) as u64;
     let wanted = limit.count.unwrap_or(u64::MAX);
     let (mut delivered, mut requested_in_flight, mut requested_total) = (0u64, 0u64, 0u64);
     let mut next_page = 1u32;
-    let mut in_flight: JoinSet<(u64, Result<Vec<ApiUser>, SourceError>)> = JoinSet::new();
+    let mut in_flight: JoinSet<(u64, Result<Vec<Outgoing>, SourceError>)> = JoinSet::new();
     let mut stopping = false;
     loop {
         // Start pages while there is room, time and need.
@@ -320,9 +336,19 @@ async fn fetch(
                     break;
                 }
             }
-            let want = (wanted - delivered - requested_in_flight).min(settings.batch_size as u64);
+            let want = (wanted - delivered - requested_in_flight).min(page_size);
             let (source, page) = (source.clone(), next_page);
-            in_flight.spawn(async move { (want, source.page(page, want as usize).await) });
+            in_flight.spawn(async move {
+                let records = match source.page(page, want as usize).await {
+                    Ok(users) => Ok(tokio::task::spawn_blocking(move || {
+                        users.into_iter().map(Outgoing::from).collect()
+                    })
+                    .await
+                    .expect("formatting does not panic")),
+                    Err(error) => Err(error),
+                };
+                (want, records)
+            });
             next_page += 1;
             requested_in_flight += want;
             requested_total += want;

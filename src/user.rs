@@ -56,14 +56,15 @@ impl Invalid {
 }
 
 impl User {
-    /// Formats one API result into a record with a new random id.
-    pub fn from_api(api: &ApiUser) -> User {
-        let location = &api.location;
+    /// Formats one API result into a record with a new random id. Takes the
+    /// result by value: its strings move into the record without copies.
+    pub fn from_api(api: ApiUser) -> User {
+        let location = api.location;
         User {
             id: Uuid::new_v4(),
-            first_name: api.name.first.clone(),
-            last_name: api.name.last.clone(),
-            gender: api.gender.clone(),
+            first_name: api.name.first,
+            last_name: api.name.last,
+            gender: api.gender,
             address: format!(
                 "{} {}, {}, {}, {}",
                 location.street.number,
@@ -73,12 +74,12 @@ impl User {
                 location.country
             ),
             post_code: location.postcode.to_string(),
-            email: api.email.clone(),
-            username: api.login.username.clone(),
-            dob: api.dob.date.clone(),
-            registered_date: api.registered.date.clone(),
-            phone: api.phone.clone(),
-            picture: api.picture.medium.clone(),
+            email: api.email,
+            username: api.login.username,
+            dob: api.dob.date,
+            registered_date: api.registered.date,
+            phone: api.phone,
+            picture: api.picture.medium,
         }
     }
 
@@ -134,7 +135,7 @@ mod tests {
 
     fn real_users() -> Vec<User> {
         let reply: Reply = serde_json::from_str(REAL_REPLY).unwrap();
-        reply.results.iter().map(User::from_api).collect()
+        reply.results.into_iter().map(User::from_api).collect()
     }
 
     #[test]

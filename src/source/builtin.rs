@@ -90,10 +90,14 @@ impl Generator {
     /// a page depends only on (seed, page, index), so a page's first users do
     /// not change with `results`.
     pub fn page(&self, page: u32, results: usize) -> Vec<ApiUser> {
+        self.users(page, results).collect()
+    }
+
+    /// The users of [`Generator::page`] one at a time, for callers that turn
+    /// each into something smaller at once and never hold the whole page.
+    pub fn users(&self, page: u32, results: usize) -> impl Iterator<Item = ApiUser> + '_ {
         let page_key = mix(self.seed ^ mix(u64::from(page)));
-        (0..results)
-            .map(|index| self.user(page_key.wrapping_add(index as u64)))
-            .collect()
+        (0..results).map(move |index| self.user(page_key.wrapping_add(index as u64)))
     }
 
     fn user(&self, key: u64) -> ApiUser {

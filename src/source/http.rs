@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
+use serde_json::value::RawValue;
 use tracing::warn;
 
 use super::api::{ApiUser, RECORD_FIELDS, Reply};
 use crate::config::ProduceSettings;
 use crate::metrics::Metrics;
+use crate::user::User;
 
 /// Why a page could not be fetched even after retries.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +87,7 @@ impl ApiClient {
     /// Fetches page `page` of `results` users, retrying transient failures.
     /// A reply that stays malformed after every attempt yields no users (it is
     /// counted); results lacking a needed field are counted and skipped.
-    pub async fn page(&self, page: u32, results: usize) -> Result<Vec<ApiUser>, HttpError> {
+    pub async fn page(&self, page: u32, results: usize) -> Result<Vec<User>, HttpError> {
         let mut last = String::new();
         for attempt in 0..self.retries {
             if attempt > 0 {
@@ -122,7 +124,7 @@ impl ApiClient {
         })
     }
 
-    async fn attempt(&self, page: u32, results: usize) -> Result<Vec<ApiUser>, Attempt> {
+    async fn attempt(&self, page: u32, results: usize) -> Result<Vec<User>, Attempt> {
         let mut query: Vec<(&str, String)> = vec![
             ("results", results.to_string()),
             ("seed", self.seed.clone()),
@@ -169,7 +171,9 @@ impl ApiClient {
                 body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
             }));
         }
-        let reply: Reply<serde_json::Value> = serde_json::from_slice(&body).map_err(|e| {
+        // Results stay raw text until each is read on its own, so one bad
+        // result costs only itself, and no JSON tree is built in between.
+        let reply: Reply<Box<RawValue>> = serde_json::from_slice(&body).map_err(|e| {
             Attempt::Retry(
                 "malformed",
                 format!("reply is not a Random User API result list: {e}"),
@@ -178,12 +182,12 @@ impl ApiClient {
         Ok(self.keep_complete(reply.results))
     }
 
-    /// Converts each result, counting and logging those that cannot make a record.
-    fn keep_complete(&self, results: Vec<serde_json::Value>) -> Vec<ApiUser> {
+    /// Makes each result a record, counting and logging those that cannot.
+    fn keep_complete(&self, results: Vec<Box<RawValue>>) -> Vec<User> {
         results
-            .into_iter()
-            .filter_map(|value| match serde_json::from_value::<ApiUser>(value) {
-                Ok(user) => Some(user),
+            .iter()
+            .filter_map(|raw| match serde_json::from_str::<ApiUser>(raw.get()) {
+                Ok(user) => Some(User::from_api(user)),
                 Err(e) => {
                     self.metrics.skipped.inc();
                     warn!("skipping an API result that cannot make a record: {e}");

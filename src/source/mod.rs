@@ -14,13 +14,16 @@ use std::time::Duration;
 
 use crate::config::ProduceSettings;
 use crate::metrics::Metrics;
-use api::ApiUser;
+use crate::user::User;
 
 /// The public Random User API: the default source, as in the seed.
 pub const RANDOMUSER_URL: &str = "https://randomuser.me/api/";
 
 /// `--source builtin`: users made in-process, no network.
 pub const BUILTIN: &str = "builtin";
+
+/// Largest page the built-in generator makes at once.
+const BUILTIN_PAGE: usize = 1000;
 
 /// The public API allows about 20,000 users per 5 minutes per client.
 pub const RANDOMUSER_MAX_RATE: f64 = 20_000.0 / 300.0;
@@ -78,12 +81,29 @@ impl Source {
         }
     }
 
-    /// Page `page` (1-based) of `results` users. Results that lack a field the
-    /// record needs are already counted and left out.
-    pub async fn page(&self, page: u32, results: usize) -> Result<Vec<ApiUser>, SourceError> {
+    /// Page `page` (1-based) of `results` users, made into records. Results
+    /// that lack a field the record needs are already counted and left out.
+    pub async fn page(&self, page: u32, results: usize) -> Result<Vec<User>, SourceError> {
         match self {
-            Source::Builtin(generator) => Ok(generator.page(page, results)),
+            Source::Builtin(generator) => {
+                // CPU work: kept off the async workers the processor may share.
+                let generator = generator.clone();
+                let records = tokio::task::spawn_blocking(move || {
+                    generator.users(page, results).map(User::from_api).collect()
+                });
+                Ok(records.await.expect("generator does not panic"))
+            }
             Source::Http(client) => Ok(client.page(page, results).await?),
+        }
+    }
+
+    /// Users to ask for per page. The API wants big pages (fewer round
+    /// trips); the generator has no round trips to save, and small pages keep
+    /// the records in flight, and so memory, small.
+    pub fn page_size(&self, batch_size: usize) -> usize {
+        match self {
+            Source::Builtin(_) => batch_size.min(BUILTIN_PAGE),
+            Source::Http(_) => batch_size,
         }
     }
 
