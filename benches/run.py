@@ -134,15 +134,20 @@ def bench_produce(records):
 
 # ------------------------------------------------------------------ process
 
-def histogram_quantiles(metrics_text, name, quantiles):
-    """Quantiles from a Prometheus histogram, interpolated within buckets."""
+def histogram(metrics_text, name):
+    """Cumulative buckets [(upper bound, count)] of a Prometheus histogram."""
     buckets = []
     for match in re.finditer(rf'^{name}_bucket{{le="([^"]+)"}} (\d+)', metrics_text, re.M):
         bound = float("inf") if match.group(1) == "+Inf" else float(match.group(1))
         buckets.append((bound, int(match.group(2))))
+    return buckets
+
+
+def quantiles(buckets, qs):
+    """Quantiles of cumulative buckets, interpolated linearly within a bucket."""
     total = buckets[-1][1]
     results = []
-    for q in quantiles:
+    for q in qs:
         rank, lower, below = q * total, 0.0, 0
         for bound, cumulative in buckets:
             if cumulative >= rank:
@@ -180,15 +185,25 @@ def bench_process(records):
                                       unique("group"), "--json"),
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(8)
-    run_measured(rtds("--topic", latency_topic, "produce", "--source", "builtin", "--max-rate", str(rate),
-                      "--batch-size", "10", "--duration", f"{seconds}s"))
-    time.sleep(2)
-    metrics = urllib.request.urlopen("http://127.0.0.1:19100/metrics").read().decode()
+    # Steady state: the histogram's growth between two scrapes taken after the
+    # producer's start-up and before its end.
+    warmup = 5
+    producer = subprocess.Popen(rtds("--topic", latency_topic, "produce", "--source", "builtin", "--max-rate",
+                                     str(rate), "--batch-size", "10", "--duration", f"{seconds + warmup + 2}s"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scrape = lambda: histogram(urllib.request.urlopen("http://127.0.0.1:19100/metrics").read().decode(),
+                               "rtds_end_to_end_seconds")
+    time.sleep(warmup)
+    before = scrape()
+    time.sleep(seconds)
+    after = scrape()
+    producer.wait()
     processor.send_signal(signal.SIGTERM)
     processor.stdout.read()
     _, _, usage = os.wait4(processor.pid, 0)
     rss_latency = usage.ru_maxrss / 1024
-    observed, (p50, p99) = histogram_quantiles(metrics, "rtds_end_to_end_seconds", [0.5, 0.99])
+    steady = [(bound, count - was) for (bound, count), (_, was) in zip(after, before)]
+    observed, (p50, p99) = quantiles(steady, [0.5, 0.99])
 
     print(f"\nprocess: {records} records already in Kafka, Cassandra concurrency {ceiling['concurrency']}")
     rows = [
@@ -199,7 +214,7 @@ def bench_process(records):
     ]
     table(rows, ["run", "rows", "rows/s", "ratio", "peak RSS MiB"])
     print(f"\nend-to-end latency (Kafka record timestamp -> Cassandra write acknowledged), "
-          f"{observed} records at {rate} records/s: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
+          f"{observed} records at a steady {rate} records/s (after {warmup}s warm-up): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
           f"processor peak RSS {rss_latency:.1f} MiB")
 
 

@@ -70,7 +70,8 @@ pub struct CassandraSettings {
     pub password: String,
     /// CA certificate (PEM); when set, connections use TLS.
     pub tls_ca_file: String,
-    /// Writes in flight at once.
+    /// Writes in flight at once; also the bound on records consumed but not
+    /// yet written, which makes backpressure.
     pub concurrency: usize,
     #[serde(with = "human_duration")]
     pub timeout: Duration,
@@ -105,9 +106,6 @@ pub struct ProduceSettings {
 pub struct ProcessSettings {
     /// Messages larger than this go to the DLQ.
     pub max_record_bytes: usize,
-    /// Records consumed but not yet written, across partitions: the bound
-    /// that makes backpressure.
-    pub max_in_flight: usize,
     #[serde(with = "human_duration")]
     pub commit_interval: Duration,
 }
@@ -170,7 +168,6 @@ impl Default for Settings {
             },
             process: ProcessSettings {
                 max_record_bytes: 64 * 1024,
-                max_in_flight: 10_000,
                 commit_interval: Duration::from_secs(1),
             },
             run: RunSettings {
@@ -358,7 +355,6 @@ impl Loaded {
         for (key, value) in [
             ("produce.concurrency", s.produce.concurrency),
             ("cassandra.concurrency", s.cassandra.concurrency),
-            ("process.max_in_flight", s.process.max_in_flight),
         ] {
             if value == 0 {
                 return Err(self.invalid(key, "must be at least 1"));

@@ -5,21 +5,23 @@
 //! Delivery: an offset is stored for commit only when every record before it
 //! in its partition is written or dead-lettered ([`offsets::Tracker`]), so a
 //! crash replays and never skips; writes are idempotent upserts, so a replay
-//! leaves each user exactly once in the table. A semaphore bounds the records
-//! between "consumed" and "done": when Cassandra stalls, the permits run out
-//! and the consumer stops pulling (backpressure) with bounded memory.
+//! leaves each user exactly once in the table. A semaphore of
+//! `cassandra.concurrency` permits bounds the records between "consumed" and
+//! "done": when Cassandra stalls, the permits run out and the consumer stops
+//! pulling (backpressure) with bounded memory.
 
 mod dlq;
 mod offsets;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
@@ -37,6 +39,10 @@ use crate::source::backoff;
 use crate::user::{Invalid, User};
 use dlq::DeadLetters;
 use offsets::Tracker;
+
+/// How often finished records move the stored commit points; librdkafka
+/// commits what is stored every `process.commit_interval`.
+const STORE_EVERY: Duration = Duration::from_millis(200);
 
 /// When a run ends besides Ctrl-C / SIGTERM.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,24 +84,57 @@ impl std::fmt::Display for Summary {
     }
 }
 
-/// Commits what is stored before partitions move to another group member,
-/// so the new owner starts right after the last written record; notes when
-/// the first partitions arrive, which is when `--until-idle` starts counting.
-#[derive(Default)]
-struct RebalanceContext {
+/// The consumer's side of the group: the commit points of our partitions,
+/// stored and committed before partitions move to another member (so the new
+/// owner starts right after the last written record), and whether partitions
+/// have arrived yet (which is when `--until-idle` starts counting).
+struct GroupContext {
+    topic: String,
+    offsets: Mutex<Tracker>,
     assigned: AtomicBool,
 }
 
-impl ClientContext for RebalanceContext {}
+impl GroupContext {
+    /// Hands every commit point that moved to librdkafka, which commits them
+    /// in the background (`auto.commit.interval.ms`) and on close.
+    fn store_moved<C: Consumer<GroupContext>>(&self, consumer: &C) {
+        let moved = self.offsets.lock().expect("offsets lock").moved();
+        if moved.is_empty() {
+            return;
+        }
+        let mut list = TopicPartitionList::new();
+        for (partition, next) in moved {
+            let _ = list.add_partition_offset(&self.topic, partition, Offset::Offset(next));
+        }
+        if let Err(error) = consumer.store_offsets(&list) {
+            // Only for a partition revoked meanwhile: its new owner replays.
+            info!("storing offsets: {error}");
+        }
+    }
+}
 
-impl ConsumerContext for RebalanceContext {
+/// Commits what is stored, now. Nothing new to commit is fine; a failure is
+/// only worth a warning, since the next run replays from the last commit.
+fn commit_now<C: Consumer<GroupContext>>(consumer: &C, when: &str) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(error) => {
+            warn!("commit {when} failed (the next run replays from the last commit): {error}")
+        }
+    }
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(partitions) = rebalance
-            && partitions.count() > 0
-            && let Err(error) = consumer.commit_consumer_state(CommitMode::Sync)
-        {
-            // Nothing stored yet is the usual reason; a replay covers the rest.
-            info!("commit before rebalance: {error}");
+        if let Rebalance::Revoke(partitions) = rebalance {
+            self.store_moved(consumer);
+            commit_now(consumer, "before a rebalance");
+            let mut offsets = self.offsets.lock().expect("offsets lock");
+            for partition in partitions.elements() {
+                offsets.forget(partition.partition());
+            }
         }
     }
 
@@ -112,7 +151,7 @@ impl ConsumerContext for RebalanceContext {
     }
 }
 
-type GroupConsumer = StreamConsumer<RebalanceContext>;
+type GroupConsumer = StreamConsumer<GroupContext>;
 
 fn create_consumer(settings: &Settings) -> anyhow::Result<GroupConsumer> {
     let k = &settings.kafka;
@@ -128,7 +167,12 @@ fn create_consumer(settings: &Settings) -> anyhow::Result<GroupConsumer> {
             settings.process.commit_interval.as_millis().to_string(),
         ),
         // Bounds what librdkafka prefetches: part of the memory bound.
-        ("queued.max.messages.kbytes", "16384".to_string()),
+        ("queued.max.messages.kbytes", "4096".to_string()),
+        ("queued.min.messages", "10000".to_string()),
+        // Once the prefetch queue is full, fetch again as soon as it drains,
+        // not after librdkafka's default second: that second caps a small
+        // queue at a few MB/s.
+        ("fetch.queue.backoff.ms", "10".to_string()),
         (
             "partition.assignment.strategy",
             "cooperative-sticky".to_string(),
@@ -140,7 +184,11 @@ fn create_consumer(settings: &Settings) -> anyhow::Result<GroupConsumer> {
         }
     }
     config
-        .create_with_context(RebalanceContext::default())
+        .create_with_context(GroupContext {
+            topic: k.topic.clone(),
+            offsets: Mutex::new(Tracker::default()),
+            assigned: AtomicBool::new(false),
+        })
         .context("cannot create the Kafka consumer (check the kafka.* settings)")
 }
 
@@ -172,13 +220,36 @@ struct Shared {
     store: Store,
     dead_letters: DeadLetters,
     metrics: Metrics,
-    tracker: Mutex<Tracker>,
     consumer: Arc<GroupConsumer>,
-    topic: String,
     max_record_bytes: usize,
     shutdown: CancellationToken,
-    /// When the first record was consumed and the last one finished.
-    busy: Mutex<Option<(Instant, Instant)>>,
+    busy: BusyClock,
+}
+
+/// From the first record consumed to the last one done, without a lock on
+/// the hot path.
+#[derive(Default)]
+struct BusyClock {
+    first: OnceLock<Instant>,
+    /// Nanoseconds from `first` to the last record done.
+    last: AtomicU64,
+}
+
+impl BusyClock {
+    fn consumed(&self) {
+        self.first.get_or_init(Instant::now);
+    }
+
+    fn done(&self) {
+        if let Some(first) = self.first.get() {
+            let nanos = first.elapsed().as_nanos() as u64;
+            self.last.fetch_max(nanos, Ordering::Relaxed);
+        }
+    }
+
+    fn span(&self) -> Duration {
+        Duration::from_nanos(self.last.load(Ordering::Relaxed))
+    }
 }
 
 /// Runs the processor until `shutdown` or `until`, then drains in-flight
@@ -205,15 +276,12 @@ pub async fn run(
         store,
         dead_letters,
         metrics: metrics.clone(),
-        tracker: Mutex::new(Tracker::default()),
         consumer: consumer.clone(),
-        topic: topic.clone(),
         max_record_bytes: settings.process.max_record_bytes,
         shutdown: shutdown.clone(),
-        busy: Mutex::new(None),
+        busy: BusyClock::default(),
     });
-    let permits = Arc::new(Semaphore::new(settings.process.max_in_flight));
-    let writers = Arc::new(Semaphore::new(settings.cassandra.concurrency));
+    let permits = Arc::new(Semaphore::new(settings.cassandra.concurrency));
 
     let started = Instant::now();
     let progress = Progress::start("process", None, {
@@ -233,25 +301,30 @@ pub async fn run(
         }
     });
     let lag = tokio::spawn(watch_lag(consumer.clone(), topic.clone(), metrics.clone()));
+    let storer = tokio::spawn({
+        let consumer = consumer.clone();
+        async move {
+            loop {
+                tokio::time::sleep(STORE_EVERY).await;
+                consumer.context().store_moved(&*consumer);
+            }
+        }
+    });
 
     let mut tasks = JoinSet::new();
-    let result = consume(&shared, until, &permits, &writers, &mut tasks).await;
+    let result = consume(&shared, until, &permits, &mut tasks).await;
     // Drain: every consumed record is written or dead-lettered (or, if the
     // shutdown cut a retry short, left uncommitted for the next run).
     while tasks.join_next().await.is_some() {}
     lag.abort();
-    if let Err(error) = shared.consumer.commit_consumer_state(CommitMode::Sync) {
-        info!("final commit: {error}");
-    }
+    storer.abort();
+    consumer.context().store_moved(&*consumer);
+    commit_now(&*consumer, "at shutdown");
     progress.finish().await;
     result?;
 
     let elapsed = started.elapsed();
-    let busy = shared
-        .busy
-        .lock()
-        .expect("busy lock")
-        .map_or(Duration::ZERO, |(first, last)| last - first);
+    let busy = shared.busy.span();
     Ok(Summary {
         topic,
         table,
@@ -271,7 +344,6 @@ async fn consume(
     shared: &Arc<Shared>,
     until: Until,
     permits: &Arc<Semaphore>,
-    writers: &Arc<Semaphore>,
     tasks: &mut JoinSet<()>,
 ) -> anyhow::Result<()> {
     let idle = until.idle.unwrap_or(Duration::MAX);
@@ -298,25 +370,26 @@ async fn consume(
         };
         shared.metrics.consumed.inc();
         shared.metrics.in_flight.inc();
-        shared
-            .busy
+        shared.busy.consumed();
+        let offsets = &shared.consumer.context().offsets;
+        offsets
             .lock()
-            .expect("busy lock")
-            .get_or_insert_with(|| (Instant::now(), Instant::now()));
-        shared
-            .tracker
-            .lock()
-            .expect("tracker lock")
+            .expect("offsets lock")
             .begin(record.partition, record.offset);
         // Reap finished tasks so the set stays small.
         while tasks.try_join_next().is_some() {}
-        let (shared, writers) = (shared.clone(), writers.clone());
+        let shared = shared.clone();
         tasks.spawn(async move {
-            let done = handle(&shared, &writers, &record).await;
+            let done = handle(&shared, &record).await;
             drop(permit);
             shared.metrics.in_flight.dec();
             if done {
-                shared.finish(record.partition, record.offset);
+                let offsets = &shared.consumer.context().offsets;
+                offsets
+                    .lock()
+                    .expect("offsets lock")
+                    .complete(record.partition, record.offset);
+                shared.busy.done();
             }
         });
     }
@@ -332,10 +405,9 @@ async fn idle_for(idle: Duration, assigned: &AtomicBool) {
 }
 
 /// Writes or dead-letters one record; false when the shutdown cut it short.
-async fn handle(shared: &Shared, writers: &Semaphore, record: &Consumed) -> bool {
+async fn handle(shared: &Shared, record: &Consumed) -> bool {
     match User::parse(&record.payload, shared.max_record_bytes) {
         Ok(user) => {
-            let _writer = writers.acquire().await.expect("semaphore is never closed");
             let written = shared.write(&user).await;
             if written && let Some(ms) = record.timestamp_ms {
                 let latency = now_ms().saturating_sub(ms).max(0) as f64 / 1000.0;
@@ -395,30 +467,6 @@ impl Shared {
                     }
                 }
             }
-        }
-    }
-
-    /// Marks a record done and stores the partition's new commit point.
-    fn finish(&self, partition: i32, offset: i64) {
-        if let Some((_, last)) = self.busy.lock().expect("busy lock").as_mut() {
-            *last = Instant::now();
-        }
-        let Some(next) = self
-            .tracker
-            .lock()
-            .expect("tracker lock")
-            .complete(partition, offset)
-        else {
-            return;
-        };
-        let mut list = TopicPartitionList::new();
-        if list
-            .add_partition_offset(&self.topic, partition, Offset::Offset(next))
-            .is_ok()
-        {
-            // Fails only for a partition no longer assigned to us: its new
-            // owner replays from the last commit, which is safe.
-            let _ = self.consumer.store_offsets(&list);
         }
     }
 }

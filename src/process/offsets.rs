@@ -15,8 +15,8 @@ struct Partition {
     in_flight: BTreeSet<i64>,
     /// One past the highest offset consumed.
     next: i64,
-    /// The commit point last handed out, so it is handed out once.
-    committed: i64,
+    /// The commit point last handed out by [`Tracker::moved`].
+    stored: i64,
 }
 
 impl Partition {
@@ -33,16 +33,31 @@ impl Tracker {
         p.next = p.next.max(offset + 1);
     }
 
-    /// A record is written or dead-lettered. Returns the partition's new
-    /// commit point (the next offset to read) when it moved forward.
-    pub fn complete(&mut self, partition: i32, offset: i64) -> Option<i64> {
-        let p = self.partitions.get_mut(&partition)?;
-        p.in_flight.remove(&offset);
-        let point = p.commit_point();
-        (point > p.committed).then(|| {
-            p.committed = point;
-            point
-        })
+    /// A record is written or dead-lettered. A partition forgotten since
+    /// (revoked) is ignored: its new owner replays from the last commit.
+    pub fn complete(&mut self, partition: i32, offset: i64) {
+        if let Some(p) = self.partitions.get_mut(&partition) {
+            p.in_flight.remove(&offset);
+        }
+    }
+
+    /// The partitions whose commit point moved forward since the last call,
+    /// with that point (the next offset to read).
+    pub fn moved(&mut self) -> Vec<(i32, i64)> {
+        let mut moved = Vec::new();
+        for (&partition, p) in &mut self.partitions {
+            let point = p.commit_point();
+            if point > p.stored {
+                p.stored = point;
+                moved.push((partition, point));
+            }
+        }
+        moved
+    }
+
+    /// Drops a partition that is no longer ours.
+    pub fn forget(&mut self, partition: i32) {
+        self.partitions.remove(&partition);
     }
 }
 
@@ -56,11 +71,15 @@ mod tests {
         for offset in 10..15 {
             t.begin(0, offset);
         }
-        assert_eq!(t.complete(0, 12), Some(10));
-        assert_eq!(t.complete(0, 11), None);
-        assert_eq!(t.complete(0, 10), Some(13));
-        assert_eq!(t.complete(0, 14), None);
-        assert_eq!(t.complete(0, 13), Some(15));
+        t.complete(0, 12);
+        assert_eq!(t.moved(), vec![(0, 10)]);
+        t.complete(0, 11);
+        assert_eq!(t.moved(), vec![]);
+        t.complete(0, 10);
+        assert_eq!(t.moved(), vec![(0, 13)]);
+        t.complete(0, 14);
+        t.complete(0, 13);
+        assert_eq!(t.moved(), vec![(0, 15)]);
     }
 
     #[test]
@@ -69,17 +88,24 @@ mod tests {
         t.begin(0, 5);
         t.begin(1, 7);
         t.begin(0, 6);
-        assert_eq!(t.complete(1, 7), Some(8));
-        assert_eq!(t.complete(0, 6), Some(5));
-        assert_eq!(t.complete(0, 5), Some(7));
+        t.complete(1, 7);
+        t.complete(0, 6);
+        let mut moved = t.moved();
+        moved.sort();
+        assert_eq!(moved, vec![(0, 5), (1, 8)]);
+        t.complete(0, 5);
+        assert_eq!(t.moved(), vec![(0, 7)]);
     }
 
     #[test]
-    fn a_replayed_offset_does_not_move_the_point_back() {
+    fn a_forgotten_partition_starts_over() {
         let mut t = Tracker::default();
         t.begin(0, 3);
-        assert_eq!(t.complete(0, 3), Some(4));
-        t.begin(0, 3);
-        assert_eq!(t.complete(0, 3), None);
+        t.forget(0);
+        t.complete(0, 3);
+        assert_eq!(t.moved(), vec![]);
+        t.begin(0, 1);
+        t.complete(0, 1);
+        assert_eq!(t.moved(), vec![(0, 2)]);
     }
 }
