@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -33,14 +34,41 @@ def unique(what):
     return f"rtds_bench_{what}_{uuid.uuid4().hex[:8]}"
 
 
-def run_measured(argv, env=None):
-    """Runs a command and reads its peak RSS from the kernel (wait4)."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
-    stdout = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"bench: {' '.join(argv)} failed with status {os.waitstatus_to_exitcode(status)}")
-    return stdout, usage.ru_maxrss / 1024
+class PeakRss:
+    """Follows a process's peak RSS (VmHWM in /proc) while it runs. Not
+    getrusage: a child's ru_maxrss starts at the parent's peak (Linux keeps
+    the high-water mark across fork and exec), which would count this
+    script's own memory."""
+
+    def __init__(self, pid):
+        self.peak_kib = 0
+        self._thread = threading.Thread(target=self._follow, args=(pid,), daemon=True)
+        self._thread.start()
+
+    def _follow(self, pid):
+        try:
+            while True:
+                with open(f"/proc/{pid}/status") as status:
+                    for line in status:
+                        if line.startswith("VmHWM:"):
+                            self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+                time.sleep(0.02)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass  # the process has exited
+
+    def mib(self):
+        self._thread.join(timeout=1)
+        return self.peak_kib / 1024
+
+
+def run_measured(argv):
+    """Runs a command to completion; returns its stdout and peak RSS in MiB."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    rss = PeakRss(process.pid)
+    stdout, _ = process.communicate()
+    if process.returncode:
+        sys.exit(f"bench: {' '.join(argv)} failed with status {process.returncode}")
+    return stdout, rss.mib()
 
 
 def rtds(*args):
@@ -184,6 +212,7 @@ def bench_process(records):
                                       "--metrics-listen", "127.0.0.1:19100", "process", "--group",
                                       unique("group"), "--json"),
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    processor_rss = PeakRss(processor.pid)
     time.sleep(8)
     # Steady state: the histogram's growth between two scrapes taken after the
     # producer's start-up and before its end.
@@ -199,9 +228,8 @@ def bench_process(records):
     after = scrape()
     producer.wait()
     processor.send_signal(signal.SIGTERM)
-    processor.stdout.read()
-    _, _, usage = os.wait4(processor.pid, 0)
-    rss_latency = usage.ru_maxrss / 1024
+    processor.communicate()
+    rss_latency = processor_rss.mib()
     steady = [(bound, count - was) for (bound, count), (_, was) in zip(after, before)]
     observed, (p50, p99) = quantiles(steady, [0.5, 0.99])
 

@@ -445,7 +445,16 @@ impl Layers {
             .keys()
             .map(|key| (env_name(key), key.clone()))
             .collect();
-        for (name, text) in env {
+        // Variables of a settings section (RTDS_KAFKA_...) must name a known
+        // key, which catches typos; others (RTDS_STACK_..., RTDS_BIN) belong to
+        // the scripts around rtds and are left alone.
+        let sections: Vec<String> = self
+            .table
+            .keys()
+            .map(|section| format!("{ENV_PREFIX}{}_", section.to_ascii_uppercase()))
+            .collect();
+        let ours = |name: &str| sections.iter().any(|prefix| name.starts_with(prefix));
+        for (name, text) in env.iter().filter(|(name, _)| ours(name)) {
             let origin = format!("env {name}");
             let key = by_name.get(name).ok_or_else(|| ConfigError::UnknownKey {
                 key: name.clone(),
@@ -668,11 +677,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_env_variable_is_refused() {
+    fn unknown_env_variable_of_a_section_is_refused() {
         let err = Settings::load_from(None, &env(&[("RTDS_KAFKA_TOPICS", "x")]), &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("RTDS_KAFKA_TOPICS"), "{err}");
+        // The scripts' own variables are not settings.
+        let others = env(&[("RTDS_STACK_FAST", "1"), ("RTDS_BIN", "/usr/bin/rtds")]);
+        assert!(Settings::load_from(None, &others, &[]).is_ok());
     }
 
     #[test]
