@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -45,16 +45,7 @@ fn process_until_idle(topic: &str, keyspace: &str, idle: &str) -> serde_json::Va
 }
 
 fn spawn_process(topic: &str, keyspace: &str, extra: &[&str], log: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args([
-            "--config",
-            "/dev/null",
-            "--topic",
-            topic,
-            "--keyspace",
-            keyspace,
-            "process",
-        ])
+    rtds_command(&["--topic", topic, "--keyspace", keyspace, "process"])
         .args(["--group", &format!("{topic}-group")])
         .args(extra)
         .stdout(Stdio::piped())
@@ -217,21 +208,12 @@ fn two_processors_in_one_group_share_the_partitions() {
     require_stack();
     let (topic, keyspace) = (unique("process_group"), unique("ks"));
     // Create the topic with 4 partitions and the table before the processors start.
-    let output = Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args([
-            "--config",
-            "/dev/null",
-            "--topic",
-            &topic,
-            "produce",
-            "--source",
-            "builtin",
-            "--count",
-            "1",
-        ])
-        .env("RTDS_KAFKA_PARTITIONS", "4")
-        .output()
-        .unwrap();
+    let output = rtds_command(&[
+        "--topic", &topic, "produce", "--source", "builtin", "--count", "1",
+    ])
+    .env("RTDS_KAFKA_PARTITIONS", "4")
+    .output()
+    .unwrap();
     assert!(output.status.success(), "{}", text(&output));
     let logs: Vec<_> = (0..2)
         .map(|i| std::env::temp_dir().join(format!("{topic}-{i}.log")))
@@ -280,18 +262,7 @@ fn a_table_made_by_the_seed_is_migrated_then_written() {
     let (topic, keyspace) = (unique("process_seed"), unique("ks"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let session = scylla::client::session_builder::SessionBuilder::new()
-            .known_node(CASSANDRA)
-            .build()
-            .await
-            .unwrap();
-        session
-            .query_unpaged(
-                format!("CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"),
-                (),
-            )
-            .await
-            .unwrap();
+        let session = session_with_keyspace(&keyspace).await;
         // The seed's spark_stream.py schema: no dob column.
         session
             .query_unpaged(
@@ -319,19 +290,16 @@ fn a_table_made_by_the_seed_is_migrated_then_written() {
 
 #[test]
 fn unreachable_cassandra_fails_naming_the_contact_points() {
-    let output = Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args([
-            "--config",
-            "/dev/null",
-            "--contact-points",
-            "127.0.0.1:1",
-            "process",
-            "--until-idle",
-            "1s",
-        ])
-        .env("RTDS_CASSANDRA_TIMEOUT", "3s")
-        .output()
-        .unwrap();
+    let output = rtds_command(&[
+        "--contact-points",
+        "127.0.0.1:1",
+        "process",
+        "--until-idle",
+        "1s",
+    ])
+    .env("RTDS_CASSANDRA_TIMEOUT", "3s")
+    .output()
+    .unwrap();
     assert!(!output.status.success(), "{}", text(&output));
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -26,11 +26,16 @@ fn check_records(messages: &[rdkafka::message::OwnedMessage]) -> HashSet<String>
     ids
 }
 
-#[test]
-fn produces_exactly_count_records_from_the_api_server() {
-    require_stack();
-    let server = ApiServer::healthy();
-    let topic = unique("produce");
+/// `rtds produce --count COUNT --batch-size BATCH` from `server` into a
+/// fresh topic: the topic and the `--json` summary of a successful run.
+fn produce_from(
+    server: &ApiServer,
+    what: &str,
+    count: u32,
+    batch: u32,
+) -> (String, serde_json::Value) {
+    let topic = unique(what);
+    let (count, batch) = (count.to_string(), batch.to_string());
     let output = rtds(&[
         "--topic",
         &topic,
@@ -38,11 +43,20 @@ fn produces_exactly_count_records_from_the_api_server() {
         "--source",
         &server.url,
         "--count",
-        "10000",
+        &count,
+        "--batch-size",
+        &batch,
         "--json",
     ]);
     assert!(output.status.success(), "{}", text(&output));
-    let summary = json_summary(&output);
+    (topic, json_summary(&output))
+}
+
+#[test]
+fn produces_exactly_count_records_from_the_api_server() {
+    require_stack();
+    let server = ApiServer::healthy();
+    let (topic, summary) = produce_from(&server, "produce", 10_000, 5000);
     assert_eq!(summary["acked"], 10000, "{summary}");
     assert_eq!(summary["failed"], 0, "{summary}");
 
@@ -56,21 +70,7 @@ fn produces_exactly_count_records_from_the_api_server() {
 fn api_failures_are_retried_until_every_record_arrives() {
     require_stack();
     let server = ApiServer::start(server_args(0.2, 0.0));
-    let topic = unique("produce_flaky");
-    let output = rtds(&[
-        "--topic",
-        &topic,
-        "produce",
-        "--source",
-        &server.url,
-        "--count",
-        "5000",
-        "--batch-size",
-        "250",
-        "--json",
-    ]);
-    assert!(output.status.success(), "{}", text(&output));
-    let summary = json_summary(&output);
+    let (topic, summary) = produce_from(&server, "produce_flaky", 5000, 250);
     assert_eq!(summary["acked"], 5000, "{summary}");
     assert!(
         summary["source_errors"].as_u64().unwrap() > 0,
@@ -83,21 +83,7 @@ fn api_failures_are_retried_until_every_record_arrives() {
 fn malformed_replies_are_counted_and_the_run_finishes() {
     require_stack();
     let server = ApiServer::start(server_args(0.0, 0.3));
-    let topic = unique("produce_malformed");
-    let output = rtds(&[
-        "--topic",
-        &topic,
-        "produce",
-        "--source",
-        &server.url,
-        "--count",
-        "3000",
-        "--batch-size",
-        "100",
-        "--json",
-    ]);
-    assert!(output.status.success(), "{}", text(&output));
-    let summary = json_summary(&output);
+    let (topic, summary) = produce_from(&server, "produce_malformed", 3000, 100);
     let problems =
         summary["source_errors"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap();
     assert!(problems > 0, "malformed bodies must be counted: {summary}");
@@ -109,21 +95,18 @@ fn malformed_replies_are_counted_and_the_run_finishes() {
 #[test]
 fn unreachable_kafka_fails_in_time_naming_the_broker() {
     let started = Instant::now();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args([
-            "--config",
-            "/dev/null",
-            "--bootstrap-servers",
-            "127.0.0.1:1",
-            "produce",
-            "--source",
-            "builtin",
-            "--count",
-            "10",
-        ])
-        .env("RTDS_KAFKA_TIMEOUT", "3s")
-        .output()
-        .unwrap();
+    let output = rtds_command(&[
+        "--bootstrap-servers",
+        "127.0.0.1:1",
+        "produce",
+        "--source",
+        "builtin",
+        "--count",
+        "10",
+    ])
+    .env("RTDS_KAFKA_TIMEOUT", "3s")
+    .output()
+    .unwrap();
     let elapsed = started.elapsed();
     assert!(!output.status.success(), "{}", text(&output));
     let err = String::from_utf8_lossy(&output.stderr);
@@ -137,21 +120,18 @@ fn unreachable_kafka_fails_in_time_naming_the_broker() {
 fn unreachable_api_says_so_and_suggests_builtin() {
     require_stack();
     let topic = unique("produce_noapi");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args([
-            "--config",
-            "/dev/null",
-            "--topic",
-            &topic,
-            "produce",
-            "--source",
-            "http://127.0.0.1:1/api/",
-            "--count",
-            "10",
-        ])
-        .env("RTDS_PRODUCE_RETRIES", "2")
-        .output()
-        .unwrap();
+    let output = rtds_command(&[
+        "--topic",
+        &topic,
+        "produce",
+        "--source",
+        "http://127.0.0.1:1/api/",
+        "--count",
+        "10",
+    ])
+    .env("RTDS_PRODUCE_RETRIES", "2")
+    .output()
+    .unwrap();
     assert!(!output.status.success(), "{}", text(&output));
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(

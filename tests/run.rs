@@ -10,15 +10,7 @@ use common::*;
 use rtds::cassandra::Store;
 
 fn spawn_run(topic: &str, keyspace: &str, state: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rtds"))
-        .args([
-            "--config",
-            "/dev/null",
-            "--topic",
-            topic,
-            "--keyspace",
-            keyspace,
-        ])
+    rtds_command(&["--topic", topic, "--keyspace", keyspace])
         .args([
             "run",
             "--now",

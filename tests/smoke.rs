@@ -9,7 +9,6 @@ use common::*;
 use rdkafka::ClientConfig;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use scylla::client::session_builder::SessionBuilder;
 
 #[tokio::test]
 async fn kafka_topic_produce_and_consume() {
@@ -53,18 +52,7 @@ async fn kafka_topic_produce_and_consume() {
 async fn cassandra_keyspace_table_insert_and_read() {
     require_stack();
     let keyspace = unique("smoke");
-    let session = SessionBuilder::new()
-        .known_node(CASSANDRA)
-        .build()
-        .await
-        .unwrap();
-    session
-        .query_unpaged(
-            format!("CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"),
-            (),
-        )
-        .await
-        .unwrap();
+    let session = session_with_keyspace(&keyspace).await;
     session
         .query_unpaged(
             format!("CREATE TABLE {keyspace}.t (id int PRIMARY KEY, name text)"),

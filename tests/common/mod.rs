@@ -53,14 +53,20 @@ pub fn settings(topic: &str, keyspace: &str) -> Settings {
         .settings
 }
 
-/// Runs `rtds ARGS` with no config file and no RTDS_* environment.
-pub fn rtds(args: &[&str]) -> Output {
+/// `rtds --config /dev/null ARGS` without the RTDS_* variables of the test's
+/// own environment: tests see only the settings they pass.
+pub fn rtds_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rtds"));
     command.arg("--config").arg("/dev/null").args(args);
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("RTDS_")) {
         command.env_remove(name);
     }
-    command.output().expect("the rtds binary runs")
+    command
+}
+
+/// Runs `rtds ARGS` (see [`rtds_command`]) to completion.
+pub fn rtds(args: &[&str]) -> Output {
+    rtds_command(args).output().expect("the rtds binary runs")
 }
 
 /// The output as text, for assertion messages.
@@ -199,4 +205,24 @@ pub fn send_raw(topic: &str, payloads: &[Vec<u8>]) {
 /// The payload of a message as a JSON value.
 pub fn payload_json(message: &OwnedMessage) -> serde_json::Value {
     serde_json::from_slice(message.payload().unwrap()).unwrap()
+}
+
+/// A session to the local Cassandra with a new single-replica keyspace of
+/// that name, for tests that set up tables by hand.
+pub async fn session_with_keyspace(keyspace: &str) -> scylla::client::session::Session {
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_node(CASSANDRA)
+        .build()
+        .await
+        .unwrap();
+    session
+        .query_unpaged(
+            format!(
+                "CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+            ),
+            (),
+        )
+        .await
+        .unwrap();
+    session
 }
