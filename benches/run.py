@@ -2,8 +2,8 @@
 """Benchmarks of rtds against baselines measured in the same run, on the
 local stack. Prints figures and ratios; asserts nothing about speed.
 
-    benches/run.py produce [--records N]   rtds produce vs Kafka's ProducerPerformance
-    benches/run.py process [--records N]   rtds process vs a plain prepared-insert loop,
+    benches/run.py produce [--records N] [--rounds R]   rtds produce vs Kafka's ProducerPerformance
+    benches/run.py process [--records N] [--rounds R]   rtds process vs a plain prepared-insert loop,
                                            plus end-to-end latency at a steady rate
 
 Run through scripts/bench, which brings the stack up and builds first.
@@ -104,13 +104,8 @@ def table(rows, headers):
 
 # ------------------------------------------------------------------ produce
 
-def bench_produce(records):
-    settings = dict(acks="all", compression="lz4", partitions=3)
-    log(f"rtds produce, builtin source, {records} records")
-    out, rss_builtin = run_measured(rtds("--topic", unique("builtin"), "produce", "--source", "builtin",
-                                         "--count", str(records), "--json"))
-    builtin = last_json(out)
-
+def sample_payloads():
+    """Real rtds records, for the baseline to send the same bytes."""
     log("dumping a sample of real records for the baseline's payloads")
     sample_topic = unique("sample")
     run_measured(rtds("--topic", sample_topic, "produce", "--source", "builtin", "--count", "20000"))
@@ -121,19 +116,42 @@ def bench_produce(records):
     payload_file = os.path.join(ROOT, "target", "bench-payloads.jsonl")
     with open(payload_file, "w") as f:
         f.write("\n".join(payloads))
-    average = sum(len(p.encode()) for p in payloads) / len(payloads)
+    return payload_file, sum(len(p.encode()) for p in payloads) / len(payloads)
 
-    log(f"Kafka's ProducerPerformance, {records} records of the same payloads (avg {average:.0f} B)")
-    perf_topic = unique("perf")
+
+def producer_performance(records, payload_file, partitions):
+    """Kafka's own producer benchmark with rtds's producer settings; records/s."""
+    topic = unique("perf")
     kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", KAFKA, "--create",
-               "--topic", perf_topic, "--partitions", str(settings["partitions"]), "--replication-factor", "1")
-    perf_out = kafka_tool("org.apache.kafka.tools.ProducerPerformance", "--topic", perf_topic,
-                          "--num-records", str(records), "--payload-file", payload_file,
-                          "--throughput", "-1", "--command-property", f"bootstrap.servers={KAFKA}",
-                          "acks=all", "compression.type=lz4", "linger.ms=5", "batch.size=1000000",
-                          "enable.idempotence=true")
-    summary_line = [l for l in perf_out.splitlines() if "records sent" in l][-1]
-    perf_rate = float(re.search(r"([\d.]+) records/sec", summary_line).group(1))
+               "--topic", topic, "--partitions", str(partitions), "--replication-factor", "1")
+    out = kafka_tool("org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
+                     "--num-records", str(records), "--payload-file", payload_file,
+                     "--throughput", "-1", "--command-property", f"bootstrap.servers={KAFKA}",
+                     "acks=all", "compression.type=lz4", "linger.ms=5", "batch.size=1000000",
+                     "enable.idempotence=true")
+    summary_line = [l for l in out.splitlines() if "records sent" in l][-1]
+    return float(re.search(r"([\d.]+) records/sec", summary_line).group(1))
+
+
+def bench_produce(records, rounds):
+    partitions = 3
+    payload_file, average = sample_payloads()
+    rows = []
+    # Baseline and rtds alternate, so that load from elsewhere on the machine
+    # (compactions, other jobs) falls on both alike.
+    for round in range(1, rounds + 1):
+        log(f"round {round}: Kafka's ProducerPerformance, {records} records of the same payloads")
+        perf_rate = producer_performance(records, payload_file, partitions)
+        log(f"round {round}: rtds produce --source builtin, {records} records")
+        out, rss = run_measured(rtds("--topic", unique("builtin"), "produce", "--source", "builtin",
+                                     "--count", str(records), "--json"))
+        builtin = last_json(out)
+        rows += [
+            [f"{round}: Kafka ProducerPerformance (baseline)", records, f"{perf_rate:,.0f}", "1.00", "-"],
+            [f"{round}: rtds produce --source builtin", builtin["acked"],
+             f"{builtin['records_per_second']:,.0f}", f"{builtin['records_per_second'] / perf_rate:.2f}",
+             f"{rss:.1f}"],
+        ]
 
     api_records = max(records // 2, 10000)
     log(f"rtds produce from the local API server (rtds randomuser-server), {api_records} records")
@@ -147,17 +165,13 @@ def bench_produce(records):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait()
+    rows.append([f"{rounds}: rtds produce --source local API server", api["acked"],
+                 f"{api['records_per_second']:,.0f}", f"{api['records_per_second'] / perf_rate:.2f}",
+                 f"{rss_api:.1f}"])
 
-    print(f"\nproduce: {records} records, acks=all, lz4, {settings['partitions']} partitions, "
-          f"average record {average:.0f} bytes")
-    rows = [
-        ["Kafka ProducerPerformance (baseline)", records, f"{perf_rate:,.0f}", "1.00", "-"],
-        ["rtds produce --source builtin", builtin["acked"], f"{builtin['records_per_second']:,.0f}",
-         f"{builtin['records_per_second'] / perf_rate:.2f}", f"{rss_builtin:.1f}"],
-        ["rtds produce --source local API server", api["acked"], f"{api['records_per_second']:,.0f}",
-         f"{api['records_per_second'] / perf_rate:.2f}", f"{rss_api:.1f}"],
-    ]
-    table(rows, ["run", "records", "records/s", "ratio", "peak RSS MiB"])
+    print(f"\nproduce: acks=all, lz4, idempotent, {partitions} partitions, average record {average:.0f} bytes; "
+          f"ratio against the same round's baseline")
+    table(rows, ["round: run", "records", "records/s", "ratio", "peak RSS MiB"])
 
 
 # ------------------------------------------------------------------ process
@@ -187,21 +201,28 @@ def quantiles(buckets, qs):
     return total, results
 
 
-def bench_process(records):
-    topic, keyspace = unique("process"), unique("ks")
+def bench_process(records, rounds):
+    topic = unique("process")
     log(f"filling {topic} with {records} records")
     run_measured(rtds("--topic", topic, "produce", "--source", "builtin", "--count", str(records)))
 
-    log("rtds process on them")
-    out, rss_process = run_measured(rtds("--topic", topic, "--keyspace", keyspace, "process",
-                                         "--group", unique("group"), "--until-idle", "3s", "--json"))
-    process = last_json(out)
-
-    log("the ceiling: the same prepared insert in a plain loop, same driver and concurrency")
-    ceiling_out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--",
-                                  str(records), unique("ceiling")], cwd=ROOT, check=True,
-                                 capture_output=True, text=True).stdout
-    ceiling = last_json(ceiling_out)
+    rows = []
+    for round in range(1, rounds + 1):
+        log(f"round {round}: the ceiling: the same prepared insert in a plain loop, same driver and concurrency")
+        ceiling_out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--",
+                                      str(records), unique("ceiling")], cwd=ROOT, check=True,
+                                     capture_output=True, text=True).stdout
+        ceiling = last_json(ceiling_out)
+        log(f"round {round}: rtds process on them (a new group and keyspace)")
+        out, rss = run_measured(rtds("--topic", topic, "--keyspace", unique("ks"), "process",
+                                     "--group", unique("group"), "--until-idle", "3s", "--json"))
+        process = last_json(out)
+        rows += [
+            [f"{round}: plain prepared-insert loop (ceiling)", ceiling["rows"],
+             f"{ceiling['rows_per_second']:,.0f}", "1.00", "-"],
+            [f"{round}: rtds process", process["written"], f"{process['rows_per_second']:,.0f}",
+             f"{process['rows_per_second'] / ceiling['rows_per_second']:.2f}", f"{rss:.1f}"],
+        ]
 
     rate, seconds = 1000, 30
     log(f"end-to-end latency at a steady {rate} records/s for {seconds}s")
@@ -233,14 +254,9 @@ def bench_process(records):
     steady = [(bound, count - was) for (bound, count), (_, was) in zip(after, before)]
     observed, (p50, p99) = quantiles(steady, [0.5, 0.99])
 
-    print(f"\nprocess: {records} records already in Kafka, Cassandra concurrency {ceiling['concurrency']}")
-    rows = [
-        ["plain prepared-insert loop (ceiling)", ceiling["rows"], f"{ceiling['rows_per_second']:,.0f}",
-         "1.00", "-"],
-        ["rtds process", process["written"], f"{process['rows_per_second']:,.0f}",
-         f"{process['rows_per_second'] / ceiling['rows_per_second']:.2f}", f"{rss_process:.1f}"],
-    ]
-    table(rows, ["run", "rows", "rows/s", "ratio", "peak RSS MiB"])
+    print(f"\nprocess: {records} records already in Kafka, Cassandra concurrency {ceiling['concurrency']}; "
+          f"ratio against the same round's ceiling")
+    table(rows, ["round: run", "rows", "rows/s", "ratio", "peak RSS MiB"])
     print(f"\nend-to-end latency (Kafka record timestamp -> Cassandra write acknowledged), "
           f"{observed} records at a steady {rate} records/s (after {warmup}s warm-up): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
           f"processor peak RSS {rss_latency:.1f} MiB")
@@ -250,11 +266,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", choices=["produce", "process", "all"])
     parser.add_argument("--records", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=2, help="baseline/rtds pairs, alternated")
     args = parser.parse_args()
     if args.which in ("produce", "all"):
-        bench_produce(args.records or 1_000_000)
+        bench_produce(args.records or 1_000_000, args.rounds)
     if args.which in ("process", "all"):
-        bench_process(args.records or 200_000)
+        bench_process(args.records or 200_000, args.rounds)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ use toml::{Table, Value};
 /// The config file read when `--config` is not given and it exists.
 pub const DEFAULT_FILE: &str = "rtds.toml";
 
+/// Most requests or writes in flight a setting may ask for.
+pub const MAX_CONCURRENCY: usize = 65_536;
+
 /// Prefix of the environment variables that override settings.
 pub const ENV_PREFIX: &str = "RTDS_";
 
@@ -356,8 +359,8 @@ impl Loaded {
             ("produce.concurrency", s.produce.concurrency),
             ("cassandra.concurrency", s.cassandra.concurrency),
         ] {
-            if value == 0 {
-                return Err(self.invalid(key, "must be at least 1"));
+            if !(1..=MAX_CONCURRENCY).contains(&value) {
+                return Err(self.invalid(key, format!("must be between 1 and {MAX_CONCURRENCY}")));
             }
         }
         if s.produce.source != crate::source::BUILTIN

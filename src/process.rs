@@ -26,7 +26,6 @@ use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -311,11 +310,16 @@ pub async fn run(
         }
     });
 
-    let mut tasks = JoinSet::new();
-    let result = consume(&shared, until, &permits, &mut tasks).await;
+    let result = consume(&shared, until, &permits).await;
     // Drain: every consumed record is written or dead-lettered (or, if the
     // shutdown cut a retry short, left uncommitted for the next run).
-    while tasks.join_next().await.is_some() {}
+    // Each record's task holds a permit until it is done: all permits back
+    // means all tasks done.
+    let all = settings.cassandra.concurrency as u32; // at most MAX_CONCURRENCY
+    let _drained = permits
+        .acquire_many(all)
+        .await
+        .expect("semaphore is never closed");
     lag.abort();
     storer.abort();
     consumer.context().store_moved(&*consumer);
@@ -344,7 +348,6 @@ async fn consume(
     shared: &Arc<Shared>,
     until: Until,
     permits: &Arc<Semaphore>,
-    tasks: &mut JoinSet<()>,
 ) -> anyhow::Result<()> {
     let idle = until.idle.unwrap_or(Duration::MAX);
     loop {
@@ -376,14 +379,9 @@ async fn consume(
             .lock()
             .expect("offsets lock")
             .begin(record.partition, record.offset);
-        // Reap finished tasks so the set stays small.
-        while tasks.try_join_next().is_some() {}
         let shared = shared.clone();
-        tasks.spawn(async move {
-            let done = handle(&shared, &record).await;
-            drop(permit);
-            shared.metrics.in_flight.dec();
-            if done {
+        tokio::spawn(async move {
+            if handle(&shared, &record).await {
                 let offsets = &shared.consumer.context().offsets;
                 offsets
                     .lock()
@@ -391,6 +389,10 @@ async fn consume(
                     .complete(record.partition, record.offset);
                 shared.busy.done();
             }
+            shared.metrics.in_flight.dec();
+            // Last: the drain at shutdown counts on a returned permit
+            // meaning a finished record.
+            drop(permit);
         });
     }
 }

@@ -190,3 +190,43 @@ fn builtin_source_is_reproducible_with_a_seed() {
     };
     assert_eq!(emails(&first), emails(&second));
 }
+
+#[test]
+fn sigterm_stops_fetching_flushes_and_reports() {
+    require_stack();
+    let topic = unique("produce_sigterm");
+    let child = rtds_command(&[
+        "--topic",
+        &topic,
+        "produce",
+        "--source",
+        "builtin",
+        "--max-rate",
+        "2000",
+        "--duration",
+        "60s",
+        "--json",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let stopped = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(30),
+        "stopped promptly"
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let summary = json_summary(&output);
+    let acked = summary["acked"].as_u64().unwrap();
+    assert!(acked > 0 && summary["sent"] == acked, "{summary}");
+    assert!(summary["seconds"].as_f64().unwrap() < 30.0, "{summary}");
+    assert_eq!(read_topic(&topic, acked as usize).len() as u64, acked);
+}
