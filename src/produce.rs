@@ -316,7 +316,7 @@ async fn fetch(
     let (mut delivered, mut requested_in_flight, mut requested_total) = (0u64, 0u64, 0u64);
     let mut next_page = 1u32;
     let mut in_flight: JoinSet<(u64, Result<Vec<Outgoing>, SourceError>)> = JoinSet::new();
-    let mut stopping = false;
+    let (mut stopping, mut empty_pages) = (false, 0);
     loop {
         // Start pages while there is room, time and need.
         while !stopping
@@ -330,6 +330,7 @@ async fn fetch(
                         tokio::select! {
                             _ = tokio::time::sleep_until(due) => {}
                             _ = shutdown.cancelled() => stopping = true,
+                            _ = sleep_until_opt(deadline) => stopping = true,
                         }
                         continue;
                     }
@@ -364,21 +365,38 @@ async fn fetch(
         let Some(done) = done else { continue };
         let (want, result) = done.expect("page task does not panic");
         requested_in_flight -= want;
-        let mut users = match result {
-            Ok(users) => users,
+        let mut records = match result {
+            Ok(records) => records,
             Err(error) => {
                 in_flight.abort_all();
                 return Err(error);
             }
         };
-        users.truncate((wanted - delivered) as usize);
-        delivered += users.len() as u64;
-        metrics.fetched.inc_by(users.len() as u64);
-        if pages.send(users).await.is_err() {
+        // A source that keeps answering with nothing usable would otherwise
+        // be asked forever for a --count it never reaches.
+        empty_pages = if records.is_empty() {
+            empty_pages + 1
+        } else {
+            0
+        };
+        if empty_pages == MAX_EMPTY_PAGES {
+            in_flight.abort_all();
+            return Err(SourceError::NothingUsable {
+                name: source.describe(),
+                pages: MAX_EMPTY_PAGES,
+            });
+        }
+        records.truncate((wanted - delivered) as usize);
+        delivered += records.len() as u64;
+        metrics.fetched.inc_by(records.len() as u64);
+        if pages.send(records).await.is_err() {
             return Ok(());
         }
     }
 }
+
+/// Pages in a row without one usable user after which a run gives up.
+const MAX_EMPTY_PAGES: u32 = 10;
 
 async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
     match deadline {

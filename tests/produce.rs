@@ -230,3 +230,46 @@ fn sigterm_stops_fetching_flushes_and_reports() {
     assert!(summary["seconds"].as_f64().unwrap() < 30.0, "{summary}");
     assert_eq!(read_topic(&topic, acked as usize).len() as u64, acked);
 }
+
+/// An endpoint that answers every request with 200 and an HTML page, like a
+/// captive portal or a maintenance page in front of the API.
+fn html_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = std::io::BufReader::new(stream);
+            let mut line = String::new();
+            // Read the request head up to its blank line.
+            while std::io::BufRead::read_line(&mut stream, &mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let body = "<html><body>Down for maintenance</body></html>";
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(stream.get_mut(), reply.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_source_with_nothing_usable_fails_instead_of_asking_forever() {
+    require_stack();
+    let url = html_endpoint();
+    let topic = unique("produce_unusable");
+    let output = rtds_command(&[
+        "--topic", &topic, "produce", "--source", &url, "--count", "100",
+    ])
+    .env("RTDS_PRODUCE_RETRIES", "2")
+    .output()
+    .unwrap();
+    assert!(!output.status.success(), "{}", text(&output));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("no usable user") && err.contains(&url),
+        "{err}"
+    );
+}

@@ -103,14 +103,18 @@ impl ApiClient {
                 Err(Attempt::Fatal(error)) => return Err(error),
                 Err(Attempt::Retry(reason, message)) => {
                     self.metrics.source_errors.inc(reason);
-                    warn!(
-                        page,
-                        attempt = attempt + 1,
-                        reason,
-                        "Random User API request failed, retrying: {message}"
-                    );
-                    if reason == "malformed" && attempt + 1 == self.retries {
-                        warn!(page, "giving up on page {page}: every reply was malformed");
+                    if attempt + 1 < self.retries {
+                        warn!(
+                            page,
+                            attempt = attempt + 1,
+                            reason,
+                            "Random User API request failed, retrying: {message}"
+                        );
+                    } else if reason == "malformed" {
+                        warn!(
+                            page,
+                            "giving up on page {page}, no reply was usable: {message}"
+                        );
                         return Ok(Vec::new());
                     }
                     last = message;

@@ -41,6 +41,11 @@ pub enum SourceError {
     Nationality(#[from] builtin::UnknownNationality),
     #[error(transparent)]
     Http(#[from] http::HttpError),
+    #[error(
+        "{name} gave no usable user in {pages} pages in a row (replies malformed or results \
+         incomplete, see the warnings above); check the source, or use `--source builtin`"
+    )]
+    NothingUsable { name: String, pages: u32 },
 }
 
 impl Source {
