@@ -29,23 +29,15 @@ impl Frozen {
             .expect("the stack's Cassandra pid file (scripts/stack up)")
             .trim()
             .to_string();
-        signal("-STOP", &pid);
+        send_signal("-STOP", &pid);
         Frozen(pid)
     }
 }
 
 impl Drop for Frozen {
     fn drop(&mut self) {
-        signal("-CONT", &self.0);
+        send_signal("-CONT", &self.0);
     }
-}
-
-fn signal(which: &str, pid: &str) {
-    let status = std::process::Command::new("kill")
-        .args([which, pid])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill {which} {pid}");
 }
 
 /// One counter or gauge from the processor's /metrics.

@@ -213,11 +213,7 @@ fn sigterm_stops_fetching_flushes_and_reports() {
     .unwrap();
     std::thread::sleep(Duration::from_secs(4));
     let stopped = Instant::now();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    send_signal("-TERM", &child.id().to_string());
     let output = child.wait_with_output().unwrap();
     assert!(
         stopped.elapsed() < Duration::from_secs(30),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -32,11 +32,7 @@ fn spawn_run(topic: &str, keyspace: &str, state: &std::path::Path) -> Child {
 
 /// SIGTERM, as a service manager would send, then the `--json` summary.
 fn stop(child: Child) -> serde_json::Value {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_signal("-TERM", &child.id().to_string());
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", text(&output));
     json_summary(&output)

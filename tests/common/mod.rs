@@ -226,3 +226,9 @@ pub async fn session_with_keyspace(keyspace: &str) -> scylla::client::session::S
         .unwrap();
     session
 }
+
+/// Sends `signal` (e.g. "-TERM", "-STOP") to process `pid` with kill(1).
+pub fn send_signal(signal: &str, pid: &str) {
+    let status = Command::new("kill").args([signal, pid]).status().unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
