@@ -581,7 +581,7 @@ fn flatten(prefix: &str, table: &Table, out: &mut BTreeMap<String, Value>) {
 }
 
 /// `kafka.bootstrap_servers` -> `RTDS_KAFKA_BOOTSTRAP_SERVERS`.
-pub fn env_name(key: &str) -> String {
+fn env_name(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.replace('.', "_").to_ascii_uppercase())
 }
 

@@ -35,7 +35,7 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
 }
 
 /// What to tell a user whose broker does not answer.
-pub fn unreachable_hint(settings: &KafkaSettings) -> String {
+fn unreachable_hint(settings: &KafkaSettings) -> String {
     format!(
         "cannot reach Kafka at {} within {}; is the broker running? \
          (`scripts/stack up` starts a local one; --bootstrap-servers or RTDS_KAFKA_BOOTSTRAP_SERVERS points elsewhere)",
