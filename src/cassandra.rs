@@ -9,47 +9,97 @@ use scylla::client::session::{OpenSsl010Config, Session, TlsContext};
 use scylla::client::session_builder::SessionBuilder;
 use scylla::statement::Statement;
 use scylla::statement::prepared::PreparedStatement;
+use scylla::{DeserializeRow, SerializeRow};
 use tracing::info;
 use uuid::Uuid;
 
 use crate::config::CassandraSettings;
 use crate::user::User;
 
-/// The table's columns after the key, in the order of [`User`]'s fields.
-const COLUMNS: [&str; 11] = [
-    "first_name",
-    "last_name",
-    "gender",
-    "address",
-    "post_code",
-    "email",
-    "username",
-    "dob",
-    "registered_date",
-    "phone",
-    "picture",
+/// The table's columns and their CQL types, key first: what rtds creates,
+/// checks at start, writes and reads. [`Row`] has a field of each name.
+const SCHEMA: [(&str, &str); 12] = [
+    ("id", "uuid"),
+    ("first_name", "text"),
+    ("last_name", "text"),
+    ("gender", "text"),
+    ("address", "text"),
+    ("post_code", "text"),
+    ("email", "text"),
+    ("username", "text"),
+    ("dob", "text"),
+    ("registered_date", "text"),
+    ("phone", "text"),
+    ("picture", "text"),
 ];
 
-/// One row as stored; text columns may be null in rows written by the seed.
-type Row = (
-    Uuid,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// One row as stored, matched to the columns by name. Text columns may be
+/// null in rows the tutorial's job wrote (it had no `dob`).
+#[derive(SerializeRow, DeserializeRow)]
+struct Row<'a> {
+    id: Uuid,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    gender: Option<&'a str>,
+    address: Option<&'a str>,
+    post_code: Option<&'a str>,
+    email: Option<&'a str>,
+    username: Option<&'a str>,
+    dob: Option<&'a str>,
+    registered_date: Option<&'a str>,
+    phone: Option<&'a str>,
+    picture: Option<&'a str>,
+}
 
-/// A connected session and the users table it writes.
+impl<'a> From<&'a User> for Row<'a> {
+    fn from(user: &'a User) -> Row<'a> {
+        Row {
+            id: user.id,
+            first_name: Some(&user.first_name),
+            last_name: Some(&user.last_name),
+            gender: Some(&user.gender),
+            address: Some(&user.address),
+            post_code: Some(&user.post_code),
+            email: Some(&user.email),
+            username: Some(&user.username),
+            dob: Some(&user.dob),
+            registered_date: Some(&user.registered_date),
+            phone: Some(&user.phone),
+            picture: Some(&user.picture),
+        }
+    }
+}
+
+impl From<Row<'_>> for User {
+    fn from(row: Row<'_>) -> User {
+        let text = |column: Option<&str>| column.unwrap_or_default().to_string();
+        User {
+            id: row.id,
+            first_name: text(row.first_name),
+            last_name: text(row.last_name),
+            gender: text(row.gender),
+            address: text(row.address),
+            post_code: text(row.post_code),
+            email: text(row.email),
+            username: text(row.username),
+            dob: text(row.dob),
+            registered_date: text(row.registered_date),
+            phone: text(row.phone),
+            picture: text(row.picture),
+        }
+    }
+}
+
+/// The column list of [`SCHEMA`], for statements.
+fn column_list() -> String {
+    SCHEMA.map(|(name, _)| name).join(", ")
+}
+
+/// A connected session and the users table it reads and writes.
 pub struct Store {
     session: Session,
-    insert: PreparedStatement,
+    /// Prepared for writers only ([`Store::open`]).
+    insert: Option<PreparedStatement>,
     /// `keyspace.table`, for queries and messages.
     table: String,
 }
@@ -90,17 +140,19 @@ fn tls_context(ca_file: &str) -> anyhow::Result<TlsContext> {
 }
 
 impl Store {
-    /// Connects, creates keyspace and table when missing, adds the `dob`
-    /// column to a table made by the seed, and prepares the insert.
+    /// For writers: connects, creates keyspace and table when missing, adds
+    /// the `dob` column to a table made by the tutorial, checks every
+    /// column's type, and prepares the insert.
     pub async fn open(settings: &CassandraSettings) -> anyhow::Result<Store> {
+        let table = TableName::of(settings)?;
         let session = connect(settings).await?;
-        let table = format!("{}.{}", settings.keyspace, settings.table);
-        ensure_schema(&session, settings).await?;
-        let columns = COLUMNS.join(", ");
-        let markers = vec!["?"; COLUMNS.len() + 1].join(", ");
+        ensure_schema(&session, settings, &table).await?;
+        check_columns(&session, &table).await?;
+        let markers = vec!["?"; SCHEMA.len()].join(", ");
         let mut insert = session
             .prepare(format!(
-                "INSERT INTO {table} (id, {columns}) VALUES ({markers})"
+                "INSERT INTO {table} ({}) VALUES ({markers})",
+                column_list()
             ))
             .await
             .with_context(|| format!("cannot prepare the insert into {table}"))?;
@@ -110,38 +162,39 @@ impl Store {
         insert.set_request_timeout(Some(settings.timeout));
         Ok(Store {
             session,
-            insert,
-            table,
+            insert: Some(insert),
+            table: table.to_string(),
+        })
+    }
+
+    /// For readers (`rtds users`): connects and checks that the table is
+    /// there with the expected columns, changing nothing.
+    pub async fn open_existing(settings: &CassandraSettings) -> anyhow::Result<Store> {
+        let table = TableName::of(settings)?;
+        let session = connect(settings).await?;
+        check_columns(&session, &table).await?;
+        Ok(Store {
+            session,
+            insert: None,
+            table: table.to_string(),
         })
     }
 
     /// Writes one user (an upsert by id).
     pub async fn insert(&self, user: &User) -> Result<(), scylla::errors::ExecutionError> {
-        let values = (
-            user.id,
-            &user.first_name,
-            &user.last_name,
-            &user.gender,
-            &user.address,
-            &user.post_code,
-            &user.email,
-            &user.username,
-            &user.dob,
-            &user.registered_date,
-            &user.phone,
-            &user.picture,
-        );
-        self.session.execute_unpaged(&self.insert, values).await?;
+        let insert = self
+            .insert
+            .as_ref()
+            .expect("a store opened for reading is never written to");
+        self.session
+            .execute_unpaged(insert, Row::from(user))
+            .await?;
         Ok(())
     }
 
     /// Up to `limit` stored users, in the table's (token) order.
     pub async fn users(&self, limit: u32) -> anyhow::Result<Vec<User>> {
-        let query = format!(
-            "SELECT id, {} FROM {} LIMIT {limit}",
-            COLUMNS.join(", "),
-            self.table
-        );
+        let query = format!("SELECT {} FROM {} LIMIT {limit}", column_list(), self.table);
         let result = self
             .session
             .query_unpaged(query, ())
@@ -150,7 +203,7 @@ impl Store {
             .into_rows_result()?;
         let mut users = Vec::new();
         for row in result.rows::<Row>()? {
-            users.push(user_from_row(row?));
+            users.push(User::from(row?));
         }
         Ok(users)
     }
@@ -205,40 +258,138 @@ impl Store {
     }
 }
 
-fn user_from_row(row: Row) -> User {
-    let (
-        id,
-        first_name,
-        last_name,
-        gender,
-        address,
-        post_code,
-        email,
-        username,
-        dob,
-        registered_date,
-        phone,
-        picture,
-    ) = row;
-    User {
-        id,
-        first_name: first_name.unwrap_or_default(),
-        last_name: last_name.unwrap_or_default(),
-        gender: gender.unwrap_or_default(),
-        address: address.unwrap_or_default(),
-        post_code: post_code.unwrap_or_default(),
-        email: email.unwrap_or_default(),
-        username: username.unwrap_or_default(),
-        dob: dob.unwrap_or_default(),
-        registered_date: registered_date.unwrap_or_default(),
-        phone: phone.unwrap_or_default(),
-        picture: picture.unwrap_or_default(),
+/// A keyspace and table name as CQL takes them unquoted, checked before
+/// anything is created or looked up: CQL folds unquoted names to lower case,
+/// so `Spark_Streams` would be created as `spark_streams` and then not be
+/// found in `system_schema` under the name given.
+#[derive(Debug, Clone)]
+struct TableName {
+    keyspace: String,
+    table: String,
+}
+
+impl TableName {
+    fn of(settings: &CassandraSettings) -> anyhow::Result<TableName> {
+        check_name("cassandra.keyspace", &settings.keyspace)?;
+        check_name("cassandra.table", &settings.table)?;
+        Ok(TableName {
+            keyspace: settings.keyspace.clone(),
+            table: settings.table.clone(),
+        })
     }
 }
 
-/// Creates what is missing and migrates the seed's table, which lacks `dob`.
-async fn ensure_schema(session: &Session, settings: &CassandraSettings) -> anyhow::Result<()> {
-    let (keyspace, table) = (&settings.keyspace, &settings.table);
+impl std::fmt::Display for TableName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.keyspace, self.table)
+    }
+}
+
+/// CQL's reserved words: not usable as unquoted names.
+const RESERVED: [&str; 63] = [
+    "add",
+    "aggregate",
+    "all",
+    "allow",
+    "alter",
+    "and",
+    "apply",
+    "as",
+    "asc",
+    "ascii",
+    "authorize",
+    "batch",
+    "begin",
+    "by",
+    "called",
+    "columnfamily",
+    "create",
+    "delete",
+    "desc",
+    "describe",
+    "drop",
+    "entries",
+    "execute",
+    "from",
+    "full",
+    "grant",
+    "if",
+    "in",
+    "index",
+    "infinity",
+    "insert",
+    "into",
+    "is",
+    "keyspace",
+    "limit",
+    "materialized",
+    "modify",
+    "nan",
+    "norecursive",
+    "not",
+    "null",
+    "of",
+    "on",
+    "or",
+    "order",
+    "primary",
+    "rename",
+    "replace",
+    "revoke",
+    "schema",
+    "select",
+    "set",
+    "table",
+    "to",
+    "token",
+    "truncate",
+    "unlogged",
+    "unset",
+    "update",
+    "use",
+    "using",
+    "where",
+    "with",
+];
+
+/// Refuses a name CQL would not take unquoted as it is: `[a-z][a-z0-9_]*`,
+/// at most 48 characters, not a reserved word.
+fn check_name(key: &str, name: &str) -> anyhow::Result<()> {
+    let lower = name.to_ascii_lowercase();
+    let valid_chars = |text: &str| {
+        text.starts_with(|c: char| c.is_ascii_lowercase())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    if name != lower && valid_chars(&lower) {
+        bail!(
+            "`{key}` is `{name}`: Cassandra folds unquoted names to lower case, so use `{lower}`"
+        );
+    }
+    if !valid_chars(name) {
+        bail!(
+            "`{key}` is `{name}`: a Cassandra name starts with a lower-case letter and has only \
+             lower-case letters, digits and `_`"
+        );
+    }
+    if name.len() > 48 {
+        bail!("`{key}` is `{name}`: Cassandra names have at most 48 characters");
+    }
+    if RESERVED.contains(&name) {
+        bail!("`{key}` is `{name}`, a reserved word in CQL: choose another name");
+    }
+    Ok(())
+}
+
+/// Creates what is missing and migrates the tutorial's table, which lacks
+/// `dob`. Two writers starting together may both add it: the second one's
+/// ALTER fails, and the column is there, which is all that matters.
+async fn ensure_schema(
+    session: &Session,
+    settings: &CassandraSettings,
+    name: &TableName,
+) -> anyhow::Result<()> {
     let ddl = |what: String| async move {
         session
             .query_unpaged(what.clone(), ())
@@ -246,24 +397,30 @@ async fn ensure_schema(session: &Session, settings: &CassandraSettings) -> anyho
             .with_context(|| format!("Cassandra refused: {what}"))
     };
     ddl(format!(
-        "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {}",
-        settings.replication
+        "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {}",
+        name.keyspace, settings.replication
     ))
     .await?;
-    let columns: Vec<String> = COLUMNS.iter().map(|c| format!("{c} text")).collect();
+    let columns: Vec<String> = SCHEMA.iter().map(|(c, t)| format!("{c} {t}")).collect();
     ddl(format!(
-        "CREATE TABLE IF NOT EXISTS {keyspace}.{table} (id uuid PRIMARY KEY, {})",
+        "CREATE TABLE IF NOT EXISTS {name} ({}, PRIMARY KEY (id))",
         columns.join(", ")
     ))
     .await?;
-    let present = table_columns(session, keyspace, table).await?;
-    if !present.iter().any(|c| c == "id") {
-        bail!("table {keyspace}.{table} exists but has no `id` column: it is not a users table");
+    let present = table_columns(session, name).await?;
+    if !present.iter().any(|(c, _)| c == "id") {
+        bail!("table {name} exists but has no `id` column: it is not a users table");
     }
-    for column in COLUMNS {
-        if !present.iter().any(|c| c == column) {
-            info!("adding missing column {column} to {keyspace}.{table}");
-            ddl(format!("ALTER TABLE {keyspace}.{table} ADD {column} text")).await?;
+    for (column, kind) in SCHEMA {
+        if present.iter().any(|(c, _)| c == column) {
+            continue;
+        }
+        info!("adding missing column {column} to {name}");
+        if let Err(error) = ddl(format!("ALTER TABLE {name} ADD {column} {kind}")).await {
+            let now = table_columns(session, name).await?;
+            if !now.iter().any(|(c, _)| c == column) {
+                return Err(error);
+            }
         }
     }
     session
@@ -273,22 +430,73 @@ async fn ensure_schema(session: &Session, settings: &CassandraSettings) -> anyho
     Ok(())
 }
 
+/// Refuses a table that is missing, or whose columns lack one of
+/// [`SCHEMA`] or have another type: every insert would fail.
+async fn check_columns(session: &Session, name: &TableName) -> anyhow::Result<()> {
+    let present = table_columns(session, name).await?;
+    if present.is_empty() {
+        bail!(
+            "table {name} does not exist (or keyspace {} does not): `rtds process` creates it",
+            name.keyspace
+        );
+    }
+    for (column, expected) in SCHEMA {
+        match present.iter().find(|(c, _)| c == column) {
+            None => {
+                bail!("table {name} has no column `{column}` ({expected}): `rtds process` adds it")
+            }
+            Some((_, found)) if found != expected => bail!(
+                "table {name} has column `{column}` of type {found}, but rtds stores {expected} \
+                 there: a column's type cannot be changed, so recreate the table with \
+                 `{column} {expected}` or point `cassandra.table` (--table) at another table"
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The table's columns with their CQL types, as `system_schema` has them;
+/// empty when there is no such table.
 async fn table_columns(
     session: &Session,
-    keyspace: &str,
-    table: &str,
-) -> anyhow::Result<Vec<String>> {
+    name: &TableName,
+) -> anyhow::Result<Vec<(String, String)>> {
     let rows = session
         .query_unpaged(
-            "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
-            (keyspace, table),
+            "SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+            (&name.keyspace, &name.table),
         )
         .await
         .context("cannot read system_schema.columns")?
         .into_rows_result()?;
-    let mut names = Vec::new();
-    for row in rows.rows::<(String,)>()? {
-        names.push(row?.0);
+    let mut columns = Vec::new();
+    for row in rows.rows::<(String, String)>()? {
+        columns.push(row?);
     }
-    Ok(names)
+    Ok(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_as_cql_takes_them() {
+        assert!(check_name("cassandra.keyspace", "spark_streams").is_ok());
+        assert!(check_name("cassandra.table", "created_users2").is_ok());
+        let folded = check_name("cassandra.keyspace", "Spark_Streams").unwrap_err();
+        assert!(
+            folded.to_string().contains("use `spark_streams`"),
+            "{folded}"
+        );
+        for bad in ["2users", "users-created", "", "_x", "sélect"] {
+            let error = check_name("cassandra.table", bad).unwrap_err().to_string();
+            assert!(error.contains("cassandra.table"), "{error}");
+        }
+        assert!(check_name("cassandra.table", &"a".repeat(49)).is_err());
+        assert!(check_name("cassandra.table", &"a".repeat(48)).is_ok());
+        let reserved = check_name("cassandra.table", "table").unwrap_err();
+        assert!(reserved.to_string().contains("reserved"), "{reserved}");
+    }
 }

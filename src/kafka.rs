@@ -12,8 +12,143 @@ use rdkafka::error::RDKafkaErrorCode;
 
 use crate::config::KafkaSettings;
 
-/// The librdkafka settings every rtds client shares: brokers and security.
-pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
+/// What a Kafka client is for. Each role has its own defaults and its own
+/// locked settings; [`client_config`] builds them all by one rule.
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    /// `rtds produce`: users to the topic.
+    Producer,
+    /// `rtds process`: the topic, in a consumer group, committing what is
+    /// stored every `commit_interval`.
+    Consumer { commit_interval: Duration },
+    /// `rtds process`: bad records to the dead-letter topic.
+    DeadLetters,
+    /// Topic checks and creation.
+    Admin,
+}
+
+/// The producer settings that make delivery fast and memory-bounded; any of
+/// them can be changed with `kafka.properties`.
+const PRODUCER_DEFAULTS: [(&str, &str); 6] = [
+    ("compression.type", "lz4"),
+    ("linger.ms", "5"),
+    ("batch.num.messages", "10000"),
+    ("batch.size", "1000000"),
+    // Bounds the producer's memory: sending waits when this much is queued.
+    ("queue.buffering.max.kbytes", "8192"),
+    ("queue.buffering.max.messages", "100000"),
+];
+
+/// The consumer settings that bound memory and keep a small queue fast.
+const CONSUMER_DEFAULTS: [(&str, &str); 5] = [
+    ("auto.offset.reset", "earliest"),
+    // Bounds what librdkafka prefetches: part of the memory bound.
+    ("queued.max.messages.kbytes", "4096"),
+    ("queued.min.messages", "10000"),
+    // Once the prefetch queue is full, fetch again as soon as it drains,
+    // not after librdkafka's default second: that second caps a small
+    // queue at a few MB/s.
+    ("fetch.queue.backoff.ms", "10"),
+    ("partition.assignment.strategy", "cooperative-sticky"),
+];
+
+/// A setting the delivery guarantee rests on: always set by rtds, refused
+/// in `kafka.properties` (under any of its librdkafka names).
+struct Locked {
+    names: &'static [&'static str],
+    value: &'static str,
+    why: &'static str,
+}
+
+const PRODUCER_LOCKED: [Locked; 2] = [
+    Locked {
+        names: &["enable.idempotence"],
+        value: "true",
+        why: "retries after a broker failure must not write a record twice",
+    },
+    Locked {
+        names: &["acks", "request.required.acks"],
+        value: "all",
+        why: "a record counts as delivered only once every in-sync replica has it",
+    },
+];
+
+const CONSUMER_LOCKED: [Locked; 3] = [
+    Locked {
+        names: &["enable.auto.offset.store"],
+        value: "false",
+        why: "an offset is stored only after its record is written or dead-lettered",
+    },
+    Locked {
+        names: &["enable.auto.commit", "auto.commit.enable"],
+        value: "true",
+        why: "the offsets rtds stores are committed in the background and at shutdown",
+    },
+    Locked {
+        names: &["group.id"],
+        value: "",
+        why: "the group is the `kafka.group_id` setting (or `--group`)",
+    },
+];
+
+impl Role {
+    fn locked(self) -> &'static [Locked] {
+        match self {
+            Role::Producer | Role::DeadLetters => &PRODUCER_LOCKED,
+            Role::Consumer { .. } => &CONSUMER_LOCKED,
+            Role::Admin => &[],
+        }
+    }
+
+    /// Settings rtds picks for this role unless `kafka.properties` sets them.
+    fn defaults(self, settings: &KafkaSettings) -> Vec<(&'static str, String)> {
+        let own = |pairs: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+            pairs.iter().map(|&(k, v)| (k, v.to_string())).collect()
+        };
+        let delivery_timeout = ("message.timeout.ms", millis(settings.timeout));
+        match self {
+            Role::Producer => {
+                let mut defaults = own(&PRODUCER_DEFAULTS);
+                defaults.push(delivery_timeout);
+                defaults
+            }
+            Role::DeadLetters => vec![delivery_timeout],
+            Role::Consumer { commit_interval } => {
+                let mut defaults = own(&CONSUMER_DEFAULTS);
+                defaults.push(("auto.commit.interval.ms", millis(commit_interval)));
+                defaults
+            }
+            Role::Admin => Vec::new(),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
+}
+
+/// The librdkafka settings of a client in `role`: brokers and security,
+/// then the role's defaults unless `kafka.properties` sets them, then the
+/// user's properties, then the role's locked settings. A locked setting in
+/// `kafka.properties` is refused, saying why rtds sets it.
+pub fn client_config(settings: &KafkaSettings, role: Role) -> anyhow::Result<ClientConfig> {
+    for locked in role.locked() {
+        if let Some(name) = locked
+            .names
+            .iter()
+            .find(|n| settings.properties.contains_key(**n))
+        {
+            bail!(
+                "`kafka.properties` may not set `{name}`: rtds always sets it ({}), because {}",
+                if locked.value.is_empty() {
+                    "from its own setting"
+                } else {
+                    locked.value
+                },
+                locked.why
+            );
+        }
+    }
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &settings.bootstrap_servers)
@@ -28,10 +163,42 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
     if !settings.ssl_ca_location.is_empty() {
         config.set("ssl.ca.location", &settings.ssl_ca_location);
     }
+    for (key, value) in role.defaults(settings) {
+        if !settings.properties.contains_key(key) {
+            config.set(key, value);
+        }
+    }
     for (key, value) in &settings.properties {
         config.set(key, value);
     }
-    config
+    for locked in role.locked() {
+        let value = match locked.names[0] {
+            "group.id" => settings.group_id.as_str(),
+            _ => locked.value,
+        };
+        config.set(locked.names[0], value);
+    }
+    Ok(config)
+}
+
+/// How long a producer tries to deliver a record before it counts it as
+/// failed: `message.timeout.ms` (or its alias `delivery.timeout.ms`) when
+/// `kafka.properties` sets it, else `kafka.timeout`.
+pub fn delivery_timeout(settings: &KafkaSettings) -> Duration {
+    ["message.timeout.ms", "delivery.timeout.ms"]
+        .iter()
+        .find_map(|key| settings.properties.get(*key)?.parse().ok())
+        .map_or(settings.timeout, Duration::from_millis)
+}
+
+/// The largest record a producer hands to the broker: librdkafka
+/// refuses bigger ones before compression (`message.max.bytes`).
+pub fn message_max_bytes(settings: &KafkaSettings) -> usize {
+    settings
+        .properties
+        .get("message.max.bytes")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
 }
 
 /// What to tell a user whose broker does not answer.
@@ -49,7 +216,7 @@ fn unreachable_hint(settings: &KafkaSettings) -> String {
 /// cluster cannot be reached. Returns the topic's partition count.
 pub async fn ensure_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Result<usize> {
     let admin: Arc<AdminClient<DefaultClientContext>> = Arc::new(
-        client_config(settings)
+        client_config(settings, Role::Admin)?
             .create()
             .context("cannot create a Kafka admin client (check the kafka.* settings)")?,
     );
@@ -108,4 +275,72 @@ async fn partition_count(
         .filter(|t| t.error().is_none() && !t.partitions().is_empty())
         .map(|t| t.partitions().len());
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn with_properties(pairs: &[(&str, &str)]) -> KafkaSettings {
+        let mut settings = Settings::default().kafka;
+        for (key, value) in pairs {
+            settings
+                .properties
+                .insert(key.to_string(), value.to_string());
+        }
+        settings
+    }
+
+    const CONSUMER: Role = Role::Consumer {
+        commit_interval: Duration::from_secs(1),
+    };
+
+    #[test]
+    fn safety_settings_are_locked_with_a_reason() {
+        for (role, key) in [
+            (Role::Producer, "enable.idempotence"),
+            (Role::Producer, "acks"),
+            (Role::DeadLetters, "request.required.acks"),
+            (CONSUMER, "enable.auto.offset.store"),
+            (CONSUMER, "enable.auto.commit"),
+            (CONSUMER, "group.id"),
+        ] {
+            let error = client_config(&with_properties(&[(key, "1")]), role)
+                .err()
+                .unwrap_or_else(|| panic!("{key} accepted for {role:?}"))
+                .to_string();
+            assert!(error.contains(key) && error.contains("because"), "{error}");
+        }
+    }
+
+    #[test]
+    fn defaults_give_way_to_properties_and_locks_hold() {
+        let settings = with_properties(&[("linger.ms", "50"), ("max.poll.interval.ms", "10000")]);
+        let producer = client_config(&settings, Role::Producer).unwrap();
+        assert_eq!(producer.get("linger.ms"), Some("50"));
+        assert_eq!(producer.get("compression.type"), Some("lz4"));
+        assert_eq!(producer.get("enable.idempotence"), Some("true"));
+        assert_eq!(producer.get("acks"), Some("all"));
+        let dead_letters = client_config(&settings, Role::DeadLetters).unwrap();
+        assert_eq!(dead_letters.get("enable.idempotence"), Some("true"));
+        assert_eq!(dead_letters.get("message.timeout.ms"), Some("30000"));
+        let consumer = client_config(&settings, CONSUMER).unwrap();
+        assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(consumer.get("group.id"), Some("rtds-processor"));
+        assert_eq!(consumer.get("auto.commit.interval.ms"), Some("1000"));
+        assert_eq!(consumer.get("max.poll.interval.ms"), Some("10000"));
+    }
+
+    #[test]
+    fn delivery_timeout_follows_the_producer_setting() {
+        assert_eq!(
+            delivery_timeout(&with_properties(&[])),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            delivery_timeout(&with_properties(&[("message.timeout.ms", "90000")])),
+            Duration::from_secs(90)
+        );
+    }
 }

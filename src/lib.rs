@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod process;
 pub mod produce;
 pub mod progress;
+pub mod retry;
 pub mod run;
 pub mod schedule;
 pub mod shutdown;

@@ -231,17 +231,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Process(args) => {
             let metrics = Metrics::new();
             let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
-            let until = process::Until {
+            let options = process::Options {
                 idle: args.until_idle,
+                ready: None,
             };
-            let summary = process::run(&settings, until, metrics, shutdown::on_signal())
+            let summary = process::run(&settings, options, metrics, shutdown::on_signal())
                 .await
                 .context("process failed")?;
             print_summary(&summary, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Users(args) => {
-            let store = rtds::cassandra::Store::open(&settings.cassandra).await?;
+            let store = rtds::cassandra::Store::open_existing(&settings.cassandra).await?;
             if args.count {
                 println!("{}", store.count().await?);
             } else {

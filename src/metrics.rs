@@ -65,6 +65,11 @@ pub struct Metrics {
     pub dead_lettered: Reasons,
     /// Cassandra writes retried after a timeout or an unavailable node.
     pub write_retries: Counter,
+    /// Kafka consumer errors it recovers from by itself (a broker down, a
+    /// leader moving).
+    pub consumer_errors: Counter,
+    /// DLQ sends retried after a timeout or an unreachable broker.
+    pub dlq_retries: Counter,
     /// Records consumed but not yet written (bounded: that is backpressure).
     pub in_flight: Gauge,
     /// Messages in the topic the processor has not read yet.
@@ -94,6 +99,8 @@ impl Metrics {
             written: Counter::default(),
             dead_lettered: Reasons::default(),
             write_retries: Counter::default(),
+            consumer_errors: Counter::default(),
+            dlq_retries: Counter::default(),
             in_flight: Gauge::default(),
             lag: Gauge::default(),
             // 0.25 ms to ~48 s in steps of 1.5x: fine enough to read a p99 off.
@@ -150,6 +157,12 @@ impl Metrics {
             "Cassandra writes retried",
             m.write_retries.clone(),
         );
+        registry.register(
+            "consumer_errors",
+            "Kafka consumer errors recovered from",
+            m.consumer_errors.clone(),
+        );
+        registry.register("dlq_retries", "DLQ sends retried", m.dlq_retries.clone());
         registry.register(
             "records_in_flight",
             "Consumed, not yet written",

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{KafkaSettings, Settings};
-use crate::kafka;
+use crate::kafka::{self, Role};
 use crate::metrics::Metrics;
 use crate::progress::{self, Progress};
 use crate::source::{Source, SourceError, builtin};
@@ -133,38 +133,19 @@ impl ProducerContext for DeliveryCounter {
     }
 }
 
-/// The producer settings that make delivery safe and fast; any of them can
-/// be overridden with `kafka.properties`.
-const PRODUCER_DEFAULTS: [(&str, &str); 8] = [
-    ("enable.idempotence", "true"),
-    ("acks", "all"),
-    ("compression.type", "lz4"),
-    ("linger.ms", "5"),
-    ("batch.num.messages", "10000"),
-    ("batch.size", "1000000"),
-    // Bounds the producer's memory: sending waits when this much is queued.
-    ("queue.buffering.max.kbytes", "8192"),
-    ("queue.buffering.max.messages", "100000"),
-];
-
 fn create_producer(
     settings: &KafkaSettings,
     metrics: Metrics,
 ) -> anyhow::Result<ThreadedProducer<DeliveryCounter>> {
-    let mut config = kafka::client_config(settings);
-    for (key, value) in PRODUCER_DEFAULTS {
-        if !settings.properties.contains_key(key) {
-            config.set(key, value);
-        }
-    }
-    config.set(
-        "message.timeout.ms",
-        settings.timeout.as_millis().to_string(),
-    );
-    config
+    kafka::client_config(settings, Role::Producer)?
         .create_with_context(DeliveryCounter { metrics })
         .context("cannot create the Kafka producer (check the kafka.* settings)")
 }
+
+/// How long the final flush waits beyond the delivery timeout: a record
+/// still in flight when the run ends gets its whole `message.timeout.ms`,
+/// so nothing Kafka would still acknowledge is counted as failed.
+const FLUSH_MARGIN: Duration = Duration::from_secs(5);
 
 /// Runs one produce job until `limit` or `shutdown`, then flushes.
 pub async fn run(
@@ -203,6 +184,7 @@ pub async fn run(
         }
     });
 
+    let flush_timeout = kafka::delivery_timeout(&settings.kafka) + FLUSH_MARGIN;
     let (pages, mut received) = mpsc::channel::<Vec<Outgoing>>(2);
     let fetcher = tokio::spawn(fetch(
         source,
@@ -218,7 +200,7 @@ pub async fn run(
             while let Some(page) = received.blocking_recv() {
                 send_page(&producer, &topic, &page, &metrics);
             }
-            let flushed = producer.flush(Duration::from_secs(60));
+            let flushed = producer.flush(flush_timeout);
             (producer, flushed)
         }
     });
@@ -310,6 +292,9 @@ async fn fetch(
 ) -> Result<(), SourceError> {
     let started = tokio::time::Instant::now();
     let deadline = limit.duration.map(|d| started + d);
+    // Cancelled by the shutdown or at the deadline: ends the pages' retry
+    // waits, so a run overruns its deadline by at most one request.
+    let stop = shutdown.child_token();
     let max_rate = Source::max_rate(&settings);
     let page_size = source.page_size(settings.batch_size) as u64;
     let wanted = limit.count.unwrap_or(u64::MAX);
@@ -329,8 +314,8 @@ async fn fetch(
                     if in_flight.is_empty() {
                         tokio::select! {
                             _ = tokio::time::sleep_until(due) => {}
-                            _ = shutdown.cancelled() => stopping = true,
-                            _ = sleep_until_opt(deadline) => stopping = true,
+                            _ = stop.cancelled() => stopping = true,
+                            _ = sleep_until_opt(deadline) => { stop.cancel(); stopping = true }
                         }
                         continue;
                     }
@@ -338,9 +323,9 @@ async fn fetch(
                 }
             }
             let want = (wanted - delivered - requested_in_flight).min(page_size);
-            let (source, page) = (source.clone(), next_page);
+            let (source, page, stop) = (source.clone(), next_page, stop.clone());
             in_flight.spawn(async move {
-                let records = match source.page(page, want as usize).await {
+                let records = match source.page(page, want as usize, &stop).await {
                     Ok(users) => Ok(tokio::task::spawn_blocking(move || {
                         users.into_iter().map(Outgoing::from).collect()
                     })
@@ -359,8 +344,8 @@ async fn fetch(
         }
         let done = tokio::select! {
             done = in_flight.join_next() => done,
-            _ = shutdown.cancelled(), if !stopping => { stopping = true; continue; }
-            _ = sleep_until_opt(deadline), if !stopping => { stopping = true; continue; }
+            _ = stop.cancelled(), if !stopping => { stopping = true; continue; }
+            _ = sleep_until_opt(deadline), if !stopping => { stop.cancel(); stopping = true; continue; }
         };
         let Some(done) = done else { continue };
         let (want, result) = done.expect("page task does not panic");
@@ -374,7 +359,8 @@ async fn fetch(
         };
         // A source that keeps answering with nothing usable would otherwise
         // be asked forever for a --count it never reaches.
-        empty_pages = if records.is_empty() {
+        // Pages cut short by the stop are empty too, and say nothing of the source.
+        empty_pages = if records.is_empty() && !stopping {
             empty_pages + 1
         } else {
             0

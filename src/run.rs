@@ -5,12 +5,13 @@
 use anyhow::Context;
 use chrono::Utc;
 use serde::Serialize;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::schedule::{Schedule, State};
+use crate::schedule::{Pipeline, Schedule, State};
 use crate::{process, produce};
 
 /// What `rtds run` did before it was stopped.
@@ -32,8 +33,12 @@ impl std::fmt::Display for Summary {
     }
 }
 
-/// Runs until `shutdown`. With `now`, produces once at start for the
-/// current slot, unless the state file says that slot was already produced.
+/// Runs until `shutdown`, or until the processor fails, which ends the run
+/// at once with its error: a pipeline that cannot store should not keep
+/// producing. Production starts only once the processor is ready. With
+/// `now`, produces once at start whatever the state says; without, the
+/// current slot is produced at start only when an earlier run of this
+/// pipeline produced a slot before it (it was missed while stopped).
 pub async fn run(
     settings: &Settings,
     limit: produce::Limit,
@@ -43,12 +48,26 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let schedule: Schedule = settings.run.schedule.parse().map_err(anyhow::Error::msg)?;
     let state = State::new(&settings.run.state_file);
-    let mut last = state.last_slot(&schedule)?;
+    let pipeline = Pipeline::new(&settings.kafka.topic, &settings.produce.source, &schedule);
+    let mut last = state.last_slot(&pipeline)?;
 
-    let processor = tokio::spawn({
+    let (ready, is_ready) = oneshot::channel();
+    let mut processor = tokio::spawn({
         let (settings, metrics, shutdown) = (settings.clone(), metrics.clone(), shutdown.clone());
-        async move { process::run(&settings, process::Until::default(), metrics, shutdown).await }
+        async move {
+            let options = process::Options {
+                idle: None,
+                ready: Some(ready),
+            };
+            process::run(&settings, options, metrics, shutdown).await
+        }
     });
+    tokio::select! {
+        started = is_ready => if started.is_err() {
+            return Err(processor_ended(processor.await));
+        },
+        _ = shutdown.cancelled() => {}
+    }
 
     let mut scheduler = Scheduler {
         settings,
@@ -59,33 +78,53 @@ pub async fn run(
         failures: 0,
         produced: 0,
     };
-    let mut due = if now {
-        Some(schedule.current_slot(Utc::now()))
-    } else {
-        None
+    let current = schedule.current_slot(Utc::now());
+    let mut due = match last {
+        _ if now => Some(current),
+        Some(produced) if produced < current => {
+            info!(slot = %current, last = %produced, "slot missed while stopped: producing it now");
+            Some(current)
+        }
+        Some(produced) => {
+            info!(slot = %produced, state = %state.path().display(), %pipeline,
+                "slot already produced by an earlier run, not producing it again");
+            None
+        }
+        None => None,
     };
-    loop {
-        if let Some(slot) = due.take() {
-            if last >= Some(slot) {
-                info!(%slot, state = %state.path().display(), "slot already produced, not producing again");
-            } else if scheduler.produce(slot).await {
-                state.record(&schedule, slot)?;
-                last = Some(slot);
+    let scheduled: anyhow::Result<()> = async {
+        loop {
+            if let Some(slot) = due.take() {
+                let produce = scheduler.produce(slot);
+                tokio::pin!(produce);
+                let produced = tokio::select! {
+                    produced = &mut produce => produced,
+                    ended = &mut processor => {
+                        shutdown.cancel();
+                        produce.await;
+                        return Err(processor_ended(ended));
+                    }
+                };
+                if produced {
+                    state.record(&pipeline, slot)?;
+                    last = Some(slot);
+                }
+            }
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            let next = schedule.next_slot(Utc::now().max(last.unwrap_or_default()));
+            info!(%schedule, %next, "next produce run");
+            let wait = (next - Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => due = Some(next),
+                _ = shutdown.cancelled() => return Ok(()),
+                ended = &mut processor => return Err(processor_ended(ended)),
             }
         }
-        if shutdown.is_cancelled() || processor.is_finished() {
-            break;
-        }
-        let next = schedule.next_slot(Utc::now().max(last.unwrap_or_default()));
-        info!(%schedule, %next, "next produce run");
-        let wait = (next - Utc::now()).to_std().unwrap_or_default();
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => due = Some(next),
-            _ = shutdown.cancelled() => break,
-        }
     }
-    // A processor that ended on its own failed: stop the rest and report it.
-    shutdown.cancel();
+    .await;
+    scheduled?;
     let process = processor
         .await
         .expect("processor task does not panic")
@@ -96,6 +135,18 @@ pub async fn run(
         produced: scheduler.produced,
         process,
     })
+}
+
+/// The error of a processor that ended while `rtds run` still needed it.
+fn processor_ended(
+    ended: Result<anyhow::Result<process::Summary>, tokio::task::JoinError>,
+) -> anyhow::Error {
+    let why = match ended {
+        Ok(Err(error)) => error,
+        Ok(Ok(summary)) => anyhow::anyhow!("it ended by itself: {summary}"),
+        Err(panicked) => anyhow::anyhow!("it panicked: {panicked}"),
+    };
+    why.context("the processor stopped, so `rtds run` stops too (nothing more is produced)")
 }
 
 /// The producing side of `rtds run`.

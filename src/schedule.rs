@@ -2,6 +2,8 @@
 //! cron fields, in UTC, as Airflow reads them) and the last slot produced,
 //! kept in a small state file so a restart never produces twice for a slot.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -61,14 +63,33 @@ impl Schedule {
     }
 }
 
-/// What the state file holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the state file holds: the last slot produced by each pipeline,
+/// keyed by [`Pipeline`], so that pipelines sharing a working directory do
+/// not hold each other back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Saved {
-    schedule: String,
-    last_slot: DateTime<Utc>,
+    #[serde(default)]
+    pipelines: BTreeMap<String, DateTime<Utc>>,
 }
 
-/// The last slot produced, on disk.
+/// What identifies one pipeline's slots: the topic it produces to, the
+/// source it produces from, and its schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pipeline(String);
+
+impl Pipeline {
+    pub fn new(topic: &str, source: &str, schedule: &Schedule) -> Pipeline {
+        Pipeline(format!("{topic} from {source} on {schedule}"))
+    }
+}
+
+impl std::fmt::Display for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The last slot produced, per pipeline, on disk.
 #[derive(Debug)]
 pub struct State {
     path: PathBuf,
@@ -83,41 +104,52 @@ impl State {
         &self.path
     }
 
-    /// The last slot produced under `schedule`; a file written for another
-    /// schedule does not count.
-    pub fn last_slot(&self, schedule: &Schedule) -> anyhow::Result<Option<DateTime<Utc>>> {
+    fn load(&self) -> anyhow::Result<Saved> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Saved::default()),
             Err(e) => {
                 return Err(e).with_context(|| {
                     format!("cannot read the schedule state {}", self.path.display())
                 });
             }
         };
-        let saved: Saved = serde_json::from_str(&text).with_context(|| {
+        serde_json::from_str(&text).with_context(|| {
             format!(
                 "the schedule state {} is damaged; delete it to start over",
                 self.path.display()
             )
-        })?;
-        Ok((saved.schedule == schedule.text).then_some(saved.last_slot))
+        })
     }
 
-    /// Records `slot` as produced, atomically (write then rename).
-    pub fn record(&self, schedule: &Schedule, slot: DateTime<Utc>) -> anyhow::Result<()> {
-        let saved = Saved {
-            schedule: schedule.text.clone(),
-            last_slot: slot,
+    /// The last slot `pipeline` produced.
+    pub fn last_slot(&self, pipeline: &Pipeline) -> anyhow::Result<Option<DateTime<Utc>>> {
+        Ok(self.load()?.pipelines.get(&pipeline.0).copied())
+    }
+
+    /// Records `slot` as produced by `pipeline`, atomically: a temporary
+    /// file, synced, renamed over the old one, and the folder synced, so a
+    /// crash leaves the old state or the new one, never half of either.
+    pub fn record(&self, pipeline: &Pipeline, slot: DateTime<Utc>) -> anyhow::Result<()> {
+        let mut saved = self.load()?;
+        saved.pipelines.insert(pipeline.0.clone(), slot);
+        let dir = match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                dir
+            }
+            None => Path::new("."),
         };
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
         let temporary = self.path.with_extension("tmp");
-        std::fs::write(&temporary, serde_json::to_vec(&saved)?)
-            .and_then(|()| std::fs::rename(&temporary, &self.path))
-            .with_context(|| format!("cannot write the schedule state {}", self.path.display()))
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&temporary)?;
+            file.write_all(&serde_json::to_vec_pretty(&saved)?)?;
+            file.sync_all()?;
+            std::fs::rename(&temporary, &self.path)?;
+            std::fs::File::open(dir)?.sync_all()
+        };
+        write().with_context(|| format!("cannot write the schedule state {}", self.path.display()))
     }
 }
 
@@ -167,24 +199,35 @@ mod tests {
     }
 
     #[test]
-    fn state_survives_a_restart_per_schedule() {
+    fn state_survives_a_restart_per_pipeline() {
         let path =
             std::env::temp_dir().join(format!("rtds-state-{}/run.json", uuid::Uuid::new_v4()));
         let daily: Schedule = "@daily".parse().unwrap();
         let hourly: Schedule = "@hourly".parse().unwrap();
+        let a = Pipeline::new("topic_a", "builtin", &daily);
+        let b = Pipeline::new("topic_b", "builtin", &daily);
+        let a_hourly = Pipeline::new("topic_a", "builtin", &hourly);
+        let a_api = Pipeline::new("topic_a", "https://randomuser.me/api/", &daily);
         let state = State::new(&path);
-        assert_eq!(state.last_slot(&daily).unwrap(), None);
-        state.record(&daily, at("2026-11-25T00:00:00Z")).unwrap();
+        assert_eq!(state.last_slot(&a).unwrap(), None);
+        state.record(&a, at("2026-11-25T00:00:00Z")).unwrap();
+        state.record(&b, at("2026-11-24T00:00:00Z")).unwrap();
         let reopened = State::new(&path);
         assert_eq!(
-            reopened.last_slot(&daily).unwrap(),
+            reopened.last_slot(&a).unwrap(),
             Some(at("2026-11-25T00:00:00Z"))
         );
-        assert_eq!(reopened.last_slot(&hourly).unwrap(), None);
+        assert_eq!(
+            reopened.last_slot(&b).unwrap(),
+            Some(at("2026-11-24T00:00:00Z"))
+        );
+        assert_eq!(reopened.last_slot(&a_hourly).unwrap(), None);
+        assert_eq!(reopened.last_slot(&a_api).unwrap(), None);
+        assert!(!path.with_extension("tmp").exists());
         std::fs::write(&path, "garbage").unwrap();
         assert!(
             reopened
-                .last_slot(&daily)
+                .last_slot(&a)
                 .unwrap_err()
                 .to_string()
                 .contains("delete it")

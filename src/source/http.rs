@@ -6,12 +6,22 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
 use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::api::{ApiUser, RECORD_FIELDS, Reply};
 use crate::config::ProduceSettings;
 use crate::metrics::Metrics;
+use crate::retry::{Class, Retry, Stop};
 use crate::user::User;
+
+/// The largest reply body read: a few times the largest page (5000 users of
+/// about 1.2 kB). A bigger one is refused, not held in memory.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// How long one page waits in all on HTTP 429 replies before giving up: the
+/// public API counts its limit over 5 minutes.
+const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(300);
 
 /// Why a page could not be fetched even after retries.
 #[derive(Debug, thiserror::Error)]
@@ -28,12 +38,22 @@ pub enum HttpError {
         attempts: u32,
         last: String,
     },
+    #[error(
+        "rate limited by the API at {url} (HTTP 429), waited {waited} s in all for one page; \
+         lower --max-rate or try again later"
+    )]
+    RateLimited { url: String, waited: u64 },
     #[error("the Random User API at {url} refused the request with HTTP {status}: {body}")]
     Refused {
         url: String,
         status: u16,
         body: String,
     },
+    #[error(
+        "the Random User API at {url} sent a reply of more than {limit} bytes; \
+         is it really a Random User API?"
+    )]
+    TooLarge { url: String, limit: usize },
 }
 
 /// A client for one API endpoint and one seed.
@@ -46,10 +66,38 @@ pub struct ApiClient {
     metrics: Metrics,
 }
 
-/// One failed attempt: whether to retry, and what to report.
-enum Attempt {
+/// One failed attempt, as the retry loop sorts it.
+#[derive(Debug)]
+enum Failure {
+    /// Worth another try; the reason is a metrics label.
     Retry(&'static str, String),
+    /// HTTP 429: come back after this long.
+    RateLimited(Duration),
     Fatal(HttpError),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Retry(_, message) => f.write_str(message),
+            Failure::RateLimited(wait) => write!(
+                f,
+                "rate limited by the API (HTTP 429), asked to wait {} s",
+                wait.as_secs_f64()
+            ),
+            Failure::Fatal(error) => error.fmt(f),
+        }
+    }
+}
+
+impl Failure {
+    fn class(&self) -> Class {
+        match self {
+            Failure::Retry(..) => Class::Transient,
+            Failure::RateLimited(wait) => Class::Later(*wait),
+            Failure::Fatal(_) => Class::Permanent,
+        }
+    }
 }
 
 impl ApiClient {
@@ -84,51 +132,64 @@ impl ApiClient {
         &self.url
     }
 
-    /// Fetches page `page` of `results` users, retrying transient failures.
-    /// A reply that stays malformed after every attempt yields no users (it is
-    /// counted); results lacking a needed field are counted and skipped.
-    pub async fn page(&self, page: u32, results: usize) -> Result<Vec<User>, HttpError> {
-        let mut last = String::new();
-        for attempt in 0..self.retries {
-            if attempt > 0 {
-                let wait = super::backoff(
-                    attempt - 1,
-                    Duration::from_millis(100),
-                    Duration::from_secs(10),
-                );
-                tokio::time::sleep(wait).await;
-            }
-            match self.attempt(page, results).await {
-                Ok(users) => return Ok(users),
-                Err(Attempt::Fatal(error)) => return Err(error),
-                Err(Attempt::Retry(reason, message)) => {
-                    self.metrics.source_errors.inc(reason);
-                    if attempt + 1 < self.retries {
-                        warn!(
-                            page,
-                            attempt = attempt + 1,
-                            reason,
-                            "Random User API request failed, retrying: {message}"
-                        );
-                    } else if reason == "malformed" {
-                        warn!(
-                            page,
-                            "giving up on page {page}, no reply was usable: {message}"
-                        );
-                        return Ok(Vec::new());
+    /// Fetches page `page` of `results` users, retrying transient failures
+    /// and waiting as asked on HTTP 429, until `stop` (shutdown or the run's
+    /// deadline), which yields no users. A reply that stays malformed after
+    /// every attempt yields no users (it is counted); results lacking a
+    /// needed field are counted and skipped.
+    pub async fn page(
+        &self,
+        page: u32,
+        results: usize,
+        stop: &CancellationToken,
+    ) -> Result<Vec<User>, HttpError> {
+        let policy = Retry {
+            what: "Random User API request",
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(10),
+            attempts: Some(self.retries),
+            patience: RATE_LIMIT_PATIENCE,
+        };
+        let mut rate_limited = Duration::ZERO;
+        let result = policy
+            .run(
+                stop,
+                Failure::class,
+                |failure| match failure {
+                    Failure::Retry(reason, _) => self.metrics.source_errors.inc(reason),
+                    Failure::RateLimited(wait) => {
+                        rate_limited += *wait;
+                        self.metrics.source_errors.inc("http_429");
                     }
-                    last = message;
-                }
+                    Failure::Fatal(_) => {}
+                },
+                || self.attempt(page, results),
+            )
+            .await;
+        match result {
+            Ok(users) => Ok(users),
+            Err(Stop::Cancelled) => Ok(Vec::new()),
+            Err(Stop::Permanent(Failure::Fatal(error))) => Err(error),
+            Err(Stop::Exhausted(Failure::RateLimited(wait))) => Err(HttpError::RateLimited {
+                url: self.url.to_string(),
+                waited: (rate_limited + wait).as_secs(),
+            }),
+            Err(Stop::Exhausted(Failure::Retry("malformed", message))) => {
+                warn!(
+                    page,
+                    "giving up on page {page}, no reply was usable: {message}"
+                );
+                Ok(Vec::new())
             }
+            Err(Stop::Exhausted(last) | Stop::Permanent(last)) => Err(HttpError::Unreachable {
+                url: self.url.to_string(),
+                attempts: self.retries,
+                last: last.to_string(),
+            }),
         }
-        Err(HttpError::Unreachable {
-            url: self.url.to_string(),
-            attempts: self.retries,
-            last,
-        })
     }
 
-    async fn attempt(&self, page: u32, results: usize) -> Result<Vec<User>, Attempt> {
+    async fn attempt(&self, page: u32, results: usize) -> Result<Vec<User>, Failure> {
         let mut query: Vec<(&str, String)> = vec![
             ("results", results.to_string()),
             ("seed", self.seed.clone()),
@@ -145,31 +206,23 @@ impl ApiClient {
             .send()
             .await
             .map_err(|e| {
-                Attempt::Retry(
-                    if e.is_timeout() {
-                        "timeout"
-                    } else {
-                        "connection"
-                    },
-                    error_chain(&e),
-                )
+                let reason = if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "connection"
+                };
+                Failure::Retry(reason, error_chain(&e))
             })?;
         let status = reply.status();
-        let body = reply
-            .bytes()
-            .await
-            .map_err(|e| Attempt::Retry("connection", error_chain(&e)))?;
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(Attempt::Retry(
-                "http_429",
-                "HTTP 429 Too Many Requests".into(),
-            ));
+            return Err(Failure::RateLimited(retry_after(reply.headers())));
         }
+        let body = self.body(reply).await?;
         if status.is_server_error() {
-            return Err(Attempt::Retry("http_5xx", format!("HTTP {status}")));
+            return Err(Failure::Retry("http_5xx", format!("HTTP {status}")));
         }
         if !status.is_success() {
-            return Err(Attempt::Fatal(HttpError::Refused {
+            return Err(Failure::Fatal(HttpError::Refused {
                 url: self.url.to_string(),
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
@@ -178,12 +231,40 @@ impl ApiClient {
         // Results stay raw text until each is read on its own, so one bad
         // result costs only itself, and no JSON tree is built in between.
         let reply: Reply<Box<RawValue>> = serde_json::from_slice(&body).map_err(|e| {
-            Attempt::Retry(
+            Failure::Retry(
                 "malformed",
                 format!("reply is not a Random User API result list: {e}"),
             )
         })?;
         Ok(self.keep_complete(reply.results))
+    }
+
+    /// The reply's body, at most [`MAX_BODY_BYTES`] of it.
+    async fn body(&self, mut reply: reqwest::Response) -> Result<Vec<u8>, Failure> {
+        let too_large = || {
+            Failure::Fatal(HttpError::TooLarge {
+                url: self.url.to_string(),
+                limit: MAX_BODY_BYTES,
+            })
+        };
+        if reply
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = reply
+            .chunk()
+            .await
+            .map_err(|e| Failure::Retry("connection", error_chain(&e)))?
+        {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// Makes each result a record, counting and logging those that cannot.
@@ -202,6 +283,29 @@ impl ApiClient {
     }
 }
 
+/// How long a 429 reply asks to wait: its `Retry-After` in seconds or as an
+/// HTTP date, else a second.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let Some(value) = value else {
+        return Duration::from_secs(1);
+    };
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Duration::from_secs(seconds);
+    }
+    chrono::DateTime::parse_from_rfc2822(value)
+        .ok()
+        .and_then(|at| {
+            (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                .to_std()
+                .ok()
+        })
+        .unwrap_or(Duration::from_secs(1))
+}
+
 /// The error and its causes on one line: reqwest hides the useful part
 /// ("Connection refused") in the source chain.
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -213,4 +317,25 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn retry_after_is_read_in_seconds_or_as_a_date() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), Duration::from_secs(1));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Duration::from_secs(7));
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&soon).unwrap());
+        let wait = retry_after(&headers);
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+    }
 }

@@ -10,7 +10,7 @@ pub mod builtin;
 pub mod http;
 pub mod server;
 
-use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::ProduceSettings;
 use crate::metrics::Metrics;
@@ -88,7 +88,13 @@ impl Source {
 
     /// Page `page` (1-based) of `results` users, made into records. Results
     /// that lack a field the record needs are already counted and left out.
-    pub async fn page(&self, page: u32, results: usize) -> Result<Vec<User>, SourceError> {
+    /// `stop` (shutdown, the run's deadline) ends retry waits: no users.
+    pub async fn page(
+        &self,
+        page: u32,
+        results: usize,
+        stop: &CancellationToken,
+    ) -> Result<Vec<User>, SourceError> {
         match self {
             Source::Builtin(generator) => {
                 // CPU work: kept off the async workers the processor may share.
@@ -98,7 +104,7 @@ impl Source {
                 });
                 Ok(records.await.expect("generator does not panic"))
             }
-            Source::Http(client) => Ok(client.page(page, results).await?),
+            Source::Http(client) => Ok(client.page(page, results, stop).await?),
         }
     }
 
@@ -119,11 +125,4 @@ impl Source {
             Source::Http(client) => client.url().to_string(),
         }
     }
-}
-
-/// Exponential backoff with full jitter: attempt 0 waits up to `base`,
-/// doubling up to `cap`, so retrying clients do not stampede together.
-pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
-    let ceiling = base.saturating_mul(1 << attempt.min(16)).min(cap);
-    ceiling.mul_f64(rand::random::<f64>().max(0.1))
 }

@@ -37,6 +37,12 @@ pub struct ServerArgs {
     /// Latency added to every reply, e.g. 50ms
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub latency: Duration,
+    /// Answer the first N requests with HTTP 429 and a Retry-After header, as a rate-limited API does
+    #[arg(long, default_value_t = 0)]
+    pub rate_limited: usize,
+    /// Seconds those 429 replies ask the client to wait (their Retry-After)
+    #[arg(long, default_value_t = 1)]
+    pub retry_after: u64,
 }
 
 /// The API's page size limit; like the API, anything outside 1..=5000 means 1.
@@ -56,6 +62,8 @@ pub fn router(args: &ServerArgs) -> Router {
         fail_rate: args.fail_rate,
         malformed_rate: args.malformed_rate,
         latency: args.latency,
+        rate_limited: AtomicUsize::new(args.rate_limited),
+        retry_after: args.retry_after,
         dice: Mutex::new(SmallRng::from_os_rng()),
         malformed_turn: AtomicUsize::new(0),
     });
@@ -96,7 +104,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         })?;
     let address = listener.local_addr().unwrap_or(args.listen);
     tracing::info!("serving the Random User API stand-in on http://{address}/api/");
-    serve(listener, args, shutdown_signal())
+    let stopped = async {
+        crate::shutdown::first_signal().await;
+        tracing::info!("stopping the Random User API stand-in");
+    };
+    serve(listener, args, stopped)
         .await
         .context("serving the Random User API stand-in")
 }
@@ -117,40 +129,14 @@ fn check_rate(rate: f64) -> Result<f64, String> {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM (what `docker stop` and systemd send).
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot watch for Ctrl-C: {error}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!("cannot watch for SIGTERM: {error}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-    tracing::info!("stopping the Random User API stand-in");
-}
-
 /// The server's shared state: how to misbehave, and the dice for it.
 struct Stand {
     fail_rate: f64,
     malformed_rate: f64,
     latency: Duration,
+    /// Requests still to be answered 429 with `Retry-After: retry_after`.
+    rate_limited: AtomicUsize,
+    retry_after: u64,
     /// Fault decisions need no quality, only speed; the lock is held for three draws.
     dice: Mutex<SmallRng>,
     /// Malformed bodies take turns, so a handful of requests shows every kind.
@@ -220,6 +206,23 @@ async fn users(
 ) -> Response {
     if !stand.latency.is_zero() {
         tokio::time::sleep(stand.latency).await;
+    }
+    let limited = stand
+        .rate_limited
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    if limited.is_ok() {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/plain; charset=utf-8".to_string(),
+                ),
+                (header::RETRY_AFTER, stand.retry_after.to_string()),
+            ],
+            "Too Many Requests",
+        )
+            .into_response();
     }
     let malformed = match stand.fault() {
         Some(Fault::ServerError) => return server_error(),
@@ -418,6 +421,8 @@ mod tests {
             fail_rate: 0.0,
             malformed_rate: 0.0,
             latency: Duration::ZERO,
+            rate_limited: 0,
+            retry_after: 1,
         }
     }
 
@@ -594,6 +599,23 @@ mod tests {
             statuses.insert(status);
         }
         assert_eq!(statuses.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn rate_limited_requests_say_when_to_come_back() {
+        let server = start(ServerArgs {
+            rate_limited: 2,
+            retry_after: 7,
+            ..args()
+        })
+        .await;
+        for _ in 0..2 {
+            let response = get(&server.base, "/api/", &[("results", "3")]).await;
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+        }
+        let response = get(&server.base, "/api/", &[("results", "3")]).await;
+        assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[tokio::test]

@@ -143,6 +143,8 @@ pub fn server_args(fail_rate: f64, malformed_rate: f64) -> ServerArgs {
         fail_rate,
         malformed_rate,
         latency: Duration::ZERO,
+        rate_limited: 0,
+        retry_after: 1,
     }
 }
 

@@ -1,0 +1,337 @@
+//! One way to retry: every failure is classified once, here, as transient
+//! (retried with backoff and counted) or permanent (the job stops and says
+//! what failed and what to do). Cassandra writes, DLQ sends and API pages all
+//! retry through [`Retry::run`], so none of them can spin forever in silence:
+//! each retry is counted, the first and then one every [`LOG_EVERY`] is
+//! logged, a shutdown cuts waits short, and a permanent error ends the loop.
+
+use std::future::Future;
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+/// What a failure means for the work that hit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Worth another try: the service is slow, restarting or unreachable.
+    Transient,
+    /// Can never succeed as things are: retrying would stall in silence.
+    Permanent,
+    /// The service said when to come back (HTTP 429 with `Retry-After`):
+    /// waited as asked, without using up an attempt, within the policy's
+    /// `patience`.
+    Later(Duration),
+}
+
+/// How often a retrying loop says that it still retries.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Why a retried operation did not succeed.
+#[derive(Debug)]
+pub enum Stop<E> {
+    /// A permanent error: stop the job with it.
+    Permanent(E),
+    /// The attempts allowed ran out; the last transient error.
+    Exhausted(E),
+    /// Shutdown (or the run's deadline) came first.
+    Cancelled,
+}
+
+/// A retry policy: exponential backoff with full jitter between `base` and
+/// `cap`, at most `attempts` tries (`None`: until it works, is permanent, or
+/// is cancelled), and at most `patience` in all for [`Class::Later`] waits.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// What is retried, for the log: "Cassandra write", "DLQ send", ...
+    pub what: &'static str,
+    pub base: Duration,
+    pub cap: Duration,
+    pub attempts: Option<u32>,
+    pub patience: Duration,
+}
+
+impl Retry {
+    /// Runs `attempt` until it succeeds, failing permanently, running out of
+    /// attempts or patience, or `cancel` firing. `classify` sorts each
+    /// error; `on_retry` is told of every failure retried (for counters). An
+    /// attempt in flight is never cut short (each has its own timeout); the
+    /// waits between attempts are.
+    pub async fn run<T, E, F, Fut>(
+        &self,
+        cancel: &CancellationToken,
+        classify: impl Fn(&E) -> Class,
+        mut on_retry: impl FnMut(&E),
+        mut attempt: F,
+    ) -> Result<T, Stop<E>>
+    where
+        E: std::fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let (mut tries, mut waited_later) = (0u32, Duration::ZERO);
+        let mut logged: Option<Instant> = None;
+        let started = Instant::now();
+        loop {
+            let error = match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            let wait = match classify(&error) {
+                Class::Permanent => return Err(Stop::Permanent(error)),
+                Class::Later(asked) => {
+                    waited_later += asked;
+                    if waited_later > self.patience {
+                        return Err(Stop::Exhausted(error));
+                    }
+                    asked
+                }
+                Class::Transient => {
+                    tries += 1;
+                    if self.attempts.is_some_and(|max| tries >= max) {
+                        on_retry(&error);
+                        return Err(Stop::Exhausted(error));
+                    }
+                    backoff(tries - 1, self.base, self.cap)
+                }
+            };
+            on_retry(&error);
+            if logged.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
+                warn!(
+                    "{} failed, retrying in {:.1?} ({:.0?} since the first try): {error}",
+                    self.what,
+                    wait,
+                    started.elapsed()
+                );
+                logged = Some(Instant::now());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = cancel.cancelled() => return Err(Stop::Cancelled),
+            }
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: attempt 0 waits up to `base`,
+/// doubling up to `cap`, so retrying clients do not stampede together.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let ceiling = base.saturating_mul(1 << attempt.min(16)).min(cap);
+    ceiling.mul_f64(rand::random::<f64>().max(0.1))
+}
+
+/// A Cassandra request's failure: timeouts, an unavailable or overloaded
+/// node and broken connections pass; a request the node refuses (invalid,
+/// syntax, unauthorized, a table gone) or values that do not serialize into
+/// the table's types never will.
+pub fn cassandra(error: &ExecutionError) -> Class {
+    use RequestAttemptError::{CqlRequestSerialization, DbError as Refused, SerializationError};
+    match error {
+        ExecutionError::BadQuery(_) | ExecutionError::PrepareError(_) => Class::Permanent,
+        ExecutionError::LastAttemptError(
+            SerializationError(_)
+            | CqlRequestSerialization(_)
+            | Refused(
+                DbError::SyntaxError
+                | DbError::Invalid
+                | DbError::AlreadyExists { .. }
+                | DbError::FunctionFailure { .. }
+                | DbError::AuthenticationError
+                | DbError::Unauthorized
+                | DbError::ConfigError
+                | DbError::ProtocolError,
+                _,
+            ),
+        ) => Class::Permanent,
+        _ => Class::Transient,
+    }
+}
+
+/// A Kafka client's failure: the broker down, a leader moving, a full
+/// queue or a timed-out delivery pass; authorization, an invalid or oversized
+/// record, a missing topic and a fatal producer state do not.
+pub fn kafka(error: &KafkaError) -> Class {
+    match error.rdkafka_error_code() {
+        Some(code) if permanent_kafka_code(code) => Class::Permanent,
+        _ => Class::Transient,
+    }
+}
+
+fn permanent_kafka_code(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(
+        code,
+        TopicAuthorizationFailed
+            | GroupAuthorizationFailed
+            | ClusterAuthorizationFailed
+            | TransactionalIdAuthorizationFailed
+            | SaslAuthenticationFailed
+            | Authentication
+            | MessageSizeTooLarge
+            | InvalidMessageSize
+            | InvalidRecord
+            | MessageBatchTooLarge
+            | InvalidMessage
+            | PolicyViolation
+            | UnknownTopic
+            | InvalidTopic
+            | InvalidArgument
+            | Fatal
+            | InvalidProducerEpoch
+            | Fenced
+            | UnsupportedVersion
+            | UnsupportedFeature
+    )
+}
+
+/// True for the idempotent producer's fatal state: the producer must be
+/// made anew, it will never send again.
+pub fn fatal_producer(error: &KafkaError) -> bool {
+    error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn quick(attempts: Option<u32>) -> Retry {
+        Retry {
+            what: "test",
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+            attempts,
+            patience: Duration::from_millis(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_retried_and_counted() {
+        let (calls, retries) = (AtomicU32::new(0), AtomicU32::new(0));
+        let result: Result<u32, Stop<&str>> = quick(None)
+            .run(
+                &CancellationToken::new(),
+                |_| Class::Transient,
+                |_| {
+                    retries.fetch_add(1, Ordering::Relaxed);
+                },
+                || async {
+                    let n = calls.fetch_add(1, Ordering::Relaxed);
+                    if n < 3 { Err("busy") } else { Ok(n) }
+                },
+            )
+            .await;
+        assert_eq!(result.unwrap(), 3);
+        assert_eq!(retries.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn a_permanent_error_stops_at_once() {
+        let calls = AtomicU32::new(0);
+        let result: Result<(), Stop<&str>> = quick(None)
+            .run(
+                &CancellationToken::new(),
+                |e| {
+                    if *e == "invalid" {
+                        Class::Permanent
+                    } else {
+                        Class::Transient
+                    }
+                },
+                |_| {},
+                || async {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    Err("invalid")
+                },
+            )
+            .await;
+        assert!(matches!(result, Err(Stop::Permanent("invalid"))));
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn attempts_run_out_and_cancel_stops_waiting() {
+        let result: Result<(), Stop<&str>> = quick(Some(2))
+            .run(
+                &CancellationToken::new(),
+                |_| Class::Transient,
+                |_| {},
+                || async { Err("down") },
+            )
+            .await;
+        assert!(matches!(result, Err(Stop::Exhausted("down"))));
+
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let result: Result<(), Stop<&str>> = quick(None)
+            .run(
+                &cancel,
+                |_| Class::Transient,
+                |_| {},
+                || async { Err("down") },
+            )
+            .await;
+        assert!(matches!(result, Err(Stop::Cancelled)));
+    }
+
+    #[tokio::test]
+    async fn later_waits_as_asked_within_its_patience() {
+        let calls = AtomicU32::new(0);
+        let result: Result<(), Stop<&str>> = quick(Some(1))
+            .run(
+                &CancellationToken::new(),
+                |_| Class::Later(Duration::from_millis(2)),
+                |_| {},
+                || async {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    Err("429")
+                },
+            )
+            .await;
+        // Patience 5 ms of 2 ms waits: three tries waited, the fourth gives
+        // up; one attempt allowed does not limit them.
+        assert!(matches!(result, Err(Stop::Exhausted("429"))));
+        assert_eq!(calls.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn kafka_errors_are_classified() {
+        use rdkafka::error::KafkaError::MessageProduction;
+        assert_eq!(
+            kafka(&MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)),
+            Class::Permanent
+        );
+        assert_eq!(
+            kafka(&MessageProduction(
+                RDKafkaErrorCode::TopicAuthorizationFailed
+            )),
+            Class::Permanent
+        );
+        assert_eq!(
+            kafka(&MessageProduction(RDKafkaErrorCode::MessageTimedOut)),
+            Class::Transient
+        );
+        assert_eq!(
+            kafka(&MessageProduction(RDKafkaErrorCode::NotLeaderForPartition)),
+            Class::Transient
+        );
+        assert!(fatal_producer(&MessageProduction(RDKafkaErrorCode::Fatal)));
+    }
+
+    #[test]
+    fn cassandra_errors_are_classified() {
+        let db = |error| {
+            ExecutionError::LastAttemptError(RequestAttemptError::DbError(error, String::new()))
+        };
+        assert_eq!(cassandra(&db(DbError::Invalid)), Class::Permanent);
+        assert_eq!(cassandra(&db(DbError::Unauthorized)), Class::Permanent);
+        assert_eq!(cassandra(&db(DbError::Overloaded)), Class::Transient);
+        assert_eq!(
+            cassandra(&ExecutionError::RequestTimeout(Duration::from_secs(1))),
+            Class::Transient
+        );
+    }
+}
