@@ -210,23 +210,20 @@ struct Listener {
 impl Listener {
     async fn run(&self) -> anyhow::Result<()> {
         let consumer = &self.job.consumer;
-        // Records that came while pausing; they start first, in order.
+        // Records received and not started yet; they start in order.
         let mut pending: VecDeque<Consumed> = VecDeque::new();
-        let mut paused = false;
         let mut last_record: Option<Instant> = None;
         let mut errors = ConsumerErrors::default();
         loop {
-            let free = self.permits.available_permits() > 0;
-            if free == paused {
-                paused = !free;
-                consumer::set_paused(consumer, paused);
-            }
-            if free && let Some(record) = pending.pop_front() {
-                let permit = self
-                    .permits
-                    .clone()
-                    .try_acquire_owned()
-                    .expect("a free permit");
+            if !pending.is_empty() {
+                let permit = match self.permits.clone().try_acquire_owned() {
+                    Ok(permit) => permit,
+                    Err(_) => match self.wait_for_permit(&mut pending, &mut errors).await? {
+                        Some(permit) => permit,
+                        None => return Ok(()),
+                    },
+                };
+                let record = pending.pop_front().expect("a pending record");
                 self.start(record, permit);
                 continue;
             }
@@ -241,8 +238,7 @@ impl Listener {
                     }
                     Err(error) => errors.seen(error, &self.job.metrics)?,
                 },
-                _ = self.permits.acquire(), if !free => {}
-                _ = idle_after(self.idle, consumer, last_record), if free && pending.is_empty() => {
+                _ = idle_after(self.idle, consumer, last_record) => {
                     let idle = humantime::format_duration(self.idle.unwrap_or_default());
                     if let Some(error) = errors.last.take() {
                         return Err(anyhow!(
@@ -253,9 +249,54 @@ impl Listener {
                     info!("no new record for {idle}: stopping");
                     return Ok(());
                 }
+                // Polled now and then even when nothing comes: every poll
+                // tells the group the member is alive.
                 _ = tokio::time::sleep(POLL_EVERY) => {}
             }
         }
+    }
+
+    /// Waits for a write permit; `None` at stop. Short waits are the pace
+    /// of the writes. A longer one means every write is stuck (Cassandra
+    /// slow or down): the partitions are paused and the consumer is still
+    /// polled, so the member stays in the group however long it lasts.
+    /// Records that arrive meanwhile queue in `pending`.
+    async fn wait_for_permit(
+        &self,
+        pending: &mut VecDeque<Consumed>,
+        errors: &mut ConsumerErrors,
+    ) -> anyhow::Result<Option<OwnedSemaphorePermit>> {
+        let consumer = &self.job.consumer;
+        tokio::select! {
+            permit = self.permits.clone().acquire_owned() => {
+                return Ok(Some(permit.expect("semaphore is never closed")));
+            }
+            _ = self.job.stop.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(POLL_EVERY) => {}
+        }
+        info!("every write is waiting on Cassandra: pausing consumption until writes go through");
+        consumer::set_paused(consumer, true);
+        let waited = loop {
+            tokio::select! {
+                biased;
+                _ = self.job.stop.cancelled() => break Ok(None),
+                permit = self.permits.clone().acquire_owned() => {
+                    break Ok(Some(permit.expect("semaphore is never closed")));
+                }
+                message = consumer.recv() => match message {
+                    Ok(message) => pending.push_back(Consumed::from_message(&message)),
+                    Err(error) => if let Err(fatal) = errors.seen(error, &self.job.metrics) {
+                        break Err(fatal);
+                    },
+                },
+                _ = tokio::time::sleep(POLL_EVERY) => {}
+            }
+        };
+        consumer::set_paused(consumer, false);
+        if let Ok(Some(_)) = waited {
+            info!("writes go through again: consumption resumed");
+        }
+        waited
     }
 
     /// Starts the task that takes `record` to its row or to the DLQ.

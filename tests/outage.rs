@@ -1,125 +1,121 @@
-//! Cassandra stalls mid-stream: the processor stops pulling from Kafka
-//! (backpressure), keeps the records in flight bounded, retries, and catches
-//! up when the node answers again, with every record stored exactly once.
+//! The stack's services fail mid-stream: Cassandra frozen (SIGSTOP) or
+//! killed (SIGKILL), the Kafka broker killed, each brought back while rtds
+//! runs. rtds recovers by itself and every record ends up stored, or in the
+//! topic, exactly once.
 //!
-//! The real node is frozen with SIGSTOP and thawed with SIGCONT. This file
-//! holds one test on purpose: cargo runs test files one after another, so no
-//! other test sees the frozen node.
+//! These tests stop the stack's own processes, so they hold one lock and run
+//! one at a time; cargo runs test files one after another, so no other test
+//! sees the outage. Each leaves the stack up (also when it fails).
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use common::*;
-use rtds::cassandra::Store;
 
-/// The local Cassandra, frozen until dropped (also when the test fails).
-struct Frozen(String);
+static STACK: Mutex<()> = Mutex::new(());
 
-impl Frozen {
-    fn cassandra() -> Frozen {
-        let dir = std::env::var("RTDS_STACK_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".stack"));
-        let pid = std::fs::read_to_string(dir.join("run/cassandra.pid"))
-            .expect("the stack's Cassandra pid file (scripts/stack up)")
-            .trim()
-            .to_string();
-        send_signal("-STOP", &pid);
-        Frozen(pid)
-    }
-}
-
-impl Drop for Frozen {
-    fn drop(&mut self) {
-        send_signal("-CONT", &self.0);
-    }
-}
-
-/// One counter or gauge from the processor's /metrics.
-fn metric(port: u16, name: &str) -> u64 {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-}
-
-#[test]
-fn a_stalled_cassandra_holds_back_the_consumer_and_nothing_is_lost() {
+/// This file's tests one at a time, and the stack up before each.
+fn exclusive() -> MutexGuard<'static, ()> {
+    let guard = STACK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    stack_up();
     require_stack();
-    let (topic, keyspace) = (unique("outage"), unique("ks"));
-    let total = 50_000u64;
+    guard
+}
+
+/// `count` builtin users on `topic`, all delivered.
+fn produce(topic: &str, count: u64) {
     let output = rtds(&[
         "--topic",
-        &topic,
+        topic,
         "produce",
         "--source",
         "builtin",
         "--count",
-        &total.to_string(),
+        &count.to_string(),
     ]);
     assert!(output.status.success(), "{}", text(&output));
+}
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+/// `rtds process --json` with /metrics on `port`, its output piped, plus
+/// `extra` flags.
+fn processor(topic: &str, keyspace: &str, port: u16, extra: &[&str]) -> Command {
     let listen = format!("127.0.0.1:{port}");
     let group = format!("{topic}-group");
-    let concurrency = 64;
-    let child = rtds_command(&[
+    let mut args = vec![
         "--topic",
-        &topic,
+        topic,
         "--keyspace",
-        &keyspace,
+        keyspace,
         "--metrics-listen",
         &listen,
         "process",
         "--group",
         &group,
-        "--until-idle",
-        "5s",
         "--json",
-    ])
-    .env("RTDS_CASSANDRA_CONCURRENCY", concurrency.to_string())
-    .env("RTDS_CASSANDRA_TIMEOUT", "2s")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    ];
+    args.extend_from_slice(extra);
+    let mut command = rtds_command(&args);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+}
 
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err()
-        || metric(port, "rtds_rows_written_total") < 1_000
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the processor writes nothing"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let frozen = Frozen::cassandra();
-    std::thread::sleep(Duration::from_secs(3));
-    let consumed = metric(port, "rtds_records_consumed_total");
-    let written = metric(port, "rtds_rows_written_total");
-    std::thread::sleep(Duration::from_secs(4));
-    // Backpressure: nothing more pulled while nothing can be written, and
-    // no more records held than writes allowed in flight.
+fn written(port: u16) -> u64 {
+    metric(port, "rtds_rows_written_total").unwrap_or(0)
+}
+
+/// SIGTERM once every record is written, then the clean exit and summary.
+fn stop_when_written(child: Child, port: u16, total: u64) -> serde_json::Value {
+    wait_for("every record written", Duration::from_secs(180), || {
+        written(port) >= total
+    });
+    send_signal("-TERM", &child.id().to_string());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    json_summary(&output)
+}
+
+#[test]
+fn a_stalled_cassandra_holds_back_the_consumer_and_nothing_is_lost() {
+    let _stack = exclusive();
+    let (topic, keyspace) = (unique("outage"), unique("ks"));
+    let total = 50_000u64;
+    produce(&topic, total);
+    let port = free_port();
+    let concurrency = 64;
+    let child = processor(&topic, &keyspace, port, &["--until-idle", "5s"])
+        .env("RTDS_CASSANDRA_CONCURRENCY", concurrency.to_string())
+        .env("RTDS_CASSANDRA_TIMEOUT", "2s")
+        .spawn()
+        .unwrap();
+
+    wait_for("the first 1,000 rows", Duration::from_secs(60), || {
+        written(port) >= 1_000
+    });
+    let frozen = Frozen::service("cassandra");
+    // Backpressure: once every permit is taken, nothing more is pulled
+    // while nothing can be written, and no more records are held than
+    // writes allowed in flight.
+    wait_for("every write permit taken", Duration::from_secs(30), || {
+        metric(port, "rtds_records_in_flight") == Some(concurrency)
+    });
+    let consumed = metric(port, "rtds_records_consumed_total").unwrap();
+    let written_at_freeze = written(port);
+    wait_for("a write retried", Duration::from_secs(30), || {
+        metric(port, "rtds_write_retries_total") > Some(0)
+    });
+    wait_for("more write retries", Duration::from_secs(30), || {
+        metric(port, "rtds_write_retries_total") > Some(concurrency)
+    });
     assert_eq!(
         metric(port, "rtds_records_consumed_total"),
-        consumed,
+        Some(consumed),
         "consumer kept pulling"
     );
-    assert_eq!(metric(port, "rtds_rows_written_total"), written);
-    assert!(metric(port, "rtds_records_in_flight") <= concurrency);
+    assert_eq!(written(port), written_at_freeze);
+    assert!(metric(port, "rtds_records_in_flight").unwrap() <= concurrency);
     assert!(consumed < total, "the stall came mid-stream");
     drop(frozen);
 
@@ -128,9 +124,152 @@ fn a_stalled_cassandra_holds_back_the_consumer_and_nothing_is_lost() {
     let summary = json_summary(&output);
     assert!(summary["write_retries"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(summary["written"], total, "{summary}");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let store = runtime
-        .block_on(Store::open(&settings(&topic, &keyspace).cassandra))
+    assert_table_matches_topic(&topic, &keyspace, total as usize);
+}
+
+/// Longer than `max.poll.interval.ms`: a consumer that stopped polling
+/// while its writes wait would be dropped from the group and its records
+/// replayed; paused partitions and a polled consumer keep the member in.
+#[test]
+fn an_outage_longer_than_the_poll_interval_keeps_the_group_membership() {
+    let _stack = exclusive();
+    let (topic, keyspace) = (unique("longoutage"), unique("ks"));
+    let total = 30_000u64;
+    produce(&topic, total);
+    let port = free_port();
+    let child = processor(&topic, &keyspace, port, &["--until-idle", "5s"])
+        .env("RTDS_CASSANDRA_CONCURRENCY", "64")
+        .env("RTDS_CASSANDRA_TIMEOUT", "2s")
+        .env(
+            "RTDS_KAFKA_PROPERTIES",
+            "max.poll.interval.ms=10000,session.timeout.ms=6000",
+        )
+        .spawn()
         .unwrap();
-    assert_eq!(runtime.block_on(store.count()).unwrap(), total);
+
+    wait_for("the first 1,000 rows", Duration::from_secs(60), || {
+        written(port) >= 1_000
+    });
+    {
+        let _frozen = Frozen::service("cassandra");
+        let frozen_at = std::time::Instant::now();
+        wait_for("25 s of outage", Duration::from_secs(60), || {
+            frozen_at.elapsed() >= Duration::from_secs(25)
+                && metric(port, "rtds_write_retries_total") > Some(64)
+        });
+    }
+
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let summary = json_summary(&output);
+    // One assignment, no poll-interval expiry: the member never left, so
+    // no record was consumed twice.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.matches("assigned partitions").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("poll interval"), "{stderr}");
+    assert_eq!(summary["consumed"], total, "{summary}");
+    assert_eq!(summary["written"], total, "{summary}");
+    assert_table_matches_topic(&topic, &keyspace, total as usize);
+}
+
+#[test]
+fn a_killed_cassandra_is_waited_for_and_every_record_stored_once() {
+    let _stack = exclusive();
+    let (topic, keyspace) = (unique("cassandrakill"), unique("ks"));
+    let total = 40_000u64;
+    produce(&topic, total);
+    let port = free_port();
+    let child = processor(&topic, &keyspace, port, &[])
+        .env("RTDS_CASSANDRA_CONCURRENCY", "4")
+        .spawn()
+        .unwrap();
+    wait_for("the first 2,000 rows", Duration::from_secs(60), || {
+        written(port) >= 2_000
+    });
+    let killed = Killed::service("cassandra");
+    wait_for("a write retried", Duration::from_secs(60), || {
+        metric(port, "rtds_write_retries_total") > Some(0)
+    });
+    assert!(written(port) < total, "the kill came mid-stream");
+    killed.restart();
+
+    let summary = stop_when_written(child, port, total);
+    assert!(summary["write_retries"].as_u64().unwrap() > 0, "{summary}");
+    assert_table_matches_topic(&topic, &keyspace, total as usize);
+}
+
+#[test]
+fn a_killed_broker_during_process_loses_nothing() {
+    let _stack = exclusive();
+    let (topic, keyspace) = (unique("brokerkillproc"), unique("ks"));
+    let total = 40_000u64;
+    produce(&topic, total);
+    let port = free_port();
+    let child = processor(&topic, &keyspace, port, &[])
+        .env("RTDS_CASSANDRA_CONCURRENCY", "4")
+        .spawn()
+        .unwrap();
+    wait_for("the first 2,000 rows", Duration::from_secs(60), || {
+        written(port) >= 2_000
+    });
+    let killed = Killed::service("kafka");
+    assert!(written(port) < total, "the kill came mid-stream");
+    killed.restart();
+
+    let summary = stop_when_written(child, port, total);
+    assert_eq!(summary["written"], total, "{summary}");
+    assert_table_matches_topic(&topic, &keyspace, total as usize);
+}
+
+#[test]
+fn a_killed_broker_during_produce_loses_and_repeats_nothing() {
+    let _stack = exclusive();
+    let topic = unique("brokerkillprod");
+    let total = 300_000u64;
+    let child = rtds_command(&[
+        "--topic",
+        &topic,
+        "produce",
+        "--source",
+        "builtin",
+        "--count",
+        &total.to_string(),
+        "--max-rate",
+        "20000",
+        "--json",
+    ])
+    // Time for the broker to come back within one delivery timeout.
+    .env("RTDS_KAFKA_TIMEOUT", "120s")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for("20,000 records in the topic", Duration::from_secs(60), || {
+        topic_size(&topic) >= 20_000
+    });
+    let killed = Killed::service("kafka");
+    killed.restart();
+
+    let output = child.wait_with_output().unwrap();
+    let summary = json_summary(&output);
+    let acked = summary["acked"].as_u64().unwrap();
+    let failed = summary["failed"].as_u64().unwrap();
+    assert_eq!(
+        output.status.success(),
+        failed == 0 && acked == total,
+        "the exit status says whether everything was delivered: {}",
+        text(&output)
+    );
+    assert!(acked > 20_000, "{summary}");
+    // Every record reported delivered is in the topic, none twice.
+    let ids = topic_ids(&topic, acked as usize);
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(ids.len() as u64, acked, "{summary}");
+    assert_eq!(distinct.len(), ids.len(), "a record was written twice");
 }

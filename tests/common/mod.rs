@@ -234,3 +234,204 @@ pub fn send_signal(signal: &str, pid: &str) {
     let status = Command::new("kill").args([signal, pid]).status().unwrap();
     assert!(status.success(), "kill {signal} {pid}");
 }
+
+/// The local stack's state folder (where `scripts/stack` keeps pid files).
+fn stack_dir() -> std::path::PathBuf {
+    std::env::var("RTDS_STACK_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".stack"))
+}
+
+/// The pid of the stack's `service` ("kafka" or "cassandra").
+pub fn stack_pid(service: &str) -> String {
+    let file = stack_dir().join(format!("run/{service}.pid"));
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e} (is the stack up?)", file.display()))
+        .trim()
+        .to_string()
+}
+
+/// `scripts/stack up`: starts whatever of the stack is not running and
+/// returns once both services serve.
+pub fn stack_up() {
+    let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack"))
+        .arg("up")
+        .output()
+        .expect("scripts/stack runs");
+    assert!(output.status.success(), "scripts/stack up: {}", text(&output));
+}
+
+/// A service of the stack killed with SIGKILL, as a crash would; brought
+/// back by [`Killed::restart`], or when dropped (also when the test fails),
+/// so the tests after it find the stack up.
+pub struct Killed {
+    restarted: bool,
+}
+
+impl Killed {
+    pub fn service(service: &str) -> Killed {
+        let pid = stack_pid(service);
+        send_signal("-KILL", &pid);
+        let proc = Path::new("/proc").join(&pid);
+        wait_for(&format!("{service} (pid {pid}) to exit"), Duration::from_secs(30), || {
+            // A zombie counts as gone: its command line is empty.
+            std::fs::read(proc.join("cmdline")).map_or(true, |c| c.is_empty())
+        });
+        Killed { restarted: false }
+    }
+
+    pub fn restart(mut self) {
+        stack_up();
+        self.restarted = true;
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if !self.restarted {
+            stack_up();
+        }
+    }
+}
+
+/// A service of the stack frozen with SIGSTOP until dropped (also when the
+/// test fails).
+pub struct Frozen(String);
+
+impl Frozen {
+    pub fn service(service: &str) -> Frozen {
+        let pid = stack_pid(service);
+        send_signal("-STOP", &pid);
+        Frozen(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        send_signal("-CONT", &self.0);
+    }
+}
+
+/// Polls `done` every 50 ms until it holds; fails the test after `within`.
+pub fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < within, "waited {within:?} for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A free port on 127.0.0.1, for a child's `--metrics-listen`.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One counter or gauge from a job's /metrics on `port`, `None` while it
+/// does not answer yet.
+pub fn metric(port: u16, name: &str) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+}
+
+/// The total number of messages in `topic` (sum of its high watermarks).
+pub fn topic_size(topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", KAFKA)
+        .create()
+        .unwrap();
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+        return 0;
+    };
+    metadata.topics()[0]
+        .partitions()
+        .iter()
+        .filter_map(|p| {
+            consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(5))
+                .ok()
+        })
+        .map(|(low, high)| high - low)
+        .sum()
+}
+
+/// The ids (message keys) of every record on `topic`, expecting `expected`.
+pub fn topic_ids(topic: &str, expected: usize) -> Vec<uuid::Uuid> {
+    read_topic(topic, expected)
+        .iter()
+        .map(|m| {
+            let key = std::str::from_utf8(m.key().expect("records have keys")).unwrap();
+            key.parse().unwrap()
+        })
+        .collect()
+}
+
+/// Every id stored in `keyspace`'s users table.
+pub fn table_ids(topic: &str, keyspace: &str) -> Vec<uuid::Uuid> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = rtds::cassandra::Store::open_existing(&settings(topic, keyspace).cassandra)
+            .await
+            .unwrap();
+        let users = store.users(i32::MAX as u32).await.unwrap();
+        users.into_iter().map(|u| u.id).collect()
+    })
+}
+
+/// Asserts that the table holds each record of the topic exactly once and
+/// nothing else: same ids, none twice on either side.
+pub fn assert_table_matches_topic(topic: &str, keyspace: &str, total: usize) {
+    let mut from_topic = topic_ids(topic, total);
+    let mut in_table = table_ids(topic, keyspace);
+    from_topic.sort();
+    in_table.sort();
+    assert_eq!(from_topic.len(), total, "records on {topic}");
+    let distinct = from_topic.windows(2).filter(|w| w[0] != w[1]).count() + 1;
+    assert_eq!(distinct, total, "ids on {topic} are unique");
+    assert_eq!(in_table.len(), total, "rows in {keyspace}");
+    assert!(in_table == from_topic, "the table's ids are the topic's ids");
+}
+
+/// A child's stderr, read line by line as it comes, so a test can wait on
+/// a log line instead of sleeping.
+pub struct LogWatch {
+    lines: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl LogWatch {
+    /// Takes over `child`'s piped stderr.
+    pub fn of(child: &mut std::process::Child) -> LogWatch {
+        use std::io::BufRead;
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        LogWatch { lines }
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until the log holds `needle`; fails the test after `within`.
+    pub fn wait_for(&self, needle: &str, within: Duration) {
+        wait_for(&format!("`{needle}` in the log"), within, || {
+            self.text().contains(needle)
+        });
+    }
+}
