@@ -26,7 +26,16 @@ variables.) The environment is passed on to rtds, so its other settings
 directory) apply too; the four values above are always passed as flags, which
 take precedence over rtds.toml.
 
-Works on Airflow 3 (``airflow.sdk``) and imports on Airflow 2.7+.
+Secrets never go on the command line (it is logged): the SASL password is the
+Airflow Variable ``rtds_kafka_sasl_password``, handed to rtds as
+``RTDS_KAFKA_SASL_PASSWORD`` in its environment. Airflow masks the values of
+Variables whose names contain "password" in the task logs of scheduled runs, but
+not in ``airflow dags test`` on Airflow 2, so the task also replaces that value,
+and any ``RTDS_*PASSWORD*`` or ``RTDS_*SECRET*`` value of the worker's
+environment, by ``***`` in everything it logs. The task needs no Cassandra
+password: ``rtds produce`` only talks to Kafka.
+
+Works on Airflow 3 (``airflow.sdk``; tested with 3.3.2) and Airflow 2 (tested with 2.11.2).
 """
 
 from __future__ import annotations
@@ -57,6 +66,8 @@ SETTINGS = {
     "source": ("rtds_source", "RTDS_PRODUCE_SOURCE", "https://randomuser.me/api/"),
     "duration": ("rtds_duration", "RTDS_PRODUCE_DURATION", "60s"),
 }
+# Airflow Variable -> environment variable of rtds, for secrets.
+SECRETS = {"rtds_kafka_sasl_password": "RTDS_KAFKA_SASL_PASSWORD"}
 
 
 def setting(name: str) -> str:
@@ -64,6 +75,28 @@ def setting(name: str) -> str:
     # Positional default: the keyword is `default` on Airflow 3, `default_var` on 2.
     value = Variable.get(variable, None)
     return value or os.environ.get(env) or default
+
+
+def rtds_environment() -> tuple[dict[str, str], list[str]]:
+    """The task's environment plus the secret Variables, and the secret values in it."""
+    env = dict(os.environ)
+    for variable, name in SECRETS.items():
+        value = Variable.get(variable, None)
+        if value:
+            env[name] = value
+    secrets = [
+        value
+        for name, value in env.items()
+        if name.startswith("RTDS_") and ("PASSWORD" in name or "SECRET" in name) and value
+    ]
+    # Longest first, so that a secret containing another is replaced whole.
+    return env, sorted(secrets, key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 @dag(
@@ -81,7 +114,8 @@ def user_automation():
         cmd = [setting("bin"), "produce", "--duration", setting("duration")]
         for flag in ("bootstrap_servers", "topic", "source"):
             cmd += ["--" + flag.replace("_", "-"), setting(flag)]
-        log.info("running %s", subprocess.list2cmdline(cmd))
+        env, secrets = rtds_environment()
+        log.info("running %s", redact(subprocess.list2cmdline(cmd), secrets))
 
         # rtds's progress lines and errors go to the task log as they come; the
         # last lines are kept for the exception, where rtds says why it failed.
@@ -89,6 +123,7 @@ def user_automation():
         try:
             proc = subprocess.Popen(
                 cmd,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -101,7 +136,7 @@ def user_automation():
             ) from e
         try:
             for line in proc.stdout:
-                line = line.rstrip("\n")
+                line = redact(line.rstrip("\n"), secrets)
                 log.info("rtds: %s", line)
                 tail.append(line)
             status = proc.wait()
