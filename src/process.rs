@@ -218,10 +218,15 @@ impl Listener {
             if !pending.is_empty() {
                 let permit = match self.permits.clone().try_acquire_owned() {
                     Ok(permit) => permit,
-                    Err(_) => match self.wait_for_permit(&mut pending, &mut errors).await? {
-                        Some(permit) => permit,
-                        None => return Ok(()),
-                    },
+                    Err(_) => {
+                        let waited = self.wait_for_permit(&mut pending, &mut errors).await?;
+                        // Time blocked on writes is not idleness.
+                        last_record = Some(Instant::now());
+                        match waited {
+                            Some(permit) => permit,
+                            None => return Ok(()),
+                        }
+                    }
                 };
                 let record = pending.pop_front().expect("a pending record");
                 self.start(record, permit);
