@@ -12,6 +12,7 @@ pub mod produce;
 pub mod progress;
 pub mod run;
 pub mod schedule;
+pub mod server;
 pub mod shutdown;
 pub mod source;
 pub mod table;

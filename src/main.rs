@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use rtds::config::{Loaded, Override, Settings};
 use rtds::metrics::Metrics;
-use rtds::{process, produce, shutdown, source};
+use rtds::{process, produce, server, shutdown};
 
 /// rtds: a real-time pipeline from the Random User API through Kafka into Cassandra.
 #[derive(Parser)]
@@ -52,7 +52,7 @@ enum Command {
     /// Show stored users (like the seed's `cqlsh -e "SELECT * ... LIMIT 10"`)
     Users(UsersArgs),
     /// Serve a local stand-in of the Random User API (for tests, benchmarks, offline use)
-    RandomuserServer(source::server::ServerArgs),
+    RandomuserServer(server::ServerArgs),
 }
 
 #[derive(Args)]
@@ -225,7 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::RandomuserServer(args) => {
-            source::server::run(args).await?;
+            server::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Process(args) => {

@@ -14,7 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use rtds::config::{Override, Settings};
-use rtds::source::server::{self, ServerArgs};
+use rtds::server::{self, ServerArgs};
 use tokio_util::sync::CancellationToken;
 
 pub const KAFKA: &str = "127.0.0.1:9092";
