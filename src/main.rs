@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use rtds::config::{Loaded, Override, Settings};
 use rtds::metrics::Metrics;
@@ -211,9 +210,28 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                eprintln!("error: {error:?}");
+            } else {
+                eprintln!("error: {}", one_line(&error));
+            }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error as one line for people: rtds's own message, which names the
+/// address and what to do, and the root cause unless the message already
+/// says it. The clients' errors repeat their causes in their own messages, so
+/// the whole chain says the same thing up to three times; `RUST_LOG=debug`
+/// prints it all, one cause a line.
+fn one_line(error: &anyhow::Error) -> String {
+    let message = error.to_string();
+    let root = error.root_cause().to_string();
+    if message.contains(&root) {
+        message
+    } else {
+        format!("{message}: {root}")
     }
 }
 
@@ -234,9 +252,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let until = process::Until {
                 idle: args.until_idle,
             };
-            let summary = process::run(&settings, until, metrics, shutdown::on_signal())
-                .await
-                .context("process failed")?;
+            let summary = process::run(&settings, until, metrics, shutdown::on_signal()).await?;
             print_summary(&summary, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -265,8 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics,
                 shutdown::on_signal(),
             )
-            .await
-            .context("produce failed")?;
+            .await?;
             print_summary(&summary, args.json)?;
             if summary.delivered_all() {
                 Ok(ExitCode::SUCCESS)
@@ -283,9 +298,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
             let limit = args.produce.limit(&settings);
             let summary =
-                rtds::run::run(&settings, limit, args.now, metrics, shutdown::on_signal())
-                    .await
-                    .context("run failed")?;
+                rtds::run::run(&settings, limit, args.now, metrics, shutdown::on_signal()).await?;
             print_summary(&summary, args.produce.json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -303,4 +316,23 @@ fn print_summary<S: serde::Serialize + std::fmt::Display>(
         println!("{summary}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_one_line_with_its_root_cause_once() {
+        let driver = anyhow::anyhow!("Connection refused (os error 111)")
+            .context("pool is broken: Connection refused (os error 111)")
+            .context("cannot connect to Cassandra at 127.0.0.1:1; is it running?");
+        assert_eq!(
+            one_line(&driver),
+            "cannot connect to Cassandra at 127.0.0.1:1; is it running?: \
+             Connection refused (os error 111)"
+        );
+        let repeated = anyhow::anyhow!("bad port").context("invalid value for `x`: bad port");
+        assert_eq!(one_line(&repeated), "invalid value for `x`: bad port");
+    }
 }
