@@ -108,7 +108,7 @@ def sample_payloads():
     """Real rtds records, for the baseline to send the same bytes."""
     log("dumping a sample of real records for the baseline's payloads")
     sample_topic = unique("sample")
-    run_measured(rtds("--topic", sample_topic, "produce", "--source", "builtin", "--count", "20000"))
+    run_measured(rtds("produce", "--topic", sample_topic, "--source", "builtin", "--count", "20000"))
     sample = kafka_tool("org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", KAFKA,
                         "--topic", sample_topic, "--from-beginning", "--max-messages", "20000",
                         "--timeout-ms", "20000")
@@ -143,7 +143,7 @@ def bench_produce(records, rounds):
         log(f"round {round}: Kafka's ProducerPerformance, {records} records of the same payloads")
         perf_rate = producer_performance(records, payload_file, partitions)
         log(f"round {round}: rtds produce --source builtin, {records} records")
-        out, rss = run_measured(rtds("--topic", unique("builtin"), "produce", "--source", "builtin",
+        out, rss = run_measured(rtds("produce", "--topic", unique("builtin"), "--source", "builtin",
                                      "--count", str(records), "--json"))
         builtin = last_json(out)
         rows += [
@@ -159,7 +159,7 @@ def bench_produce(records, rounds):
                               stderr=subprocess.DEVNULL)
     try:
         time.sleep(1)
-        out, rss_api = run_measured(rtds("--topic", unique("api"), "produce", "--source",
+        out, rss_api = run_measured(rtds("produce", "--topic", unique("api"), "--source",
                                          "http://127.0.0.1:18800/api/", "--count", str(api_records), "--json"))
         api = last_json(out)
     finally:
@@ -204,7 +204,7 @@ def quantiles(buckets, qs):
 def bench_process(records, rounds):
     topic = unique("process")
     log(f"filling {topic} with {records} records")
-    run_measured(rtds("--topic", topic, "produce", "--source", "builtin", "--count", str(records)))
+    run_measured(rtds("produce", "--topic", topic, "--source", "builtin", "--count", str(records)))
 
     rows = []
     for round in range(1, rounds + 1):
@@ -214,7 +214,7 @@ def bench_process(records, rounds):
                                      capture_output=True, text=True).stdout
         ceiling = last_json(ceiling_out)
         log(f"round {round}: rtds process on them (a new group and keyspace)")
-        out, rss = run_measured(rtds("--topic", topic, "--keyspace", unique("ks"), "process",
+        out, rss = run_measured(rtds("process", "--topic", topic, "--keyspace", unique("ks"),
                                      "--group", unique("group"), "--until-idle", "3s", "--json"))
         process = last_json(out)
         rows += [
@@ -228,9 +228,9 @@ def bench_process(records, rounds):
     log(f"end-to-end latency at a steady {rate} records/s for {seconds}s")
     latency_topic, latency_keyspace = unique("latency"), unique("ks")
     # Create the topic first so that the processor starts on it at once.
-    run_measured(rtds("--topic", latency_topic, "produce", "--source", "builtin", "--count", "1"))
-    processor = subprocess.Popen(rtds("--topic", latency_topic, "--keyspace", latency_keyspace,
-                                      "--metrics-listen", "127.0.0.1:19100", "process", "--group",
+    run_measured(rtds("produce", "--topic", latency_topic, "--source", "builtin", "--count", "1"))
+    processor = subprocess.Popen(rtds("process", "--topic", latency_topic, "--keyspace", latency_keyspace,
+                                      "--metrics-listen", "127.0.0.1:19100", "--group",
                                       unique("group"), "--json"),
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     processor_rss = PeakRss(processor.pid)
@@ -238,7 +238,7 @@ def bench_process(records, rounds):
     # Steady state: the histogram's growth between two scrapes taken after the
     # producer's start-up and before its end.
     warmup = 5
-    producer = subprocess.Popen(rtds("--topic", latency_topic, "produce", "--source", "builtin", "--max-rate",
+    producer = subprocess.Popen(rtds("produce", "--topic", latency_topic, "--source", "builtin", "--max-rate",
                                      str(rate), "--batch-size", "10", "--duration", f"{seconds + warmup + 2}s"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     scrape = lambda: histogram(urllib.request.urlopen("http://127.0.0.1:19100/metrics").read().decode(),

@@ -1,5 +1,34 @@
 //! rtds: the Random User API -> Kafka -> Cassandra pipeline as one library,
 //! driven by the thin `rtds` binary in `main.rs`.
+//!
+//! # Layout
+//!
+//! The pipeline, in the order a record travels (`docs/ARCHITECTURE.md`
+//! follows one record through it):
+//!
+//! - [`source`]: pages of users from the Random User API ([`source::http`])
+//!   or the built-in generator ([`source::builtin`]), in the API's reply
+//!   shape ([`source::api`]).
+//! - [`user`]: the record, twelve strings made from one API result, and its
+//!   validation when it is read back.
+//! - [`produce`]: records into the Kafka topic, each acknowledged or reported.
+//! - [`kafka`]: the client settings and topic administration both sides share.
+//! - [`process`]: the stream job out of Kafka: the consumer and its group
+//!   (`process::consumer`), the offsets safe to commit (`process::offsets`),
+//!   the dead-letter topic (`process::dlq`).
+//! - `retry`: the one retry helper, backoff and which errors are worth a retry.
+//! - [`cassandra`]: the session, schema, prepared upsert and the queries.
+//!
+//! Delivery: an offset is committed only once every record before it in its
+//! partition is written or dead-lettered, and writes are upserts by id, so
+//! every valid record ends up exactly once in the table.
+//!
+//! Around the stages: [`run`] and [`schedule`] (the whole pipeline on a
+//! schedule), [`shutdown`] (signals), [`metrics`], [`exporter`] and
+//! [`progress`] (counters, `/metrics`, progress output), [`config`]
+//! (layered settings), [`logging`], [`table`] (`rtds users` output), and
+//! [`server`], the local stand-in of the Random User API for tests and
+//! benchmarks.
 
 pub mod cassandra;
 pub mod config;
@@ -13,6 +42,7 @@ pub mod progress;
 pub mod retry;
 pub mod run;
 pub mod schedule;
+pub mod server;
 pub mod shutdown;
 pub mod source;
 pub mod table;

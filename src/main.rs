@@ -4,11 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use rtds::config::{Loaded, Override, Settings};
 use rtds::metrics::Metrics;
-use rtds::{process, produce, shutdown, source};
+use rtds::{process, produce, server, shutdown};
 
 /// rtds: a real-time pipeline from the Random User API through Kafka into Cassandra.
 #[derive(Parser)]
@@ -17,24 +16,6 @@ struct Cli {
     /// Config file (TOML); default: ./rtds.toml when it exists
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Kafka bootstrap servers, host:port[,host:port]
-    #[arg(long, global = true, value_name = "HOSTS")]
-    bootstrap_servers: Option<String>,
-    /// Kafka topic of user records
-    #[arg(long, global = true)]
-    topic: Option<String>,
-    /// Cassandra contact points, host:port[,host:port]
-    #[arg(long, global = true, value_name = "HOSTS")]
-    contact_points: Option<String>,
-    /// Cassandra keyspace
-    #[arg(long, global = true)]
-    keyspace: Option<String>,
-    /// Cassandra table
-    #[arg(long, global = true)]
-    table: Option<String>,
-    /// Serve Prometheus /metrics on this address while the job runs
-    #[arg(long, global = true, value_name = "IP:PORT")]
-    metrics_listen: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,17 +23,63 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the effective settings (defaults < file < RTDS_* env < flags), secrets masked
-    Config,
+    Config(ConfigArgs),
     /// Fetch users from the source and publish them to Kafka
     Produce(ProduceArgs),
     /// Consume the topic and write users to Cassandra; bad records go to the DLQ
     Process(ProcessArgs),
     /// The whole pipeline in one process: the processor runs continuously, the producer on a schedule
     Run(RunArgs),
-    /// Show stored users (like the seed's `cqlsh -e "SELECT * ... LIMIT 10"`)
+    /// Show stored users (like the tutorial's `cqlsh -e "SELECT * ... LIMIT 10"`)
     Users(UsersArgs),
     /// Serve a local stand-in of the Random User API (for tests, benchmarks, offline use)
-    RandomuserServer(source::server::ServerArgs),
+    RandomuserServer(server::ServerArgs),
+}
+
+/// Where Kafka is; for the commands that talk to it.
+#[derive(Args)]
+#[command(next_help_heading = "Kafka")]
+struct KafkaFlags {
+    /// Kafka bootstrap servers, host:port[,host:port]
+    #[arg(long, value_name = "HOSTS")]
+    bootstrap_servers: Option<String>,
+    /// Kafka topic of user records
+    #[arg(long)]
+    topic: Option<String>,
+}
+
+/// Where Cassandra is; for the commands that talk to it.
+#[derive(Args)]
+#[command(next_help_heading = "Cassandra")]
+struct CassandraFlags {
+    /// Cassandra contact points, host:port[,host:port]
+    #[arg(long, value_name = "HOSTS")]
+    contact_points: Option<String>,
+    /// Cassandra keyspace
+    #[arg(long)]
+    keyspace: Option<String>,
+    /// Cassandra table
+    #[arg(long)]
+    table: Option<String>,
+}
+
+/// For the long-running jobs, which have counters to serve.
+#[derive(Args)]
+#[command(next_help_heading = "Metrics")]
+struct MetricsFlags {
+    /// Serve Prometheus /metrics on this address while the job runs
+    #[arg(long, value_name = "IP:PORT")]
+    metrics_listen: Option<String>,
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    #[command(flatten)]
+    kafka: KafkaFlags,
+    #[command(flatten)]
+    cassandra: CassandraFlags,
+    #[command(flatten)]
+    metrics: MetricsFlags,
 }
 
 #[derive(Args)]
@@ -81,6 +108,10 @@ struct ProduceArgs {
     /// Print the final summary as JSON
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    kafka: KafkaFlags,
+    #[command(flatten)]
+    metrics: MetricsFlags,
 }
 
 #[derive(Args)]
@@ -91,8 +122,11 @@ struct RunArgs {
     /// Produce once right away for the current slot (unless that slot was already produced)
     #[arg(long)]
     now: bool,
+    /// The producer's flags, with Kafka and metrics
     #[command(flatten)]
     produce: ProduceArgs,
+    #[command(flatten)]
+    cassandra: CassandraFlags,
 }
 
 #[derive(Args)]
@@ -109,6 +143,12 @@ struct ProcessArgs {
     /// Print the final summary as JSON
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    kafka: KafkaFlags,
+    #[command(flatten)]
+    cassandra: CassandraFlags,
+    #[command(flatten)]
+    metrics: MetricsFlags,
 }
 
 #[derive(Args)]
@@ -122,6 +162,8 @@ struct UsersArgs {
     /// One JSON object per line instead of a table
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    cassandra: CassandraFlags,
 }
 
 impl ProduceArgs {
@@ -135,66 +177,96 @@ impl ProduceArgs {
     }
 }
 
-impl Cli {
-    fn overrides(&self) -> Vec<Override> {
-        let mut flags = Vec::new();
-        let mut add = |key, flag, value: Option<String>| {
-            if let Some(value) = value {
-                flags.push(Override::new(key, flag, value));
-            }
-        };
-        add(
+/// The flags given, as overrides of the settings they stand for.
+#[derive(Default)]
+struct Overrides(Vec<Override>);
+
+impl Overrides {
+    fn add(&mut self, key: &'static str, flag: &'static str, value: Option<impl ToString>) {
+        if let Some(value) = value {
+            self.0.push(Override::new(key, flag, value));
+        }
+    }
+
+    fn kafka(&mut self, flags: &KafkaFlags) {
+        let KafkaFlags {
+            bootstrap_servers,
+            topic,
+        } = flags;
+        self.add(
             "kafka.bootstrap_servers",
             "--bootstrap-servers",
-            self.bootstrap_servers.clone(),
+            bootstrap_servers.as_ref(),
         );
-        add("kafka.topic", "--topic", self.topic.clone());
-        add(
-            "metrics.listen",
-            "--metrics-listen",
-            self.metrics_listen.clone(),
-        );
-        add(
+        self.add("kafka.topic", "--topic", topic.as_ref());
+    }
+
+    fn cassandra(&mut self, flags: &CassandraFlags) {
+        let CassandraFlags {
+            contact_points,
+            keyspace,
+            table,
+        } = flags;
+        self.add(
             "cassandra.contact_points",
             "--contact-points",
-            self.contact_points.clone(),
+            contact_points.as_ref(),
         );
-        add("cassandra.keyspace", "--keyspace", self.keyspace.clone());
-        add("cassandra.table", "--table", self.table.clone());
-        if let Command::Process(args) = &self.command {
-            add("kafka.group_id", "--group", args.group.clone());
-            add("kafka.dlq_topic", "--dlq-topic", args.dlq_topic.clone());
-        }
-        let produce = match &self.command {
-            Command::Produce(args) => Some(args),
-            Command::Run(args) => {
-                add("run.schedule", "--schedule", args.schedule.clone());
-                Some(&args.produce)
+        self.add("cassandra.keyspace", "--keyspace", keyspace.as_ref());
+        self.add("cassandra.table", "--table", table.as_ref());
+    }
+
+    fn metrics(&mut self, flags: &MetricsFlags) {
+        self.add(
+            "metrics.listen",
+            "--metrics-listen",
+            flags.metrics_listen.as_ref(),
+        );
+    }
+
+    fn produce(&mut self, args: &ProduceArgs) {
+        self.kafka(&args.kafka);
+        self.metrics(&args.metrics);
+        self.add(
+            "produce.duration",
+            "--duration",
+            args.duration.map(humantime::format_duration),
+        );
+        self.add("produce.batch_size", "--batch-size", args.batch_size);
+        self.add("produce.source", "--source", args.source.as_ref());
+        self.add("produce.max_rate", "--max-rate", args.max_rate);
+        self.add("produce.seed", "--seed", args.seed.as_ref());
+        self.add("produce.nat", "--nat", args.nat.as_ref());
+    }
+}
+
+impl Command {
+    /// The settings this command's flags override.
+    fn overrides(&self) -> Vec<Override> {
+        let mut flags = Overrides::default();
+        match self {
+            Command::Config(args) => {
+                flags.kafka(&args.kafka);
+                flags.cassandra(&args.cassandra);
+                flags.metrics(&args.metrics);
             }
-            _ => None,
-        };
-        if let Some(args) = produce {
-            add(
-                "produce.duration",
-                "--duration",
-                args.duration
-                    .map(|d| humantime::format_duration(d).to_string()),
-            );
-            add(
-                "produce.batch_size",
-                "--batch-size",
-                args.batch_size.map(|n| n.to_string()),
-            );
-            add("produce.source", "--source", args.source.clone());
-            add(
-                "produce.max_rate",
-                "--max-rate",
-                args.max_rate.map(|n| n.to_string()),
-            );
-            add("produce.seed", "--seed", args.seed.clone());
-            add("produce.nat", "--nat", args.nat.clone());
+            Command::Produce(args) => flags.produce(args),
+            Command::Process(args) => {
+                flags.kafka(&args.kafka);
+                flags.cassandra(&args.cassandra);
+                flags.metrics(&args.metrics);
+                flags.add("kafka.group_id", "--group", args.group.as_ref());
+                flags.add("kafka.dlq_topic", "--dlq-topic", args.dlq_topic.as_ref());
+            }
+            Command::Run(args) => {
+                flags.produce(&args.produce);
+                flags.cassandra(&args.cassandra);
+                flags.add("run.schedule", "--schedule", args.schedule.as_ref());
+            }
+            Command::Users(args) => flags.cassandra(&args.cassandra),
+            Command::RandomuserServer(_) => {}
         }
-        flags
+        flags.0
     }
 }
 
@@ -211,21 +283,40 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                eprintln!("error: {error:?}");
+            } else {
+                eprintln!("error: {}", one_line(&error));
+            }
             ExitCode::FAILURE
         }
     }
 }
 
+/// An error as one line for people: rtds's own message, which names the
+/// address and what to do, and the root cause unless the message already
+/// says it. The clients' errors repeat their causes in their own messages, so
+/// the whole chain says the same thing up to three times; `RUST_LOG=debug`
+/// prints it all, one cause a line.
+fn one_line(error: &anyhow::Error) -> String {
+    let message = error.to_string();
+    let root = error.root_cause().to_string();
+    if message.contains(&root) {
+        message
+    } else {
+        format!("{message}: {root}")
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let Loaded { settings, .. } = Settings::load(cli.config.as_deref(), &cli.overrides())?;
+    let Loaded { settings, .. } = Settings::load(cli.config.as_deref(), &cli.command.overrides())?;
     match cli.command {
-        Command::Config => {
+        Command::Config(_) => {
             print!("{}", settings.to_masked_toml());
             Ok(ExitCode::SUCCESS)
         }
         Command::RandomuserServer(args) => {
-            source::server::run(args).await?;
+            server::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Process(args) => {
@@ -235,9 +326,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 idle: args.until_idle,
                 ready: None,
             };
-            let summary = process::run(&settings, options, metrics, shutdown::on_signal())
-                .await
-                .context("process failed")?;
+            let summary = process::run(&settings, options, metrics, shutdown::on_signal()).await?;
             print_summary(&summary, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -266,8 +355,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics,
                 shutdown::on_signal(),
             )
-            .await
-            .context("produce failed")?;
+            .await?;
             print_summary(&summary, args.json)?;
             if summary.delivered_all() {
                 Ok(ExitCode::SUCCESS)
@@ -284,9 +372,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
             let limit = args.produce.limit(&settings);
             let summary =
-                rtds::run::run(&settings, limit, args.now, metrics, shutdown::on_signal())
-                    .await
-                    .context("run failed")?;
+                rtds::run::run(&settings, limit, args.now, metrics, shutdown::on_signal()).await?;
             print_summary(&summary, args.produce.json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -304,4 +390,146 @@ fn print_summary<S: serde::Serialize + std::fmt::Display>(
         println!("{summary}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    /// What `rtds ARGS` prints for `--help`.
+    fn help(args: &[&str]) -> String {
+        let argv = ["rtds"].iter().chain(args).chain(&["--help"]);
+        let error = Cli::try_parse_from(argv)
+            .err()
+            .expect("--help stops parsing");
+        assert_eq!(error.kind(), ErrorKind::DisplayHelp);
+        error.to_string()
+    }
+
+    fn overrides(args: &[&str]) -> Vec<(&'static str, String)> {
+        let argv = ["rtds"].iter().chain(args);
+        let cli = Cli::try_parse_from(argv).expect("valid flags");
+        let flags = cli.command.overrides();
+        flags.into_iter().map(|o| (o.key, o.value)).collect()
+    }
+
+    const KAFKA: [&str; 2] = ["--bootstrap-servers", "--topic"];
+    const CASSANDRA: [&str; 3] = ["--contact-points", "--keyspace", "--table"];
+    const METRICS: &str = "--metrics-listen";
+
+    #[test]
+    fn an_error_is_one_line_with_its_root_cause_once() {
+        let driver = anyhow::anyhow!("Connection refused (os error 111)")
+            .context("pool is broken: Connection refused (os error 111)")
+            .context("cannot connect to Cassandra at 127.0.0.1:1; is it running?");
+        assert_eq!(
+            one_line(&driver),
+            "cannot connect to Cassandra at 127.0.0.1:1; is it running?: \
+             Connection refused (os error 111)"
+        );
+        let repeated = anyhow::anyhow!("bad port").context("invalid value for `x`: bad port");
+        assert_eq!(one_line(&repeated), "invalid value for `x`: bad port");
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn produce_shows_kafka_flags_and_no_cassandra_flags() {
+        let text = help(&["produce"]);
+        for flag in KAFKA.into_iter().chain([METRICS, "--source", "--config"]) {
+            assert!(text.contains(flag), "{flag} missing from:\n{text}");
+        }
+        for flag in CASSANDRA {
+            assert!(!text.contains(flag), "{flag} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_server_shows_only_its_own_flags() {
+        let text = help(&["randomuser-server"]);
+        assert!(
+            text.contains("--listen") && text.contains("--fail-rate"),
+            "{text}"
+        );
+        for flag in KAFKA.into_iter().chain(CASSANDRA).chain([METRICS]) {
+            assert!(!text.contains(flag), "{flag} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn users_shows_cassandra_flags_and_no_kafka_flags() {
+        let text = help(&["users"]);
+        for flag in CASSANDRA {
+            assert!(text.contains(flag), "{flag} missing from:\n{text}");
+        }
+        for flag in KAFKA.into_iter().chain([METRICS]) {
+            assert!(!text.contains(flag), "{flag} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn connection_flags_follow_their_command() {
+        assert!(Cli::try_parse_from(["rtds", "--topic", "t", "produce"]).is_err());
+        assert!(Cli::try_parse_from(["rtds", "users", "--topic", "t"]).is_err());
+        // `--count` is no setting: only the topic overrides one.
+        assert_eq!(
+            overrides(&["produce", "--topic", "t", "--count", "5"]),
+            [("kafka.topic", "t".to_string())]
+        );
+    }
+
+    #[test]
+    fn run_takes_every_connection_flag() {
+        let keys: Vec<&str> = overrides(&[
+            "run",
+            "--bootstrap-servers",
+            "k:9092",
+            "--contact-points",
+            "c:9042",
+            "--keyspace",
+            "ks",
+            "--metrics-listen",
+            "127.0.0.1:9100",
+            "--schedule",
+            "@hourly",
+        ])
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+        assert_eq!(
+            keys,
+            [
+                "kafka.bootstrap_servers",
+                "metrics.listen",
+                "cassandra.contact_points",
+                "cassandra.keyspace",
+                "run.schedule"
+            ]
+        );
+    }
+
+    #[test]
+    fn config_shows_the_effect_of_every_connection_flag() {
+        let keys: Vec<&str> = overrides(&[
+            "--config",
+            "/dev/null",
+            "config",
+            "--topic",
+            "t",
+            "--table",
+            "users",
+            "--metrics-listen",
+            "127.0.0.1:1",
+        ])
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+        assert_eq!(keys, ["kafka.topic", "cassandra.table", "metrics.listen"]);
+    }
 }

@@ -13,22 +13,22 @@ use prometheus_client::registry::Registry;
 
 /// A label naming why something failed (`reason="http_500"`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct Reason {
+pub struct ReasonLabel {
     pub reason: String,
 }
 
 /// A counter split by reason, plus its total for summaries.
 #[derive(Clone, Default)]
-pub struct Reasons {
-    family: Family<Reason, Counter>,
+pub struct ReasonCounter {
+    family: Family<ReasonLabel, Counter>,
     total: Counter,
 }
 
-impl Reasons {
+impl ReasonCounter {
     /// Counts one event under `reason`.
     pub fn inc(&self, reason: &str) {
         self.family
-            .get_or_create(&Reason {
+            .get_or_create(&ReasonLabel {
                 reason: reason.to_string(),
             })
             .inc();
@@ -50,7 +50,7 @@ pub struct Metrics {
     /// API results that lacked a field the record needs, skipped.
     pub skipped: Counter,
     /// Source requests that failed (retried or given up), by reason.
-    pub source_errors: Reasons,
+    pub source_errors: ReasonCounter,
     /// Records handed to the Kafka producer.
     pub sent: Counter,
     /// Records Kafka acknowledged.
@@ -62,7 +62,7 @@ pub struct Metrics {
     /// Rows written to Cassandra.
     pub written: Counter,
     /// Messages sent to the dead-letter topic, by reason.
-    pub dead_lettered: Reasons,
+    pub dead_lettered: ReasonCounter,
     /// Cassandra writes retried after a timeout or an unavailable node.
     pub write_retries: Counter,
     /// Kafka consumer errors it recovers from by itself (a broker down, a
@@ -91,13 +91,13 @@ impl Metrics {
             registry: Arc::new(Registry::default()),
             fetched: Counter::default(),
             skipped: Counter::default(),
-            source_errors: Reasons::default(),
+            source_errors: ReasonCounter::default(),
             sent: Counter::default(),
             acked: Counter::default(),
             failed: Counter::default(),
             consumed: Counter::default(),
             written: Counter::default(),
-            dead_lettered: Reasons::default(),
+            dead_lettered: ReasonCounter::default(),
             write_retries: Counter::default(),
             consumer_errors: Counter::default(),
             dlq_retries: Counter::default(),

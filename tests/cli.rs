@@ -52,7 +52,7 @@ fn wrong_values_name_the_key_and_the_source() {
         "{err}"
     );
 
-    let output = rtds(&["--bootstrap-servers", "nohost", "config"]);
+    let output = rtds(&["config", "--bootstrap-servers", "nohost"]);
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(

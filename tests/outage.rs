@@ -19,7 +19,9 @@ static STACK: Mutex<()> = Mutex::new(());
 
 /// This file's tests one at a time, and the stack up before each.
 fn exclusive() -> MutexGuard<'static, ()> {
-    let guard = STACK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let guard = STACK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     stack_up();
     require_stack();
     guard
@@ -28,9 +30,9 @@ fn exclusive() -> MutexGuard<'static, ()> {
 /// `count` builtin users on `topic`, all delivered.
 fn produce(topic: &str, count: u64) {
     let output = rtds(&[
+        "produce",
         "--topic",
         topic,
-        "produce",
         "--source",
         "builtin",
         "--count",
@@ -45,13 +47,13 @@ fn processor(topic: &str, keyspace: &str, port: u16, extra: &[&str]) -> Command 
     let listen = format!("127.0.0.1:{port}");
     let group = format!("{topic}-group");
     let mut args = vec![
+        "process",
         "--topic",
         topic,
         "--keyspace",
         keyspace,
         "--metrics-listen",
         &listen,
-        "process",
         "--group",
         &group,
         "--json",
@@ -165,11 +167,7 @@ fn an_outage_longer_than_the_poll_interval_keeps_the_group_membership() {
     // One assignment, no poll-interval expiry: the member never left, so
     // no record was consumed twice.
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        stderr.matches("assigned partitions").count(),
-        1,
-        "{stderr}"
-    );
+    assert_eq!(stderr.matches("assigned partitions").count(), 1, "{stderr}");
     assert!(!stderr.contains("poll interval"), "{stderr}");
     assert_eq!(summary["consumed"], total, "{summary}");
     assert_eq!(summary["written"], total, "{summary}");
@@ -231,9 +229,9 @@ fn a_killed_broker_during_produce_loses_and_repeats_nothing() {
     let topic = unique("brokerkillprod");
     let total = 300_000u64;
     let child = rtds_command(&[
+        "produce",
         "--topic",
         &topic,
-        "produce",
         "--source",
         "builtin",
         "--count",
@@ -248,9 +246,11 @@ fn a_killed_broker_during_produce_loses_and_repeats_nothing() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    wait_for("20,000 records in the topic", Duration::from_secs(60), || {
-        topic_size(&topic) >= 20_000
-    });
+    wait_for(
+        "20,000 records in the topic",
+        Duration::from_secs(60),
+        || topic_size(&topic) >= 20_000,
+    );
     let killed = Killed::service("kafka");
     killed.restart();
 

@@ -88,9 +88,9 @@ fn poison_goes_to_the_dlq_and_the_partition_moves_on(dlq_limit: Option<&str>) {
     }
     let good = 1_000;
     let output = rtds(&[
+        "produce",
         "--topic",
         &topic,
-        "produce",
         "--source",
         "builtin",
         "--count",
@@ -111,11 +111,11 @@ fn poison_goes_to_the_dlq_and_the_partition_moves_on(dlq_limit: Option<&str>) {
     let process = |until_idle: &str| {
         let started = Instant::now();
         let output = rtds(&[
+            "process",
             "--topic",
             &topic,
             "--keyspace",
             &keyspace,
-            "process",
             "--group",
             &group,
             "--until-idle",
@@ -149,7 +149,9 @@ fn poison_goes_to_the_dlq_and_the_partition_moves_on(dlq_limit: Option<&str>) {
         Some(expected_sha.as_str())
     );
     assert_eq!(header(truncated, "rtds.error.kind"), Some("too_large"));
-    let whole = dead.iter().filter(|m| header(m, "rtds.truncated").is_none());
+    let whole = dead
+        .iter()
+        .filter(|m| header(m, "rtds.truncated").is_none());
     let mut kinds: Vec<&str> = whole
         .map(|m| header(m, "rtds.error.kind").unwrap())
         .collect();
@@ -190,31 +192,29 @@ fn a_table_of_the_wrong_types_is_refused_before_consuming() {
             .unwrap();
     });
     let output = rtds(&[
-        "--topic",
-        &topic,
-        "produce",
-        "--source",
-        "builtin",
-        "--count",
-        "10",
+        "produce", "--topic", &topic, "--source", "builtin", "--count", "10",
     ]);
     assert!(output.status.success(), "{}", text(&output));
 
     let group = format!("{topic}-group");
     let started = Instant::now();
     let output = rtds(&[
+        "process",
         "--topic",
         &topic,
         "--keyspace",
         &keyspace,
-        "process",
         "--group",
         &group,
         "--until-idle",
         "30s",
     ]);
     assert!(!output.status.success(), "{}", text(&output));
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("`id` of type text") && stderr.contains("uuid"),

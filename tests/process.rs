@@ -15,9 +15,9 @@ use rtds::user::User;
 
 fn produce(topic: &str, count: u64) {
     let output = rtds(&[
+        "produce",
         "--topic",
         topic,
-        "produce",
         "--source",
         "builtin",
         "--count",
@@ -29,11 +29,11 @@ fn produce(topic: &str, count: u64) {
 fn process_until_idle(topic: &str, keyspace: &str, idle: &str) -> serde_json::Value {
     let group = format!("{topic}-group");
     let output = rtds(&[
+        "process",
         "--topic",
         topic,
         "--keyspace",
         keyspace,
-        "process",
         "--group",
         &group,
         "--until-idle",
@@ -45,7 +45,7 @@ fn process_until_idle(topic: &str, keyspace: &str, idle: &str) -> serde_json::Va
 }
 
 fn spawn_process(topic: &str, keyspace: &str, extra: &[&str], log: &std::path::Path) -> Child {
-    rtds_command(&["--topic", topic, "--keyspace", keyspace, "process"])
+    rtds_command(&["process", "--topic", topic, "--keyspace", keyspace])
         .args(["--group", &format!("{topic}-group")])
         .args(extra)
         .stdout(Stdio::piped())
@@ -209,7 +209,7 @@ fn two_processors_in_one_group_share_the_partitions() {
     let (topic, keyspace) = (unique("process_group"), unique("ks"));
     // Create the topic with 4 partitions and the table before the processors start.
     let output = rtds_command(&[
-        "--topic", &topic, "produce", "--source", "builtin", "--count", "1",
+        "produce", "--topic", &topic, "--source", "builtin", "--count", "1",
     ])
     .env("RTDS_KAFKA_PARTITIONS", "4")
     .output()
@@ -291,9 +291,9 @@ fn a_table_made_by_the_seed_is_migrated_then_written() {
 #[test]
 fn unreachable_cassandra_fails_naming_the_contact_points() {
     let output = rtds_command(&[
+        "process",
         "--contact-points",
         "127.0.0.1:1",
-        "process",
         "--until-idle",
         "1s",
     ])
@@ -314,14 +314,14 @@ fn users_command_shows_stored_rows() {
     let (topic, keyspace) = (unique("users_cmd"), unique("ks"));
     produce(&topic, 30);
     process_until_idle(&topic, &keyspace, "3s");
-    let output = rtds(&["--keyspace", &keyspace, "users", "--count"]);
+    let output = rtds(&["users", "--keyspace", &keyspace, "--count"]);
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "30");
-    let output = rtds(&["--keyspace", &keyspace, "users", "--limit", "10"]);
+    let output = rtds(&["users", "--keyspace", &keyspace, "--limit", "10"]);
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.starts_with("id"), "{table}");
     assert!(table.contains("(10 users)"), "{table}");
-    let output = rtds(&["--keyspace", &keyspace, "users", "--limit", "5", "--json"]);
+    let output = rtds(&["users", "--keyspace", &keyspace, "--limit", "5", "--json"]);
     let lines: Vec<User> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

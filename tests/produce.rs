@@ -37,9 +37,9 @@ fn produce_from(
     let topic = unique(what);
     let (count, batch) = (count.to_string(), batch.to_string());
     let output = rtds(&[
+        "produce",
         "--topic",
         &topic,
-        "produce",
         "--source",
         &server.url,
         "--count",
@@ -96,9 +96,9 @@ fn malformed_replies_are_counted_and_the_run_finishes() {
 fn unreachable_kafka_fails_in_time_naming_the_broker() {
     let started = Instant::now();
     let output = rtds_command(&[
+        "produce",
         "--bootstrap-servers",
         "127.0.0.1:1",
-        "produce",
         "--source",
         "builtin",
         "--count",
@@ -121,9 +121,9 @@ fn unreachable_api_says_so_and_suggests_builtin() {
     require_stack();
     let topic = unique("produce_noapi");
     let output = rtds_command(&[
+        "produce",
         "--topic",
         &topic,
-        "produce",
         "--source",
         "http://127.0.0.1:1/api/",
         "--count",
@@ -146,9 +146,9 @@ fn duration_stops_the_run_having_delivered_everything() {
     let topic = unique("produce_duration");
     let started = Instant::now();
     let output = rtds(&[
+        "produce",
         "--topic",
         &topic,
-        "produce",
         "--source",
         "builtin",
         "--duration",
@@ -178,7 +178,7 @@ fn builtin_source_is_reproducible_with_a_seed() {
     let (first, second) = (unique("seed_a"), unique("seed_b"));
     for topic in [&first, &second] {
         let output = rtds(&[
-            "--topic", topic, "produce", "--source", "builtin", "--seed", "abc", "--count", "500",
+            "produce", "--topic", topic, "--source", "builtin", "--seed", "abc", "--count", "500",
         ]);
         assert!(output.status.success(), "{}", text(&output));
     }
@@ -196,9 +196,9 @@ fn sigterm_stops_fetching_flushes_and_reports() {
     require_stack();
     let topic = unique("produce_sigterm");
     let child = rtds_command(&[
+        "produce",
         "--topic",
         &topic,
-        "produce",
         "--source",
         "builtin",
         "--max-rate",
@@ -257,7 +257,7 @@ fn a_source_with_nothing_usable_fails_instead_of_asking_forever() {
     let url = html_endpoint();
     let topic = unique("produce_unusable");
     let output = rtds_command(&[
-        "--topic", &topic, "produce", "--source", &url, "--count", "100",
+        "produce", "--topic", &topic, "--source", &url, "--count", "100",
     ])
     .env("RTDS_PRODUCE_RETRIES", "2")
     .output()

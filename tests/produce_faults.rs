@@ -20,9 +20,9 @@ fn a_rate_limited_api_is_waited_for_and_every_record_delivered() {
     });
     let topic = unique("ratelimited");
     let output = rtds(&[
+        "produce",
         "--topic",
         &topic,
-        "produce",
         "--source",
         &server.url,
         "--count",
@@ -55,9 +55,9 @@ fn a_second_signal_during_the_drain_exits_at_once() {
     });
     let topic = unique("secondsignal");
     let mut child = rtds_command(&[
+        "produce",
         "--topic",
         &topic,
-        "produce",
         "--source",
         &server.url,
         "--count",
@@ -76,5 +76,9 @@ fn a_second_signal_during_the_drain_exits_at_once() {
     send_signal("-TERM", &pid);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{}", log.text());
-    assert!(second.elapsed() < Duration::from_secs(5), "{:?}", second.elapsed());
+    assert!(
+        second.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        second.elapsed()
+    );
 }

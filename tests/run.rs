@@ -12,10 +12,9 @@ use rtds::cassandra::Store;
 
 /// `rtds run --schedule @daily` of 500 builtin users per slot, plus `extra`.
 fn run_command(topic: &str, keyspace: &str, state: &Path, extra: &[&str]) -> Command {
-    let mut command = rtds_command(&["--topic", topic, "--keyspace", keyspace]);
+    let mut command = rtds_command(&["run", "--topic", topic, "--keyspace", keyspace]);
     command
         .args([
-            "run",
             "--schedule",
             "@daily",
             "--source",
@@ -33,7 +32,9 @@ fn run_command(topic: &str, keyspace: &str, state: &Path, extra: &[&str]) -> Com
 }
 
 fn spawn_run(topic: &str, keyspace: &str, state: &Path) -> Child {
-    run_command(topic, keyspace, state, &["--now"]).spawn().unwrap()
+    run_command(topic, keyspace, state, &["--now"])
+        .spawn()
+        .unwrap()
 }
 
 /// SIGTERM, as a service manager would send, then the `--json` summary.
@@ -88,13 +89,19 @@ fn run_now_produces_once_processes_everything_and_stops_cleanly() {
     let mut child = run_command(&topic, &keyspace, &state, &[]).spawn().unwrap();
     let log = LogWatch::of(&mut child);
     log.wait_for("next produce run", Duration::from_secs(60));
-    assert!(log.text().contains("slot already produced"), "{}", log.text());
+    assert!(
+        log.text().contains("slot already produced"),
+        "{}",
+        log.text()
+    );
     let summary = stop(child);
     assert_eq!(summary["produce_runs"], 0, "{summary}");
 
     // Another pipeline (another topic) sharing the state file produces.
     let other = unique("run");
-    let child = run_command(&other, &keyspace, &state, &["--now"]).spawn().unwrap();
+    let child = run_command(&other, &keyspace, &state, &["--now"])
+        .spawn()
+        .unwrap();
     let summary = stop_after_next_run_is_planned(child);
     assert_eq!(summary["produce_runs"], 1, "{summary}");
     assert_eq!(summary["produced"], 500, "{summary}");
@@ -120,7 +127,11 @@ fn a_processor_that_cannot_start_ends_the_run_before_anything_is_produced() {
         .output()
         .unwrap();
     assert!(!output.status.success(), "{}", text(&output));
-    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("processor stopped") && stderr.contains("127.0.0.1:1"),

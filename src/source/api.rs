@@ -33,8 +33,8 @@ pub struct ApiUser {
     pub location: Location,
     pub email: String,
     pub login: Login,
-    pub dob: Dated,
-    pub registered: Dated,
+    pub dob: DateAndAge,
+    pub registered: DateAndAge,
     pub phone: String,
     pub picture: Picture,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,7 +113,7 @@ pub struct Login {
 
 /// `dob` and `registered`: an ISO-8601 date and the age in years it gives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Dated {
+pub struct DateAndAge {
     pub date: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub age: Option<u32>,

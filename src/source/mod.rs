@@ -1,5 +1,6 @@
 //! Where users come from: the Random User API over HTTP, or the built-in
-//! generator, plus the local stand-in server that speaks the API.
+//! generator. (The local stand-in that speaks the API is a tool, not a
+//! source: see [`crate::server`].)
 //!
 //! Both sources answer the same question, "page P of N users", so the
 //! producer drives them alike: a bounded number of pages in flight, paced by
@@ -8,7 +9,6 @@
 pub mod api;
 pub mod builtin;
 pub mod http;
-pub mod server;
 
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +16,7 @@ use crate::config::ProduceSettings;
 use crate::metrics::Metrics;
 use crate::user::User;
 
-/// The public Random User API: the default source, as in the seed.
+/// The public Random User API: the default source, as in the tutorial.
 pub const RANDOMUSER_URL: &str = "https://randomuser.me/api/";
 
 /// `--source builtin`: users made in-process, no network.

@@ -14,7 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use rtds::config::{Override, Settings};
-use rtds::source::server::{self, ServerArgs};
+use rtds::server::{self, ServerArgs};
 use tokio_util::sync::CancellationToken;
 
 pub const KAFKA: &str = "127.0.0.1:9092";
@@ -258,7 +258,11 @@ pub fn stack_up() {
         .arg("up")
         .output()
         .expect("scripts/stack runs");
-    assert!(output.status.success(), "scripts/stack up: {}", text(&output));
+    assert!(
+        output.status.success(),
+        "scripts/stack up: {}",
+        text(&output)
+    );
 }
 
 /// A service of the stack killed with SIGKILL, as a crash would; brought
@@ -273,10 +277,14 @@ impl Killed {
         let pid = stack_pid(service);
         send_signal("-KILL", &pid);
         let proc = Path::new("/proc").join(&pid);
-        wait_for(&format!("{service} (pid {pid}) to exit"), Duration::from_secs(30), || {
-            // A zombie counts as gone: its command line is empty.
-            std::fs::read(proc.join("cmdline")).map_or(true, |c| c.is_empty())
-        });
+        wait_for(
+            &format!("{service} (pid {pid}) to exit"),
+            Duration::from_secs(30),
+            || {
+                // A zombie counts as gone: its command line is empty.
+                std::fs::read(proc.join("cmdline")).map_or(true, |c| c.is_empty())
+            },
+        );
         Killed { restarted: false }
     }
 
@@ -397,7 +405,10 @@ pub fn assert_table_matches_topic(topic: &str, keyspace: &str, total: usize) {
     let distinct = from_topic.windows(2).filter(|w| w[0] != w[1]).count() + 1;
     assert_eq!(distinct, total, "ids on {topic} are unique");
     assert_eq!(in_table.len(), total, "rows in {keyspace}");
-    assert!(in_table == from_topic, "the table's ids are the topic's ids");
+    assert!(
+        in_table == from_topic,
+        "the table's ids are the topic's ids"
+    );
 }
 
 /// A child's stderr, read line by line as it comes, so a test can wait on
@@ -414,7 +425,10 @@ impl LogWatch {
         let lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let sink = lines.clone();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 let mut all = sink.lock().unwrap();
                 all.push_str(&line);
                 all.push('\n');

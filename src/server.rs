@@ -20,8 +20,8 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::api::{ApiUser, FIELDS, Info, Reply};
-use super::builtin::{self, Generator, NATIONALITIES};
+use crate::source::api::{ApiUser, FIELDS, Info, Reply};
+use crate::source::builtin::{self, Generator, NATIONALITIES};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
@@ -58,7 +58,7 @@ const HTML: &str = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title><
 /// The routes of the API (`/api/` and `/api/1.4/`, with or without the
 /// trailing slash). Takes the flags as given: [`run`] validates them.
 pub fn router(args: &ServerArgs) -> Router {
-    let stand = Arc::new(Stand {
+    let faults = Arc::new(Faults {
         fail_rate: args.fail_rate,
         malformed_rate: args.malformed_rate,
         latency: args.latency,
@@ -72,7 +72,7 @@ pub fn router(args: &ServerArgs) -> Router {
         .route("/api/", get(users))
         .route("/api/1.4", get(users))
         .route("/api/1.4/", get(users))
-        .with_state(stand)
+        .with_state(faults)
 }
 
 /// Serves on `listener` until `shutdown` completes, then lets open requests finish.
@@ -129,8 +129,8 @@ fn check_rate(rate: f64) -> Result<f64, String> {
     }
 }
 
-/// The server's shared state: how to misbehave, and the dice for it.
-struct Stand {
+/// The faults to inject, how often, and the dice that decide each reply's.
+struct Faults {
     fail_rate: f64,
     malformed_rate: f64,
     latency: Duration,
@@ -171,8 +171,9 @@ impl Malformed {
     ];
 }
 
-impl Stand {
-    fn fault(&self) -> Option<Fault> {
+impl Faults {
+    /// Rolls the dice for one reply: which fault, if any, it gets.
+    fn draw(&self) -> Option<Fault> {
         let (fail, too_many, malformed) = {
             let mut dice = self.dice.lock().unwrap_or_else(PoisonError::into_inner);
             (
@@ -201,13 +202,13 @@ impl Stand {
 /// `GET /api/`. The query is read as raw pairs so that, like the real API,
 /// no parameter value can make the request fail.
 async fn users(
-    State(stand): State<Arc<Stand>>,
+    State(faults): State<Arc<Faults>>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    if !stand.latency.is_zero() {
-        tokio::time::sleep(stand.latency).await;
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
     }
-    let limited = stand
+    let limited = faults
         .rate_limited
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     if limited.is_ok() {
@@ -218,13 +219,13 @@ async fn users(
                     header::CONTENT_TYPE,
                     "text/plain; charset=utf-8".to_string(),
                 ),
-                (header::RETRY_AFTER, stand.retry_after.to_string()),
+                (header::RETRY_AFTER, faults.retry_after.to_string()),
             ],
             "Too Many Requests",
         )
             .into_response();
     }
-    let malformed = match stand.fault() {
+    let malformed = match faults.draw() {
         Some(Fault::ServerError) => return server_error(),
         Some(Fault::TooManyRequests) => {
             return (
@@ -237,7 +238,7 @@ async fn users(
         Some(Fault::Malformed(kind)) => Some(kind),
         None => None,
     };
-    let request = Request::parse(pairs);
+    let request = PageRequest::parse(pairs);
     // Up to 5000 users is milliseconds of CPU: keep it off the async workers.
     tokio::task::spawn_blocking(move || request.reply(malformed))
         .await
@@ -257,7 +258,7 @@ fn server_error() -> Response {
 }
 
 /// One request's parameters, read as leniently as the real API reads them.
-struct Request {
+struct PageRequest {
     results: usize,
     seed: String,
     page: u32,
@@ -267,7 +268,7 @@ struct Request {
     keep: Option<[bool; FIELDS.len()]>,
 }
 
-impl Request {
+impl PageRequest {
     fn parse(pairs: Vec<(String, String)>) -> Self {
         let (mut results, mut seed, mut page, mut nat, mut inc, mut exc) =
             (None, None, None, None, None, None);
@@ -283,7 +284,7 @@ impl Request {
             };
             *slot = Some(value);
         }
-        Request {
+        PageRequest {
             results: results
                 .and_then(|text| text.trim().parse().ok())
                 .filter(|count| (1..=MAX_RESULTS).contains(count))
