@@ -16,7 +16,7 @@
 //! - [`process`]: the stream job out of Kafka: the consumer and its group
 //!   (`process::consumer`), the offsets safe to commit (`process::offsets`),
 //!   the dead-letter topic (`process::dlq`).
-//! - `retry`: the one retry helper, backoff and which errors are worth a retry.
+//! - [`retry`]: the one retry helper, backoff and which errors are worth a retry.
 //! - [`cassandra`]: the session, schema, prepared upsert and the queries.
 //!
 //! Delivery: an offset is committed only once every record before it in its

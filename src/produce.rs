@@ -1,4 +1,4 @@
-//! `rtds produce`: users from the source to the Kafka topic, the seed's
+//! `rtds produce`: users from the source to the Kafka topic, the tutorial's
 //! Airflow task done right: many users per request, pages in flight
 //! concurrently, records batched and compressed, every record acknowledged or
 //! reported, the producer flushed before exit.

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
-use rtds::source::server::ServerArgs;
+use rtds::server::ServerArgs;
 
 #[test]
 fn a_rate_limited_api_is_waited_for_and_every_record_delivered() {
