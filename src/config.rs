@@ -559,13 +559,14 @@ impl Loaded {
                 return Err(self.invalid(key, format!("must be between 1 and {MAX_CONCURRENCY}")));
             }
         }
-        if s.produce.source != crate::source::BUILTIN
-            && reqwest::Url::parse(&s.produce.source).is_err()
-        {
+        let http_url = |text: &str| {
+            reqwest::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
+        };
+        if s.produce.source != crate::source::BUILTIN && !http_url(&s.produce.source) {
             return Err(self.invalid(
                 "produce.source",
                 format!(
-                    "`{}` is neither `builtin` nor a URL like https://randomuser.me/api/",
+                    "`{}` is neither `builtin` nor an http(s) URL like https://randomuser.me/api/",
                     masked_source(&s.produce.source)
                 ),
             ));
@@ -1219,6 +1220,11 @@ mod tests {
                     "https://me:hunter2pass@bad host/api/",
                 )]),
                 "https://me:***@bad host/api/",
+                ["hunter", "2pass"],
+            ),
+            (
+                from_env(&[("RTDS_PRODUCE_SOURCE", "ftp://me:hunter2pass@host/users")]),
+                "ftp://me:***@host/users",
                 ["hunter", "2pass"],
             ),
         ];

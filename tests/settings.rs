@@ -122,6 +122,11 @@ const REFUSED_SETTINGS: &[(From, &str, &str)] = &[
         "host:port",
     ),
     (
+        From::Env("RTDS_PRODUCE_SOURCE", "ftp://example.org/users"),
+        "produce.source",
+        "http(s) URL",
+    ),
+    (
         From::File("[kafka]\ntimeout = \"0s\"\n"),
         "kafka.timeout",
         "at least 1ms",

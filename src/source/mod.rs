@@ -16,7 +16,7 @@ use crate::config::ProduceSettings;
 use crate::metrics::Metrics;
 use crate::user::User;
 
-/// The public Random User API: the default source, as in the seed.
+/// The public Random User API: the default source, as in the tutorial.
 pub const RANDOMUSER_URL: &str = "https://randomuser.me/api/";
 
 /// `--source builtin`: users made in-process, no network.
@@ -112,11 +112,11 @@ impl Source {
         }
     }
 
-    /// A name for logs and summaries.
+    /// A name for logs and summaries: the URL with its password masked.
     pub fn describe(&self) -> String {
         match self {
             Source::Builtin(_) => BUILTIN.to_string(),
-            Source::Http(client) => client.url().to_string(),
+            Source::Http(client) => crate::config::masked_url(client.url()),
         }
     }
 }
@@ -126,4 +126,18 @@ impl Source {
 pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
     let ceiling = base.saturating_mul(1 << attempt.min(16)).min(cap);
     ceiling.mul_f64(rand::random::<f64>().max(0.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    #[test]
+    fn describe_masks_the_password_of_a_source_url() {
+        let mut settings = Settings::default().produce;
+        settings.source = "https://me:hunter2@127.0.0.1:1/api/".into();
+        let source = Source::new(&settings, "seed", Metrics::new()).unwrap();
+        assert_eq!(source.describe(), "https://me:***@127.0.0.1:1/api/");
+    }
 }
