@@ -100,8 +100,9 @@ pub struct KafkaSettings {
     /// SASL_PLAINTEXT or SASL_SSL, as the brokers' listener wants. The SASL
     /// ones need `sasl_mechanism`.
     pub security_protocol: String,
-    /// `sasl.mechanism`: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, ...; default
-    /// empty = no SASL. Needed with a SASL protocol, refused without one.
+    /// `sasl.mechanism`: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or
+    /// OAUTHBEARER; default empty = no SASL. Needed with a SASL protocol,
+    /// refused without one.
     pub sasl_mechanism: String,
     /// SASL user name; default empty. Needs `sasl_mechanism`.
     pub sasl_username: String,
@@ -589,11 +590,37 @@ impl Loaded {
         Ok(())
     }
 
-    /// SASL settings that librdkafka would take but that cannot work: a SASL
-    /// protocol without a mechanism fails at the first connection, and
-    /// credentials without a mechanism are silently not used.
+    /// Security settings that cannot work: a protocol or mechanism librdkafka
+    /// does not know fails when the first client is made, far from the
+    /// setting; a SASL protocol without a mechanism fails at the first
+    /// connection; credentials without a mechanism are silently not used.
     fn validate_sasl(&self) -> Result<(), ConfigError> {
         let k = &self.settings.kafka;
+        let one_of = |key: &str, value: &str, known: &[&str]| {
+            if known.iter().any(|name| name.eq_ignore_ascii_case(value)) {
+                Ok(())
+            } else {
+                Err(self.invalid(key, format!("`{value}` is not one of {}", known.join(", "))))
+            }
+        };
+        one_of(
+            "kafka.security_protocol",
+            &k.security_protocol,
+            &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+        )?;
+        if !k.sasl_mechanism.is_empty() {
+            one_of(
+                "kafka.sasl_mechanism",
+                &k.sasl_mechanism,
+                &[
+                    "PLAIN",
+                    "SCRAM-SHA-256",
+                    "SCRAM-SHA-512",
+                    "GSSAPI",
+                    "OAUTHBEARER",
+                ],
+            )?;
+        }
         let sasl_protocol = k
             .security_protocol
             .to_ascii_uppercase()

@@ -87,6 +87,16 @@ const REFUSED_SETTINGS: &[(From, &str, &str)] = &[
         "sasl_mechanism is empty",
     ),
     (
+        From::Env("RTDS_KAFKA_SECURITY_PROTOCOL", "TLS"),
+        "kafka.security_protocol",
+        "not one of PLAINTEXT, SSL",
+    ),
+    (
+        From::File("[kafka]\nsecurity_protocol = \"SASL_SSL\"\nsasl_mechanism = \"SCRAM\"\n"),
+        "kafka.sasl_mechanism",
+        "not one of PLAIN",
+    ),
+    (
         From::Env("RTDS_KAFKA_SASL_MECHANISM", "PLAIN"),
         "kafka.sasl_mechanism",
         "does not use SASL",
