@@ -5,6 +5,17 @@
 //! applies them all, checks each value against its type as it lands, and can
 //! say which key from which source was wrong. The effective settings remember
 //! where each value came from, so validation errors name the source too.
+//!
+//! To add a setting, touch:
+//! 1. its field, with a doc comment (what, unit, default, why change it), in
+//!    the section struct below; the file key and the `RTDS_` variable follow
+//!    from the field's name;
+//! 2. its default in `impl Default for Settings`;
+//! 3. `Loaded::validate`, when its type alone admits values that misbehave;
+//! 4. the settings block of README.md's Settings section (a test compares it
+//!    with the defaults);
+//! 5. `Cli::overrides` in `src/main.rs`, when it also gets a flag;
+//! 6. `tests/settings.rs`, a row per value that is refused.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,60 +33,124 @@ pub const MAX_CONCURRENCY: usize = 65_536;
 /// Prefix of the environment variables that override settings.
 pub const ENV_PREFIX: &str = "RTDS_";
 
+/// `RTDS_` variables that belong to the scripts and tests around rtds, not to
+/// its settings, and so are left alone; every other `RTDS_` variable must name
+/// a setting, which catches typos such as `RTDS_CASANDRA_KEYSPACE`. An entry
+/// ending in `_` is a prefix.
+pub const SCRIPT_VARIABLES: [&str; 5] = [
+    "RTDS_STACK_",
+    "RTDS_AIRFLOW_",
+    "RTDS_BIN",
+    "RTDS_KAFKA_VERSION",
+    "RTDS_CASSANDRA_VERSION",
+];
+
+/// Shown instead of a secret.
+const MASK: &str = "***";
+
+/// Shortest timeout or interval a setting may have: the clients count in
+/// milliseconds, so anything less is 0, which they read as "never" or "at once".
+const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Everything rtds can be told, one struct per section of the config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// `[kafka]`: the brokers, topics and client security.
     pub kafka: KafkaSettings,
+    /// `[cassandra]`: the nodes, keyspace, table and writes.
     pub cassandra: CassandraSettings,
+    /// `[produce]`: where users come from and how fast (`rtds produce`).
     pub produce: ProduceSettings,
+    /// `[process]`: what the stream job accepts and how often it commits.
     pub process: ProcessSettings,
+    /// `[run]`: the schedule of `rtds run`.
     pub run: RunSettings,
+    /// `[metrics]`: the Prometheus endpoint.
     pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSettings {
-    /// Comma-separated `host:port` list.
+    /// Comma-separated `host:port` list of brokers to start from; default
+    /// `127.0.0.1:9092` (the local stack). Change it to reach another cluster.
     pub bootstrap_servers: String,
+    /// Topic of user records; default `users_created`, the tutorial's. Change
+    /// it to run several pipelines on one cluster.
     pub topic: String,
-    /// Where records that fail validation go; empty = `<topic>.dlq`.
+    /// Where records that fail validation go; default empty = `<topic>.dlq`.
+    /// Change it to collect the bad records of several topics in one place.
     pub dlq_topic: String,
+    /// Consumer group of `rtds process`; default `rtds-processor`. Processors
+    /// in one group share the partitions; another group reads everything again.
     pub group_id: String,
-    /// Partitions of topics rtds creates.
+    /// Partitions of topics rtds creates (existing topics are kept as they
+    /// are); default 3. More partitions let more processors share the work.
     pub partitions: i32,
+    /// Copies of each partition of topics rtds creates; default 1, right for
+    /// one broker. Use 3 on a production cluster so a broker can fail.
     pub replication_factor: i32,
-    /// How long a client waits for the broker before giving up.
+    /// How long a client waits for the broker (metadata, topic creation,
+    /// delivery of a record) before giving up; default 30s, at least 1ms.
+    /// Raise it for slow links, lower it to fail faster.
     #[serde(with = "human_duration")]
     pub timeout: Duration,
-    /// `security.protocol` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL).
+    /// librdkafka's `security.protocol`: PLAINTEXT (default), SSL,
+    /// SASL_PLAINTEXT or SASL_SSL, as the brokers' listener wants. The SASL
+    /// ones need `sasl_mechanism`.
     pub security_protocol: String,
-    /// `sasl.mechanism` (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); empty = none.
+    /// `sasl.mechanism`: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or
+    /// OAUTHBEARER; default empty = no SASL. Needed with a SASL protocol,
+    /// refused without one.
     pub sasl_mechanism: String,
+    /// SASL user name; default empty. Needs `sasl_mechanism`.
     pub sasl_username: String,
+    /// SASL password; default empty. Needs `sasl_mechanism`; never shown
+    /// (`rtds config` prints `***`). Better given as `RTDS_KAFKA_SASL_PASSWORD`
+    /// than in a file.
     pub sasl_password: String,
-    /// CA bundle for TLS to the brokers; empty = system default.
+    /// CA bundle (PEM file) that signs the brokers' certificates, for SSL and
+    /// SASL_SSL; default empty = the system's CAs.
     pub ssl_ca_location: String,
-    /// Any other librdkafka property, passed through as is.
+    /// Any other librdkafka property, passed through as is (`linger.ms`,
+    /// `ssl.key.password`, ...); default none. In the environment:
+    /// `RTDS_KAFKA_PROPERTIES="k=v,k=v"`. Values of properties whose name
+    /// holds password, secret, token or key are never shown.
     pub properties: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CassandraSettings {
-    /// `host:port` list.
+    /// `host:port` list of nodes to start from; default `127.0.0.1:9042`
+    /// (the local stack). In the environment: comma-separated.
     pub contact_points: Vec<String>,
+    /// Keyspace of the table; default `spark_streams`, the tutorial's.
+    /// Created when missing.
     pub keyspace: String,
+    /// Table of users; default `created_users`, the tutorial's. Created (or
+    /// migrated from the tutorial's schema) when needed.
     pub table: String,
-    /// Replication of a keyspace rtds creates, as CQL map text.
+    /// Replication of a keyspace rtds creates, as a CQL map with a `class`;
+    /// default `{'class': 'SimpleStrategy', 'replication_factor': 1}`, right
+    /// for one node. Use NetworkTopologyStrategy with 3 per datacenter in
+    /// production.
     pub replication: String,
+    /// User name for password authentication; default empty = none.
     pub username: String,
+    /// Password for `username`; default empty. Never shown (`rtds config`
+    /// prints `***`); better given as `RTDS_CASSANDRA_PASSWORD`.
     pub password: String,
-    /// CA certificate (PEM); when set, connections use TLS.
+    /// CA certificate (PEM file) of the nodes; default empty = plain TCP.
+    /// When set, connections use TLS and check the nodes against it.
     pub tls_ca_file: String,
-    /// Writes in flight at once; also the bound on records consumed but not
-    /// yet written, which makes backpressure.
+    /// Writes in flight at once, 1 to 65,536; default 256. Also the bound on
+    /// records consumed but not yet written, which makes backpressure: raise
+    /// it for throughput on a big cluster, lower it to spare a small one.
     pub concurrency: usize,
+    /// How long connecting and each write may take before it is retried or
+    /// the job fails; default 10s, at least 1ms.
     #[serde(with = "human_duration")]
     pub timeout: Duration,
 }
@@ -83,32 +158,47 @@ pub struct CassandraSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProduceSettings {
-    /// `builtin`, or the URL of a Random User API.
+    /// `builtin` (users made in-process, no network), or the URL of a Random
+    /// User API; default `https://randomuser.me/api/`, the tutorial's. A
+    /// password in the URL is never shown.
     pub source: String,
-    /// Users per API request (the API allows up to 5000).
+    /// Users per API request, 1 to 5000 (the API's limit); default 5000.
+    /// Smaller pages mean more requests but less waiting per request.
     pub batch_size: usize,
-    /// API requests in flight at once.
+    /// API requests in flight at once, 1 to 65,536; default 4. More hides
+    /// network latency; the public API rate-limits anyway.
     pub concurrency: usize,
-    /// Users per second; 0 = the default for the source (capped for
-    /// randomuser.me, unlimited otherwise); a negative value is refused.
+    /// Users per second at most; default 0 = the source's default (about
+    /// 66/s for randomuser.me, its published limit; unlimited otherwise); a
+    /// negative value is refused.
     pub max_rate: f64,
+    /// How long `rtds produce` runs when `--count` is not given; default 60s,
+    /// the tutorial's.
     #[serde(with = "human_duration")]
     pub duration: Duration,
-    /// Nationalities to ask for (comma list); empty = all.
+    /// Nationalities to ask for, comma list (`gb,us`); default empty = all.
     pub nat: String,
-    /// Seed for reproducible users; empty = random.
+    /// Random seed for reproducible users: the same seed gives the same
+    /// users (ids excepted); default empty = a fresh one each run.
     pub seed: String,
+    /// How long one API request may take, connection included, before it is
+    /// retried; default 30s, at least 1ms.
     #[serde(with = "human_duration")]
     pub request_timeout: Duration,
-    /// Attempts per API request before it is given up.
+    /// Attempts per API request before it is given up; default 8, with
+    /// exponential backoff between them. Raise it for a flaky source.
     pub retries: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessSettings {
-    /// Messages larger than this go to the DLQ.
+    /// Messages larger than this many bytes go to the DLQ; default 65536 (a
+    /// record is about 420 bytes). Bounds the memory one message can take.
     pub max_record_bytes: usize,
+    /// How often consumed offsets are committed to Kafka; default 1s, at
+    /// least 1ms. Longer means fewer commits, and more records replayed (and
+    /// upserted again) after a crash.
     #[serde(with = "human_duration")]
     pub commit_interval: Duration,
 }
@@ -116,16 +206,19 @@ pub struct ProcessSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSettings {
-    /// When `rtds run` produces: `@hourly`, `@daily`, ... or 5 cron fields (UTC).
+    /// When `rtds run` produces: `@hourly`, `@daily` (default, the
+    /// tutorial's), `@weekly`, `@monthly` or 5 cron fields, in UTC.
     pub schedule: String,
-    /// Where `rtds run` keeps the last slot it produced.
+    /// Where `rtds run` keeps the last slot it produced, so that a restart
+    /// never produces twice for a slot; default `.rtds/run-state.json`.
     pub state_file: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
-    /// Where `/metrics` is served while a job runs; empty = not served.
+    /// `IP:port` where Prometheus `/metrics` is served while a job runs;
+    /// default empty = not served.
     pub listen: String,
 }
 
@@ -233,11 +326,25 @@ impl Override {
 
 impl Settings {
     /// Reads every layer. `file` is `--config`; without it `rtds.toml` in the
-    /// working directory is read when present.
+    /// working directory is read when present. Variables that are not
+    /// `RTDS_` ones are not read, so a value that is not UTF-8 in one of them
+    /// is no concern of rtds.
     pub fn load(file: Option<&Path>, flags: &[Override]) -> Result<Loaded, ConfigError> {
-        let env: BTreeMap<String, String> = std::env::vars()
-            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
-            .collect();
+        let mut env = BTreeMap::new();
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str().filter(|n| n.starts_with(ENV_PREFIX)) else {
+                continue;
+            };
+            if is_script_variable(name) {
+                continue;
+            }
+            let value = value.into_string().map_err(|_| ConfigError::Invalid {
+                key: setting_of_env(name).unwrap_or_else(|| name.to_string()),
+                origin: format!("env {name}"),
+                message: "the value is not UTF-8 text".into(),
+            })?;
+            env.insert(name.to_string(), value);
+        }
         Self::load_from(file, &env, flags)
     }
 
@@ -264,7 +371,8 @@ impl Settings {
         Ok(loaded)
     }
 
-    /// The settings as TOML, secrets replaced by `***`.
+    /// The settings as TOML, secrets replaced by `***`: passwords, secret
+    /// librdkafka properties and the password in a source URL.
     pub fn to_masked_toml(&self) -> String {
         let mut shown = self.clone();
         for secret in [
@@ -272,21 +380,86 @@ impl Settings {
             &mut shown.cassandra.password,
         ] {
             if !secret.is_empty() {
-                *secret = "***".into();
+                *secret = MASK.into();
             }
         }
         for (key, value) in shown.kafka.properties.iter_mut() {
-            if is_secret_key(key) {
-                *value = "***".into();
+            if is_secret_property(key) {
+                *value = MASK.into();
             }
         }
+        shown.produce.source = masked_source(&shown.produce.source);
         toml::to_string_pretty(&shown).expect("settings always serialize")
     }
 }
 
-fn is_secret_key(key: &str) -> bool {
+/// Whether the value of librdkafka property `key` may be a secret:
+/// `ssl.key.password`, `sasl.oauthbearer.client.secret`, `ssl.key.pem`,
+/// tokens, and `sasl.oauthbearer.config`, which holds client secrets inline.
+fn is_secret_property(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    key.contains("password") || key.contains("secret") || key.ends_with(".key.pem")
+    ["password", "secret", "token", "key"]
+        .iter()
+        .any(|word| key.contains(word))
+        || key == "sasl.oauthbearer.config"
+}
+
+/// Settings whose values are never repeated in an error: a wrong one may
+/// still be the secret, or part of it.
+fn is_secret_setting(key: &str) -> bool {
+    matches!(
+        key,
+        "kafka.sasl_password" | "cassandra.password" | "kafka.properties"
+    )
+}
+
+/// `url` with its password, if any, replaced by `***`: for every log line,
+/// error and listing that shows a URL given by the user.
+pub fn masked_url(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        // Only fails for URLs that cannot have a password at all.
+        let _ = shown.set_password(Some(MASK));
+    }
+    shown.to_string()
+}
+
+/// [`masked_url`] for `produce.source` as written: also masks what looks like
+/// a password in text that does not parse as a URL.
+fn masked_source(source: &str) -> String {
+    if let Ok(url) = reqwest::Url::parse(source) {
+        return masked_url(&url);
+    }
+    let Some((scheme, rest)) = source.split_once("://") else {
+        return source.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, _)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:{MASK}{}", &rest[user_info.len()..])
+        }
+        None => source.to_string(),
+    }
+}
+
+/// Whether `name` is one of the [`SCRIPT_VARIABLES`].
+fn is_script_variable(name: &str) -> bool {
+    SCRIPT_VARIABLES.iter().any(|known| {
+        if known.ends_with('_') {
+            name.starts_with(known)
+        } else {
+            name == *known
+        }
+    })
+}
+
+/// The setting that environment variable `name` sets, if any.
+fn setting_of_env(name: &str) -> Option<String> {
+    Layers::new()
+        .known
+        .into_keys()
+        .find(|key| env_name(key) == name)
 }
 
 impl Loaded {
@@ -340,9 +513,33 @@ impl Loaded {
                 ));
             }
         }
-        if s.kafka.partitions < 1 {
-            return Err(self.invalid("kafka.partitions", "must be at least 1"));
+        for (key, value) in [
+            ("kafka.partitions", s.kafka.partitions),
+            ("kafka.replication_factor", s.kafka.replication_factor),
+        ] {
+            if value < 1 {
+                return Err(self.invalid(key, format!("is {value}, must be at least 1")));
+            }
         }
+        for (key, value) in [
+            ("kafka.timeout", s.kafka.timeout),
+            ("cassandra.timeout", s.cassandra.timeout),
+            ("produce.request_timeout", s.produce.request_timeout),
+            ("process.commit_interval", s.process.commit_interval),
+        ] {
+            if value < MIN_INTERVAL {
+                return Err(self.invalid(
+                    key,
+                    format!(
+                        "is {}, must be at least 1ms (the clients count in milliseconds)",
+                        humantime::format_duration(value)
+                    ),
+                ));
+            }
+        }
+        self.validate_sasl()?;
+        check_replication(&s.cassandra.replication)
+            .map_err(|m| self.invalid("cassandra.replication", m))?;
         if !(1..=5000).contains(&s.produce.batch_size) {
             return Err(self.invalid(
                 "produce.batch_size",
@@ -363,14 +560,15 @@ impl Loaded {
                 return Err(self.invalid(key, format!("must be between 1 and {MAX_CONCURRENCY}")));
             }
         }
-        if s.produce.source != crate::source::BUILTIN
-            && reqwest::Url::parse(&s.produce.source).is_err()
-        {
+        let http_url = |text: &str| {
+            reqwest::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
+        };
+        if s.produce.source != crate::source::BUILTIN && !http_url(&s.produce.source) {
             return Err(self.invalid(
                 "produce.source",
                 format!(
-                    "`{}` is neither `builtin` nor a URL like https://randomuser.me/api/",
-                    s.produce.source
+                    "`{}` is neither `builtin` nor an http(s) URL like https://randomuser.me/api/",
+                    masked_source(&s.produce.source)
                 ),
             ));
         }
@@ -390,6 +588,157 @@ impl Loaded {
                 })?;
         }
         Ok(())
+    }
+
+    /// Security settings that cannot work: a protocol or mechanism librdkafka
+    /// does not know fails when the first client is made, far from the
+    /// setting; a SASL protocol without a mechanism fails at the first
+    /// connection; credentials without a mechanism are silently not used.
+    fn validate_sasl(&self) -> Result<(), ConfigError> {
+        let k = &self.settings.kafka;
+        let one_of = |key: &str, value: &str, known: &[&str]| {
+            if known.iter().any(|name| name.eq_ignore_ascii_case(value)) {
+                Ok(())
+            } else {
+                Err(self.invalid(key, format!("`{value}` is not one of {}", known.join(", "))))
+            }
+        };
+        one_of(
+            "kafka.security_protocol",
+            &k.security_protocol,
+            &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+        )?;
+        if !k.sasl_mechanism.is_empty() {
+            one_of(
+                "kafka.sasl_mechanism",
+                &k.sasl_mechanism,
+                &[
+                    "PLAIN",
+                    "SCRAM-SHA-256",
+                    "SCRAM-SHA-512",
+                    "GSSAPI",
+                    "OAUTHBEARER",
+                ],
+            )?;
+        }
+        let sasl_protocol = k
+            .security_protocol
+            .to_ascii_uppercase()
+            .starts_with("SASL_");
+        if k.sasl_mechanism.is_empty() {
+            if sasl_protocol {
+                return Err(self.invalid(
+                    "kafka.security_protocol",
+                    format!(
+                        "{} needs kafka.sasl_mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, ...)",
+                        k.security_protocol
+                    ),
+                ));
+            }
+            for (key, value) in [
+                ("kafka.sasl_username", &k.sasl_username),
+                ("kafka.sasl_password", &k.sasl_password),
+            ] {
+                if !value.is_empty() {
+                    return Err(self.invalid(
+                        key,
+                        "is set but kafka.sasl_mechanism is empty, so it would not be used",
+                    ));
+                }
+            }
+        } else if !sasl_protocol {
+            return Err(self.invalid(
+                "kafka.sasl_mechanism",
+                format!(
+                    "is set but kafka.security_protocol is {}, which does not use SASL; \
+                     use SASL_SSL or SASL_PLAINTEXT",
+                    k.security_protocol
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `text` is a CQL map literal with a `class`, such as
+/// `{'class': 'SimpleStrategy', 'replication_factor': 1}`: it goes into the
+/// `CREATE KEYSPACE` statement as is, so anything else would fail there, or
+/// change the statement.
+fn check_replication(text: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        format!(
+            "`{text}` is not a replication map like \
+             {{'class': 'SimpleStrategy', 'replication_factor': 1}}: {why}"
+        )
+    };
+    let inner = text
+        .trim()
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .ok_or_else(|| bad("it must be in braces"))?;
+    let mut chars = inner.chars().peekable();
+    let mut keys = Vec::new();
+    let mut class = None;
+    loop {
+        skip_spaces(&mut chars);
+        if chars.peek().is_none() {
+            break;
+        }
+        let key = cql_string(&mut chars).ok_or_else(|| bad("a key is not a quoted string"))?;
+        skip_spaces(&mut chars);
+        if chars.next() != Some(':') {
+            return Err(bad(&format!("`{key}` is not followed by `:`")));
+        }
+        skip_spaces(&mut chars);
+        let value = match chars.peek() {
+            Some('\'') => cql_string(&mut chars),
+            _ => {
+                let word: String = std::iter::from_fn(|| {
+                    chars.next_if(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                })
+                .collect();
+                (!word.is_empty()).then_some(word)
+            }
+        }
+        .ok_or_else(|| {
+            bad(&format!(
+                "`{key}` has no value (a quoted string or a number)"
+            ))
+        })?;
+        if keys.contains(&key) {
+            return Err(bad(&format!("`{key}` is given twice")));
+        }
+        if key == "class" {
+            class = Some(value);
+        }
+        keys.push(key);
+        skip_spaces(&mut chars);
+        match chars.next() {
+            None => break,
+            Some(',') => {}
+            Some(_) => return Err(bad("entries must be separated by commas")),
+        }
+    }
+    match class {
+        Some(class) if !class.is_empty() => Ok(()),
+        _ => Err(bad("it needs a 'class'")),
+    }
+}
+
+fn skip_spaces(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while chars.next_if(|c| c.is_whitespace()).is_some() {}
+}
+
+/// A CQL string literal at `chars`: `'...'`, with `''` for a quote inside.
+fn cql_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<String> {
+    chars.next_if_eq(&'\'')?;
+    let mut text = String::new();
+    loop {
+        match chars.next()? {
+            '\'' if chars.next_if_eq(&'\'').is_some() => text.push('\''),
+            '\'' => return Some(text),
+            c => text.push(c),
+        }
     }
 }
 
@@ -442,21 +791,16 @@ impl Layers {
         Ok(())
     }
 
+    /// Applies the `RTDS_` variables of `env`. Each must name a setting or be
+    /// one of the [`SCRIPT_VARIABLES`], so that a typo in a section or key is
+    /// refused instead of silently doing nothing.
     fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
         let by_name: BTreeMap<String, String> = self
             .known
             .keys()
             .map(|key| (env_name(key), key.clone()))
             .collect();
-        // Variables of a settings section (RTDS_KAFKA_...) must name a known
-        // key, which catches typos; others (RTDS_STACK_..., RTDS_BIN) belong to
-        // the scripts around rtds and are left alone.
-        let sections: Vec<String> = self
-            .table
-            .keys()
-            .map(|section| format!("{ENV_PREFIX}{}_", section.to_ascii_uppercase()))
-            .collect();
-        let ours = |name: &str| sections.iter().any(|prefix| name.starts_with(prefix));
+        let ours = |name: &str| name.starts_with(ENV_PREFIX) && !is_script_variable(name);
         for (name, text) in env.iter().filter(|(name, _)| ours(name)) {
             let origin = format!("env {name}");
             let key = by_name.get(name).ok_or_else(|| ConfigError::UnknownKey {
@@ -504,10 +848,16 @@ impl Layers {
             ),
             Value::Table(_) => {
                 let mut table = Table::new();
-                for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
-                    let (k, v) = pair
-                        .split_once('=')
-                        .ok_or_else(|| invalid(format!("`{pair}` is not key=value")))?;
+                let pairs = text.split(',').filter(|p| !p.trim().is_empty());
+                for (n, pair) in pairs.enumerate() {
+                    // The entry itself is not shown: it may be (part of) a secret.
+                    let (k, v) = pair.split_once('=').ok_or_else(|| {
+                        invalid(format!(
+                            "entry {} is not key=value (entries are separated by commas; \
+                             the entry is not shown, it may hold a secret)",
+                            n + 1
+                        ))
+                    })?;
                     table.insert(k.trim().into(), Value::String(v.trim().into()));
                 }
                 Value::Table(table)
@@ -540,7 +890,15 @@ impl Layers {
         Settings::deserialize(self.table.clone()).map_err(|e| ConfigError::Invalid {
             key: key.into(),
             origin: origin.clone(),
-            message: e.message().to_string(),
+            message: match key {
+                "kafka.properties" => "must be a table of text values like \
+                    { \"linger.ms\" = \"5\" } (the value is not shown: it may hold a secret)"
+                    .into(),
+                _ if is_secret_setting(key) => {
+                    "must be text (the value is not shown: it may hold a secret)".into()
+                }
+                _ => e.message().to_string(),
+            },
         })?;
         self.origins.insert(key.into(), origin);
         Ok(())
@@ -638,7 +996,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_the_seed() {
+    fn defaults_match_the_tutorial() {
         let loaded = Settings::load_from(None, &env(&[]), &[]).unwrap();
         let s = loaded.settings;
         assert_eq!(s.kafka.bootstrap_servers, "127.0.0.1:9092");
@@ -685,11 +1043,75 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("RTDS_KAFKA_TOPICS"), "{err}");
-        // The scripts' own variables are not settings.
-        let others = env(&[("RTDS_STACK_FAST", "1"), ("RTDS_BIN", "/usr/bin/rtds")]);
-        assert!(Settings::load_from(None, &others, &[]).is_ok());
     }
 
+    #[test]
+    fn env_variable_of_an_unknown_section_is_refused() {
+        let err =
+            Settings::load_from(None, &env(&[("RTDS_CASANDRA_KEYSPACE", "x")]), &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::UnknownKey { .. }), "{err}");
+        assert!(err.to_string().contains("RTDS_CASANDRA_KEYSPACE"), "{err}");
+    }
+
+    /// Every `RTDS_` name the scripts, tests, benchmarks, DAG and CI use is a
+    /// setting or one of the [`SCRIPT_VARIABLES`], so none of them stops rtds.
+    #[test]
+    fn the_scripts_own_variables_are_allowed() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut names = std::collections::BTreeSet::new();
+        let mut folders: Vec<PathBuf> = ["scripts", "tests", "benches", "dags", ".ci"]
+            .iter()
+            .map(|folder| root.join(folder))
+            .collect();
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                // tests/settings.rs holds refused names on purpose.
+                if path.is_dir() {
+                    folders.push(path);
+                } else if !path.ends_with("tests/settings.rs") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    names.extend(rtds_names(&text));
+                }
+            }
+        }
+        assert!(names.contains("RTDS_STACK_DIR"), "{names:?}");
+        assert!(names.contains("RTDS_KAFKA_VERSION"), "{names:?}");
+        let known = Layers::new().known;
+        for name in names {
+            assert!(
+                is_script_variable(&name) || known.keys().any(|key| env_name(key) == name),
+                "{name} is used around rtds but would be refused; add it to SCRIPT_VARIABLES"
+            );
+            // One by one, each name loads (settings among them with a valid value).
+            let value = setting_of_env(&name)
+                .map(|key| match &known[&key] {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string().trim_matches(['[', ']']).replace('"', ""),
+                })
+                .unwrap_or_else(|| "1".into());
+            let loaded = Settings::load_from(None, &env(&[(&name, &value)]), &[]);
+            assert!(loaded.is_ok(), "{name}={value}: {:?}", loaded.err());
+        }
+    }
+
+    /// Whole `RTDS_X` names in `text`, not counting prefixes like `RTDS_KAFKA_`
+    /// nor names inside others like `AIRFLOW_VAR_RTDS_TOPIC`.
+    fn rtds_names(text: &str) -> Vec<String> {
+        let name_char = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_';
+        text.match_indices(ENV_PREFIX)
+            .filter(|(at, _)| {
+                !text[..*at].ends_with(|c: char| name_char(c) || c.is_ascii_lowercase())
+            })
+            .map(|(at, _)| {
+                text[at..]
+                    .chars()
+                    .take_while(|&c| name_char(c))
+                    .collect::<String>()
+            })
+            .filter(|name| !name.ends_with('_'))
+            .collect()
+    }
     #[test]
     fn bad_duration_names_key_and_source() {
         let err = Settings::load_from(None, &env(&[("RTDS_PRODUCE_DURATION", "soon")]), &[])
@@ -730,32 +1152,172 @@ mod tests {
                 "RTDS_CASSANDRA_CONTACT_POINTS",
                 "10.0.0.1:9042, 10.0.0.2:9042",
             ),
-            (
-                "RTDS_KAFKA_PROPERTIES",
-                "linger.ms=5,ssl.key.password=hunter2",
-            ),
+            ("RTDS_KAFKA_PROPERTIES", "linger.ms=5,compression.type=lz4"),
         ]);
         let loaded = Settings::load_from(None, &e, &[]).unwrap();
         assert_eq!(loaded.settings.cassandra.contact_points.len(), 2);
         assert_eq!(loaded.settings.kafka.properties["linger.ms"], "5");
-        let shown = loaded.settings.to_masked_toml();
-        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(loaded.settings.kafka.properties["compression.type"], "lz4");
     }
 
     #[test]
     fn secrets_are_masked() {
         let e = env(&[
+            ("RTDS_KAFKA_SASL_MECHANISM", "PLAIN"),
+            ("RTDS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
             ("RTDS_KAFKA_SASL_PASSWORD", "s3cret"),
-            ("RTDS_CASSANDRA_PASSWORD", "pw"),
+            ("RTDS_CASSANDRA_PASSWORD", "pw-c4ss"),
+            (
+                "RTDS_KAFKA_PROPERTIES",
+                "ssl.key.password=k3y-pw, sasl.oauthbearer.client.secret=cl1ent, \
+                 sasl.oauthbearer.config=principal=me clientSecret=0auth, \
+                 sasl.oauthbearer.token.endpoint.url=https://idp/t0k, ssl.key.pem=PEM-b0dy, \
+                 linger.ms=5",
+            ),
+            ("RTDS_PRODUCE_SOURCE", "https://me:urlpa55@api.example/api/"),
         ]);
         let shown = Settings::load_from(None, &e, &[])
             .unwrap()
             .settings
             .to_masked_toml();
+        for secret in [
+            "s3cret", "pw-c4ss", "k3y-pw", "cl1ent", "0auth", "t0k", "PEM-b0dy", "urlpa55",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shows in {shown}");
+        }
+        assert!(shown.contains("\"linger.ms\" = \"5\""), "{shown}");
         assert!(
-            !shown.contains("s3cret") && !shown.contains("\"pw\""),
+            shown.contains("source = \"https://me:***@api.example/api/\""),
             "{shown}"
         );
-        assert!(shown.contains("***"));
+    }
+
+    /// Every error about a secret setting, whatever is wrong with it.
+    #[test]
+    fn errors_never_show_secrets() {
+        let from_env = |pairs: &[(&str, &str)]| {
+            Settings::load_from(None, &env(pairs), &[])
+                .unwrap_err()
+                .to_string()
+        };
+        let from_file = |text: &str| {
+            let f = file(text);
+            Settings::load_from(Some(&f.0), &env(&[]), &[])
+                .unwrap_err()
+                .to_string()
+        };
+        let cases = [
+            // A comma inside a password splits it into a malformed entry.
+            (
+                from_env(&[("RTDS_KAFKA_PROPERTIES", "ssl.key.password=hunter,2pass")]),
+                "RTDS_KAFKA_PROPERTIES",
+                ["hunter", "2pass"],
+            ),
+            (
+                from_env(&[(
+                    "RTDS_KAFKA_PROPERTIES",
+                    "sasl.oauthbearer.client.secret:hunter2pass",
+                )]),
+                "entry 1 is not key=value",
+                ["hunter", "2pass"],
+            ),
+            (
+                from_file("[kafka.properties]\n\"ssl.key.password\" = 4242424242\n"),
+                "kafka.properties",
+                ["4242424242", "4242424242"],
+            ),
+            (
+                from_file("[kafka]\nsasl_password = [\"hunter\", \"2pass\"]\n"),
+                "kafka.sasl_password",
+                ["hunter", "2pass"],
+            ),
+            (
+                from_file("[cassandra]\npassword = hunter2pass\n"),
+                "not valid TOML",
+                ["hunter", "2pass"],
+            ),
+            (
+                from_env(&[("RTDS_KAFKA_SASL_PASSWORD", "hunter2pass")]),
+                "kafka.sasl_password",
+                ["hunter", "2pass"],
+            ),
+            (
+                from_env(&[(
+                    "RTDS_PRODUCE_SOURCE",
+                    "https://me:hunter2pass@bad host/api/",
+                )]),
+                "https://me:***@bad host/api/",
+                ["hunter", "2pass"],
+            ),
+            (
+                from_env(&[("RTDS_PRODUCE_SOURCE", "ftp://me:hunter2pass@host/users")]),
+                "ftp://me:***@host/users",
+                ["hunter", "2pass"],
+            ),
+        ];
+        for (err, named, secrets) in cases {
+            assert!(err.contains(named), "{err} should name {named}");
+            for secret in secrets {
+                assert!(!err.contains(secret), "{secret} shows in {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn masked_url_hides_only_the_password() {
+        let url = |text: &str| masked_url(&reqwest::Url::parse(text).unwrap());
+        assert_eq!(
+            url("https://me:pa55@api.example:8443/api/?results=5"),
+            "https://me:***@api.example:8443/api/?results=5"
+        );
+        assert_eq!(url("https://me@api.example/"), "https://me@api.example/");
+        assert_eq!(url("http://127.0.0.1:1/api/"), "http://127.0.0.1:1/api/");
+    }
+
+    #[test]
+    fn replication_must_be_a_map_with_a_class() {
+        for good in [
+            "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+            " { 'class' : 'NetworkTopologyStrategy', 'dc1': '3', 'dc-2': 2 } ",
+            "{'class': 'org.apache.cassandra.locator.SimpleStrategy', 'replication_factor': 3}",
+            "{'class': 'It''s'}",
+        ] {
+            assert_eq!(check_replication(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("SimpleStrategy", "braces"),
+            ("{}", "needs a 'class'"),
+            ("{'replication_factor': 1}", "needs a 'class'"),
+            ("{'class': ''}", "needs a 'class'"),
+            ("{class: 'SimpleStrategy'}", "not a quoted string"),
+            ("{'class' 'SimpleStrategy'}", "followed by `:`"),
+            ("{'class': }", "has no value"),
+            (
+                "{'class': 'SimpleStrategy' 'replication_factor': 1}",
+                "commas",
+            ),
+            ("{'class': 'A', 'class': 'B'}", "twice"),
+            ("{'class': 'SimpleStrategy}", "has no value"),
+            ("{'class': 'S'}; DROP KEYSPACE x; {'a': 1}", "commas"),
+        ] {
+            let err = check_replication(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err} should say {why}");
+        }
+    }
+
+    /// The settings block of the README shows every setting with its default,
+    /// and nothing else.
+    #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("\n## Settings").expect("a Settings section")..];
+        let block = section
+            .split_once("```toml\n")
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .expect("a toml block in the Settings section")
+            .0;
+        let documented: Settings = toml::from_str(block)
+            .unwrap_or_else(|e| panic!("README settings block vs declared settings: {e}"));
+        assert_eq!(documented, Settings::default());
     }
 }

@@ -23,7 +23,12 @@ const COLUMNS: [Column; 8] = [
 pub fn render(users: &[User]) -> String {
     let rows: Vec<Vec<String>> = users
         .iter()
-        .map(|user| COLUMNS.iter().map(|(_, get)| cut(get(user))).collect())
+        .map(|user| {
+            COLUMNS
+                .iter()
+                .map(|(_, get)| cut(escape(&get(user))))
+                .collect()
+        })
         .collect();
     let widths: Vec<usize> = COLUMNS
         .iter()
@@ -53,6 +58,22 @@ pub fn render(users: &[User]) -> String {
     out
 }
 
+/// Stored text with control characters (ESC, CSI, newlines, ...) and
+/// bidirectional overrides written as escapes like `\u{1b}`: a record is
+/// outside data, and printed raw it could move the cursor, change colours or
+/// reorder what the terminal shows.
+fn escape(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
 fn cut(text: String) -> String {
     if text.chars().count() <= MAX_CELL {
         text
@@ -67,9 +88,9 @@ fn cut(text: String) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn aligns_non_ascii_and_cuts_long_cells() {
-        let user = User {
+    /// A user with non-ASCII text and an address longer than a cell.
+    fn sample() -> User {
+        User {
             id: uuid::Uuid::nil(),
             first_name: "Väinö".into(),
             last_name: "Äijälä".into(),
@@ -82,8 +103,12 @@ mod tests {
             registered_date: "2015-01-03T11:20:53.000Z".into(),
             phone: "02-520-937".into(),
             picture: "https://randomuser.me/api/portraits/med/men/12.jpg".into(),
-        };
-        let text = render(&[user]);
+        }
+    }
+
+    #[test]
+    fn aligns_non_ascii_and_cuts_long_cells() {
+        let text = render(&[sample()]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[2].contains("Väinö Äijälä"));
@@ -92,5 +117,25 @@ mod tests {
         let name_at = |line: &str| line.chars().take_while(|&c| c != 'n' && c != 'V').count();
         assert_eq!(name_at(lines[0]), name_at(lines[2]));
         assert_eq!(lines[3], "(1 users)");
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        let user = User {
+            first_name: "\u{1b}[2J\u{1b}[31mEve".into(),
+            last_name: "Ng\n\u{9b}2A".into(),
+            email: "\u{202e}moc.elpmaxe@eve".into(),
+            ..sample()
+        };
+        let text = render(&[user]);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(text.contains("\\u{1b}[2J\\u{1b}[31mEve"), "{text}");
+        assert!(text.contains("Eve Ng\\u{a}\\u{9b}2A"), "{text}");
+        assert!(text.contains("\\u{202e}moc.elpmaxe@eve"), "{text}");
+        assert_eq!(text.lines().count(), 4, "one line per user: {text}");
     }
 }

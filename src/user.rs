@@ -1,6 +1,6 @@
 //! The record on `users_created`: one JSON object of exactly 12 string fields,
-//! made from one Random User API result the way the seed's `format_data` made
-//! it, and checked again on the consuming side before it is stored.
+//! made from one Random User API result the way the tutorial's `format_data`
+//! made it, and checked again on the consuming side before it is stored.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -10,7 +10,7 @@ use crate::source::api::ApiUser;
 /// One user as published to Kafka and stored in Cassandra.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    /// A fresh UUID v4 per record (the seed's intent; it is also the Kafka key
+    /// A fresh UUID v4 per record (the tutorial's intent; it is also the Kafka key
     /// and the table's primary key).
     pub id: Uuid,
     pub first_name: String,
@@ -39,6 +39,10 @@ pub enum Invalid {
     Empty,
     #[error("record is not UTF-8: {0}")]
     NotUtf8(String),
+    /// Valid JSON, but not an object: the derived deserializer would take an
+    /// array of 12 strings as a record, field by position.
+    #[error("record is not a JSON object but {0}")]
+    NotObject(&'static str),
     #[error("record is not a JSON object of the 12 user fields: {0}")]
     Shape(String),
 }
@@ -50,6 +54,7 @@ impl Invalid {
             Invalid::TooLarge { .. } => "too_large",
             Invalid::Empty => "empty",
             Invalid::NotUtf8(_) => "not_utf8",
+            Invalid::NotObject(_) => "not_object",
             Invalid::Shape(_) => "bad_shape",
         }
     }
@@ -88,9 +93,9 @@ impl User {
         serde_json::to_vec(self).expect("a record always serializes")
     }
 
-    /// Parses and validates one Kafka message payload. Extra fields are
-    /// ignored; every one of the 12 must be present and a string, and `id`
-    /// must be a UUID.
+    /// Parses and validates one Kafka message payload. It must be a JSON
+    /// object; extra fields are ignored; every one of the 12 must be present
+    /// and a string, and `id` must be a UUID.
     pub fn parse(payload: &[u8], max_bytes: usize) -> Result<User, Invalid> {
         if payload.len() > max_bytes {
             return Err(Invalid::TooLarge {
@@ -102,7 +107,29 @@ impl User {
             return Err(Invalid::Empty);
         }
         let text = std::str::from_utf8(payload).map_err(|e| Invalid::NotUtf8(e.to_string()))?;
+        // JSON's own whitespace; an object is the only text that starts with `{`.
+        if !text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return Err(match serde_json::from_str(text) {
+                Ok(value) => Invalid::NotObject(json_type(&value)),
+                Err(e) => Invalid::Shape(e.to_string()),
+            });
+        }
         serde_json::from_str(text).map_err(|e| Invalid::Shape(e.to_string()))
+    }
+}
+
+/// What a JSON value is, for the reason a record is refused.
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -139,7 +166,7 @@ mod tests {
     }
 
     #[test]
-    fn formats_a_result_like_the_seed() {
+    fn formats_a_result_like_the_tutorial() {
         let user = &real_users()[0];
         assert_eq!(user.first_name, "Jennie");
         assert_eq!(user.last_name, "Nichols");
@@ -215,15 +242,57 @@ mod tests {
         number["post_code"] = 63104.into();
         let mut bad_id = good.clone();
         bad_id["id"] = "not-a-uuid".into();
+        let twelve_strings = serde_json::to_vec(
+            &good
+                .as_object()
+                .unwrap()
+                .values()
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
         let cases: Vec<(Vec<u8>, &str, &str)> = vec![
-            (serde_json::to_vec(&missing).unwrap(), "bad_shape", "dob"),
-            (serde_json::to_vec(&number).unwrap(), "bad_shape", "string"),
-            (serde_json::to_vec(&bad_id).unwrap(), "bad_shape", "UUID"),
-            (b"{not json".to_vec(), "bad_shape", "key"),
-            (b"[1,2]".to_vec(), "bad_shape", "User"),
-            (vec![0xff, 0xfe, b'{'], "not_utf8", "utf-8"),
-            (Vec::new(), "empty", "empty"),
-            (vec![b' '; 70_000], "too_large", "limit"),
+            (
+                serde_json::to_vec(&missing).unwrap(),
+                "bad_shape",
+                "missing field `dob`",
+            ),
+            (
+                serde_json::to_vec(&number).unwrap(),
+                "bad_shape",
+                "invalid type: integer `63104`, expected a string",
+            ),
+            (
+                serde_json::to_vec(&bad_id).unwrap(),
+                "bad_shape",
+                "UUID parsing failed",
+            ),
+            (b"{not json".to_vec(), "bad_shape", "key must be a string"),
+            (b"hello".to_vec(), "bad_shape", "expected value"),
+            (
+                twelve_strings,
+                "not_object",
+                "not a JSON object but an array",
+            ),
+            (
+                b" [1,2]".to_vec(),
+                "not_object",
+                "not a JSON object but an array",
+            ),
+            (
+                b"\"text\"".to_vec(),
+                "not_object",
+                "not a JSON object but a string",
+            ),
+            (b"null".to_vec(), "not_object", "not a JSON object but null"),
+            (
+                b"12".to_vec(),
+                "not_object",
+                "not a JSON object but a number",
+            ),
+            (vec![0xff, 0xfe, b'{'], "not_utf8", "invalid utf-8"),
+            (Vec::new(), "empty", "record is empty"),
+            (vec![b' '; 70_000], "too_large", "over the 65536-byte limit"),
         ];
         for (payload, kind, words) in cases {
             let err = User::parse(&payload, 65536).unwrap_err();
@@ -234,6 +303,167 @@ mod tests {
                     .contains(&words.to_lowercase()),
                 "{err} should mention {words}"
             );
+        }
+    }
+
+    /// Property tests of the record path: whatever the API or the topic
+    /// hands over, the outcome is a record or a reason, never a panic.
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
+
+        use super::*;
+
+        fn text() -> BoxedStrategy<Value> {
+            any::<String>().prop_map(Value::from).boxed()
+        }
+
+        fn whole<T: Arbitrary + Into<Value> + 'static>() -> BoxedStrategy<Value> {
+            any::<T>().prop_map(Into::into).boxed()
+        }
+
+        /// A value of some JSON type, for fields that get the wrong one.
+        fn wrong() -> BoxedStrategy<Value> {
+            prop_oneof![
+                Just(Value::Null),
+                whole::<bool>(),
+                whole::<i64>(),
+                whole::<f64>(),
+                text(),
+                Just(json!([])),
+                Just(json!({"x": 1})),
+            ]
+            .boxed()
+        }
+
+        /// An object with these fields, each mostly of its right shape,
+        /// sometimes missing or of a wrong type: about one result in six has
+        /// every field right and makes a record.
+        fn object(fields: Vec<(&'static str, BoxedStrategy<Value>)>) -> BoxedStrategy<Value> {
+            let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+            let values: Vec<BoxedStrategy<Option<Value>>> = fields
+                .into_iter()
+                .map(|(_, right)| {
+                    prop_oneof![
+                        30 => right.prop_map(Some),
+                        1 => Just(None),
+                        1 => wrong().prop_map(Some),
+                    ]
+                    .boxed()
+                })
+                .collect();
+            values
+                .prop_map(move |values| {
+                    let fields = names.iter().zip(values);
+                    Value::Object(
+                        fields
+                            .filter_map(|(name, value)| Some((name.to_string(), value?)))
+                            .collect(),
+                    )
+                })
+                .boxed()
+        }
+
+        fn dated() -> BoxedStrategy<Value> {
+            object(vec![("date", text()), ("age", whole::<u32>())])
+        }
+
+        /// One element of the API's `results`, with every field it may have
+        /// and one it does not know.
+        fn api_result() -> BoxedStrategy<Value> {
+            object(vec![
+                ("gender", text()),
+                (
+                    "name",
+                    object(vec![("title", text()), ("first", text()), ("last", text())]),
+                ),
+                (
+                    "location",
+                    object(vec![
+                        (
+                            "street",
+                            object(vec![("number", whole::<u32>()), ("name", text())]),
+                        ),
+                        ("city", text()),
+                        ("state", text()),
+                        ("country", text()),
+                        ("postcode", prop_oneof![text(), whole::<u64>()].boxed()),
+                    ]),
+                ),
+                ("email", text()),
+                (
+                    "login",
+                    object(vec![
+                        ("uuid", text()),
+                        ("username", text()),
+                        ("password", text()),
+                    ]),
+                ),
+                ("dob", dated()),
+                ("registered", dated()),
+                ("phone", text()),
+                ("cell", text()),
+                (
+                    "id",
+                    object(vec![
+                        ("name", text()),
+                        ("value", prop_oneof![text(), Just(Value::Null)].boxed()),
+                    ]),
+                ),
+                (
+                    "picture",
+                    object(vec![
+                        ("large", text()),
+                        ("medium", text()),
+                        ("thumbnail", text()),
+                    ]),
+                ),
+                ("nat", text()),
+                ("favourite_colour", text()),
+            ])
+        }
+
+        /// A valid record's bytes with one byte changed, or cut short.
+        fn damaged_record() -> BoxedStrategy<Vec<u8>> {
+            let user = real_users().remove(1);
+            (any::<prop::sample::Index>(), any::<u8>(), any::<bool>())
+                .prop_map(move |(at, byte, cut)| {
+                    let mut bytes = user.to_json();
+                    let at = at.index(bytes.len());
+                    if cut {
+                        bytes.truncate(at);
+                    } else {
+                        bytes[at] = byte;
+                    }
+                    bytes
+                })
+                .boxed()
+        }
+
+        proptest! {
+            #[test]
+            fn api_json_makes_a_record_that_parses_back_equal_or_is_refused(result in api_result()) {
+                match serde_json::from_value::<ApiUser>(result) {
+                    Ok(api) => {
+                        let user = User::from_api(api);
+                        prop_assert_eq!(User::parse(&user.to_json(), usize::MAX), Ok(user));
+                    }
+                    Err(error) => prop_assert!(!error.to_string().is_empty()),
+                }
+            }
+
+            #[test]
+            fn any_bytes_are_a_record_or_a_reason(
+                bytes in prop_oneof![any::<Vec<u8>>(), damaged_record()],
+            ) {
+                match User::parse(&bytes, 65536) {
+                    Ok(user) => prop_assert_eq!(User::parse(&user.to_json(), 65536), Ok(user)),
+                    Err(invalid) => {
+                        prop_assert!(!invalid.kind().is_empty());
+                        prop_assert!(!invalid.to_string().is_empty());
+                    }
+                }
+            }
         }
     }
 }

@@ -27,20 +27,6 @@ fn exclusive() -> MutexGuard<'static, ()> {
     guard
 }
 
-/// `count` builtin users on `topic`, all delivered.
-fn produce(topic: &str, count: u64) {
-    let output = rtds(&[
-        "produce",
-        "--topic",
-        topic,
-        "--source",
-        "builtin",
-        "--count",
-        &count.to_string(),
-    ]);
-    assert!(output.status.success(), "{}", text(&output));
-}
-
 /// `rtds process --json` with /metrics on `port`, its output piped, plus
 /// `extra` flags.
 fn processor(topic: &str, keyspace: &str, port: u16, extra: &[&str]) -> Command {
@@ -70,7 +56,7 @@ fn written(port: u16) -> u64 {
 
 /// SIGTERM once every record is written, then the clean exit and summary.
 fn stop_when_written(child: Child, port: u16, total: u64) -> serde_json::Value {
-    wait_for("every record written", Duration::from_secs(180), || {
+    wait_until("every record written", Duration::from_secs(180), || {
         written(port) >= total
     });
     send_signal("-TERM", &child.id().to_string());
@@ -84,7 +70,7 @@ fn a_stalled_cassandra_holds_back_the_consumer_and_nothing_is_lost() {
     let _stack = exclusive();
     let (topic, keyspace) = (unique("outage"), unique("ks"));
     let total = 50_000u64;
-    produce(&topic, total);
+    produce_builtin(&topic, total);
     let port = free_port();
     let concurrency = 64;
     let child = processor(&topic, &keyspace, port, &["--until-idle", "5s"])
@@ -93,22 +79,22 @@ fn a_stalled_cassandra_holds_back_the_consumer_and_nothing_is_lost() {
         .spawn()
         .unwrap();
 
-    wait_for("the first 1,000 rows", Duration::from_secs(60), || {
+    wait_until("the first 1,000 rows", Duration::from_secs(60), || {
         written(port) >= 1_000
     });
     let frozen = Frozen::service("cassandra");
     // Backpressure: once every permit is taken, nothing more is pulled
     // while nothing can be written, and no more records are held than
     // writes allowed in flight.
-    wait_for("every write permit taken", Duration::from_secs(30), || {
+    wait_until("every write permit taken", Duration::from_secs(30), || {
         metric(port, "rtds_records_in_flight") == Some(concurrency)
     });
     let consumed = metric(port, "rtds_records_consumed_total").unwrap();
     let written_at_freeze = written(port);
-    wait_for("a write retried", Duration::from_secs(30), || {
+    wait_until("a write retried", Duration::from_secs(30), || {
         metric(port, "rtds_write_retries_total") > Some(0)
     });
-    wait_for("more write retries", Duration::from_secs(30), || {
+    wait_until("more write retries", Duration::from_secs(30), || {
         metric(port, "rtds_write_retries_total") > Some(concurrency)
     });
     assert_eq!(
@@ -137,7 +123,7 @@ fn an_outage_longer_than_the_poll_interval_keeps_the_group_membership() {
     let _stack = exclusive();
     let (topic, keyspace) = (unique("longoutage"), unique("ks"));
     let total = 30_000u64;
-    produce(&topic, total);
+    produce_builtin(&topic, total);
     let port = free_port();
     let child = processor(&topic, &keyspace, port, &["--until-idle", "5s"])
         .env("RTDS_CASSANDRA_CONCURRENCY", "64")
@@ -149,13 +135,13 @@ fn an_outage_longer_than_the_poll_interval_keeps_the_group_membership() {
         .spawn()
         .unwrap();
 
-    wait_for("the first 1,000 rows", Duration::from_secs(60), || {
+    wait_until("the first 1,000 rows", Duration::from_secs(60), || {
         written(port) >= 1_000
     });
     {
         let _frozen = Frozen::service("cassandra");
         let frozen_at = std::time::Instant::now();
-        wait_for("25 s of outage", Duration::from_secs(60), || {
+        wait_until("25 s of outage", Duration::from_secs(60), || {
             frozen_at.elapsed() >= Duration::from_secs(25)
                 && metric(port, "rtds_write_retries_total") > Some(64)
         });
@@ -179,17 +165,17 @@ fn a_killed_cassandra_is_waited_for_and_every_record_stored_once() {
     let _stack = exclusive();
     let (topic, keyspace) = (unique("cassandrakill"), unique("ks"));
     let total = 40_000u64;
-    produce(&topic, total);
+    produce_builtin(&topic, total);
     let port = free_port();
     let child = processor(&topic, &keyspace, port, &[])
         .env("RTDS_CASSANDRA_CONCURRENCY", "4")
         .spawn()
         .unwrap();
-    wait_for("the first 2,000 rows", Duration::from_secs(60), || {
+    wait_until("the first 2,000 rows", Duration::from_secs(60), || {
         written(port) >= 2_000
     });
     let killed = Killed::service("cassandra");
-    wait_for("a write retried", Duration::from_secs(60), || {
+    wait_until("a write retried", Duration::from_secs(60), || {
         metric(port, "rtds_write_retries_total") > Some(0)
     });
     assert!(written(port) < total, "the kill came mid-stream");
@@ -205,13 +191,13 @@ fn a_killed_broker_during_process_loses_nothing() {
     let _stack = exclusive();
     let (topic, keyspace) = (unique("brokerkillproc"), unique("ks"));
     let total = 40_000u64;
-    produce(&topic, total);
+    produce_builtin(&topic, total);
     let port = free_port();
     let child = processor(&topic, &keyspace, port, &[])
         .env("RTDS_CASSANDRA_CONCURRENCY", "4")
         .spawn()
         .unwrap();
-    wait_for("the first 2,000 rows", Duration::from_secs(60), || {
+    wait_until("the first 2,000 rows", Duration::from_secs(60), || {
         written(port) >= 2_000
     });
     let killed = Killed::service("kafka");
@@ -246,7 +232,7 @@ fn a_killed_broker_during_produce_loses_and_repeats_nothing() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    wait_for(
+    wait_until(
         "20,000 records in the topic",
         Duration::from_secs(60),
         || topic_size(&topic) >= 20_000,

@@ -54,7 +54,9 @@ fn a_second_signal_during_the_drain_exits_at_once() {
         ..server_args(0.0, 0.0)
     });
     let topic = unique("secondsignal");
-    let mut child = rtds_command(&[
+    let log = std::env::temp_dir().join(format!("{topic}.log"));
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    let child = rtds_command(&[
         "produce",
         "--topic",
         &topic,
@@ -64,18 +66,23 @@ fn a_second_signal_during_the_drain_exits_at_once() {
         "100",
     ])
     .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
+    .stderr(std::fs::File::create(&log).unwrap())
     .spawn()
     .unwrap();
-    let log = LogWatch::of(&mut child);
-    log.wait_for("producing users", Duration::from_secs(60));
+    wait_until("the run started", Duration::from_secs(60), || {
+        logged().contains("producing users")
+    });
     let pid = child.id().to_string();
     send_signal("-TERM", &pid);
-    log.wait_for("finishing in-flight work", Duration::from_secs(10));
+    wait_until("the drain started", Duration::from_secs(10), || {
+        logged().contains("finishing in-flight work")
+    });
     let second = Instant::now();
     send_signal("-TERM", &pid);
+    let mut child = child;
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{}", log.text());
+    assert_eq!(status.code(), Some(130), "{}", logged());
+    std::fs::remove_file(&log).unwrap();
     assert!(
         second.elapsed() < Duration::from_secs(5),
         "{:?}",

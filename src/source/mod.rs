@@ -118,11 +118,25 @@ impl Source {
         }
     }
 
-    /// A name for logs and summaries.
+    /// A name for logs and summaries: the URL with its password masked.
     pub fn describe(&self) -> String {
         match self {
             Source::Builtin(_) => BUILTIN.to_string(),
-            Source::Http(client) => client.url().to_string(),
+            Source::Http(client) => crate::config::masked_url(client.url()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    #[test]
+    fn describe_masks_the_password_of_a_source_url() {
+        let mut settings = Settings::default().produce;
+        settings.source = "https://me:hunter2@127.0.0.1:1/api/".into();
+        let source = Source::new(&settings, "seed", Metrics::new()).unwrap();
+        assert_eq!(source.describe(), "https://me:***@127.0.0.1:1/api/");
     }
 }

@@ -4,17 +4,20 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
+use rtds::cassandra::Store;
 use rtds::config::{Override, Settings};
 use rtds::server::{self, ServerArgs};
+use rtds::user::User;
 use tokio_util::sync::CancellationToken;
 
 pub const KAFKA: &str = "127.0.0.1:9092";
@@ -56,10 +59,17 @@ pub fn settings(topic: &str, keyspace: &str) -> Settings {
 /// `rtds --config /dev/null ARGS` without the RTDS_* variables of the test's
 /// own environment: tests see only the settings they pass.
 pub fn rtds_command(args: &[&str]) -> Command {
+    rtds_command_with_config(Path::new("/dev/null"), args)
+}
+
+/// [`rtds_command`] with the config file `config`.
+pub fn rtds_command_with_config(config: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rtds"));
-    command.arg("--config").arg("/dev/null").args(args);
-    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("RTDS_")) {
-        command.env_remove(name);
+    command.arg("--config").arg(config).args(args);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("RTDS_") {
+            command.env_remove(name);
+        }
     }
     command
 }
@@ -77,6 +87,109 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Checks that `output` is a failure whose stderr names every one of `words`,
+/// and returns stderr.
+pub fn assert_fails_naming(output: &Output, words: &[&str]) -> String {
+    assert!(!output.status.success(), "{}", text(output));
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    for word in words {
+        assert!(
+            err.contains(word),
+            "stderr should name {word}: {}",
+            text(output)
+        );
+    }
+    err
+}
+
+/// `rtds produce --source builtin --count COUNT` into `topic`, which must
+/// succeed; returns its `--json` summary.
+pub fn produce_builtin(topic: &str, count: u64) -> serde_json::Value {
+    let output = rtds(&[
+        "produce",
+        "--topic",
+        topic,
+        "--source",
+        "builtin",
+        "--count",
+        &count.to_string(),
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    json_summary(&output)
+}
+
+/// `rtds process --until-idle IDLE` of `topic` into `keyspace` in the group
+/// `<topic>-group`, which must succeed; returns its `--json` summary.
+pub fn process_until_idle(topic: &str, keyspace: &str, idle: &str) -> serde_json::Value {
+    let group = format!("{topic}-group");
+    let output = rtds(&[
+        "process",
+        "--topic",
+        topic,
+        "--keyspace",
+        keyspace,
+        "--group",
+        &group,
+        "--until-idle",
+        idle,
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    json_summary(&output)
+}
+
+/// Every stored row of the test's table, by id.
+pub fn stored_rows(topic: &str, keyspace: &str) -> HashMap<uuid::Uuid, User> {
+    let settings = settings(topic, keyspace);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = Store::open(&settings.cassandra).await.unwrap();
+        let users = store.users(10_000_000).await.unwrap();
+        users.into_iter().map(|u| (u.id, u)).collect()
+    })
+}
+
+/// The valid records on `topic` (see [`read_topic`]), by id.
+pub fn topic_records(topic: &str, expected: usize) -> HashMap<uuid::Uuid, User> {
+    read_topic(topic, expected)
+        .iter()
+        .filter_map(|m| User::parse(m.payload().unwrap_or_default(), 1 << 20).ok())
+        .map(|u| (u.id, u))
+        .collect()
+}
+
+/// Waits until the table of `store` holds at least `rows` rows, failing the
+/// test after `within`; returns the count seen.
+pub fn wait_for_rows(
+    runtime: &tokio::runtime::Runtime,
+    store: &Store,
+    rows: u64,
+    within: Duration,
+) -> u64 {
+    let started = Instant::now();
+    loop {
+        let count = runtime.block_on(store.count()).unwrap();
+        if count >= rows {
+            return count;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{count} rows after {within:?}, expected {rows}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until `condition` holds, failing the test with `what` after `within`.
+pub fn wait_until(what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < within, "{what}: not after {within:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The last stdout line parsed as JSON (the `--json` summary).
@@ -148,15 +261,19 @@ pub fn server_args(fail_rate: f64, malformed_rate: f64) -> ServerArgs {
     }
 }
 
-/// Every message on `topic`, read from the beginning of each partition until
-/// `expected` arrived or nothing new came for a few seconds.
-pub fn read_topic(topic: &str, expected: usize) -> Vec<OwnedMessage> {
-    let consumer: BaseConsumer = ClientConfig::new()
+/// A consumer of its own group for reading topics by hand.
+fn reader() -> BaseConsumer {
+    ClientConfig::new()
         .set("bootstrap.servers", KAFKA)
         .set("group.id", unique("reader"))
         .set("enable.auto.commit", "false")
         .create()
-        .unwrap();
+        .unwrap()
+}
+
+/// Assigns every partition of `topic` to `consumer` from the beginning;
+/// false when the topic does not exist (yet).
+fn assign_from_beginning(consumer: &BaseConsumer, topic: &str) -> bool {
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .unwrap();
@@ -167,13 +284,21 @@ pub fn read_topic(topic: &str, expected: usize) -> Vec<OwnedMessage> {
             .unwrap();
     }
     consumer.assign(&assignment).unwrap();
+    assignment.count() > 0
+}
+
+/// Every message on `topic`, read from the beginning of each partition until
+/// `expected` arrived or nothing new came for a few seconds.
+pub fn read_topic(topic: &str, expected: usize) -> Vec<OwnedMessage> {
+    let consumer = reader();
+    assign_from_beginning(&consumer, topic);
     let mut messages = Vec::new();
-    let mut quiet = std::time::Instant::now();
+    let mut quiet = Instant::now();
     while messages.len() < expected && quiet.elapsed() < Duration::from_secs(5) {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
                 messages.push(message.detach());
-                quiet = std::time::Instant::now();
+                quiet = Instant::now();
             }
             Some(Err(error)) => panic!("reading {topic}: {error}"),
             None => {}
@@ -186,6 +311,16 @@ pub fn read_topic(topic: &str, expected: usize) -> Vec<OwnedMessage> {
         }
     }
     messages
+}
+
+/// Waits until `topic` exists and holds a message, failing the test after
+/// `within`: the sign that a producer is under way.
+pub fn wait_for_a_message(topic: &str, within: Duration) {
+    let consumer = reader();
+    wait_until(&format!("a message on {topic}"), within, || {
+        assign_from_beginning(&consumer, topic)
+            && matches!(consumer.poll(Duration::from_millis(200)), Some(Ok(_)))
+    });
 }
 
 /// Sends raw payloads (valid or not) to `topic`, waiting for each acknowledgement.
@@ -277,7 +412,7 @@ impl Killed {
         let pid = stack_pid(service);
         send_signal("-KILL", &pid);
         let proc = Path::new("/proc").join(&pid);
-        wait_for(
+        wait_until(
             &format!("{service} (pid {pid}) to exit"),
             Duration::from_secs(30),
             || {
@@ -317,15 +452,6 @@ impl Frozen {
 impl Drop for Frozen {
     fn drop(&mut self) {
         send_signal("-CONT", &self.0);
-    }
-}
-
-/// Polls `done` every 50 ms until it holds; fails the test after `within`.
-pub fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let started = std::time::Instant::now();
-    while !done() {
-        assert!(started.elapsed() < within, "waited {within:?} for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -382,23 +508,11 @@ pub fn topic_ids(topic: &str, expected: usize) -> Vec<uuid::Uuid> {
         .collect()
 }
 
-/// Every id stored in `keyspace`'s users table.
-pub fn table_ids(topic: &str, keyspace: &str) -> Vec<uuid::Uuid> {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = rtds::cassandra::Store::open_existing(&settings(topic, keyspace).cassandra)
-            .await
-            .unwrap();
-        let users = store.users(i32::MAX as u32).await.unwrap();
-        users.into_iter().map(|u| u.id).collect()
-    })
-}
-
 /// Asserts that the table holds each record of the topic exactly once and
 /// nothing else: same ids, none twice on either side.
 pub fn assert_table_matches_topic(topic: &str, keyspace: &str, total: usize) {
     let mut from_topic = topic_ids(topic, total);
-    let mut in_table = table_ids(topic, keyspace);
+    let mut in_table: Vec<uuid::Uuid> = stored_rows(topic, keyspace).into_keys().collect();
     from_topic.sort();
     in_table.sort();
     assert_eq!(from_topic.len(), total, "records on {topic}");
@@ -409,43 +523,4 @@ pub fn assert_table_matches_topic(topic: &str, keyspace: &str, total: usize) {
         in_table == from_topic,
         "the table's ids are the topic's ids"
     );
-}
-
-/// A child's stderr, read line by line as it comes, so a test can wait on
-/// a log line instead of sleeping.
-pub struct LogWatch {
-    lines: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl LogWatch {
-    /// Takes over `child`'s piped stderr.
-    pub fn of(child: &mut std::process::Child) -> LogWatch {
-        use std::io::BufRead;
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let mut all = sink.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
-            }
-        });
-        LogWatch { lines }
-    }
-
-    /// Everything logged so far.
-    pub fn text(&self) -> String {
-        self.lines.lock().unwrap().clone()
-    }
-
-    /// Waits until the log holds `needle`; fails the test after `within`.
-    pub fn wait_for(&self, needle: &str, within: Duration) {
-        wait_for(&format!("`{needle}` in the log"), within, || {
-            self.text().contains(needle)
-        });
-    }
 }
