@@ -37,8 +37,9 @@ pub const ENV_PREFIX: &str = "RTDS_";
 /// its settings, and so are left alone; every other `RTDS_` variable must name
 /// a setting, which catches typos such as `RTDS_CASANDRA_KEYSPACE`. An entry
 /// ending in `_` is a prefix.
-pub const SCRIPT_VARIABLES: [&str; 5] = [
+pub const SCRIPT_VARIABLES: [&str; 6] = [
     "RTDS_STACK_",
+    "RTDS_AIRFLOW",
     "RTDS_AIRFLOW_",
     "RTDS_BIN",
     "RTDS_KAFKA_VERSION",
@@ -426,7 +427,7 @@ pub fn masked_url(url: &reqwest::Url) -> String {
 
 /// [`masked_url`] for `produce.source` as written: also masks what looks like
 /// a password in text that does not parse as a URL.
-fn masked_source(source: &str) -> String {
+pub fn masked_source(source: &str) -> String {
     if let Ok(url) = reqwest::Url::parse(source) {
         return masked_url(&url);
     }

@@ -47,6 +47,24 @@ use dlq::{DeadLetters, Sent};
 /// commits what is stored every `process.commit_interval`.
 const STORE_EVERY: Duration = Duration::from_millis(200);
 
+/// Cassandra writes retry transient failures until they pass, the job
+/// stops, or the failure turns out permanent.
+const WRITE_RETRY: Retry = Retry {
+    what: "Cassandra write",
+    base: Duration::from_millis(50),
+    cap: Duration::from_secs(5),
+    attempts: None,
+    patience: Duration::ZERO,
+};
+
+/// DLQ sends retry like writes, a little slower: a broker takes longer to
+/// come back than a node's request queue to drain.
+const DLQ_RETRY: Retry = Retry {
+    what: "DLQ send",
+    base: Duration::from_millis(100),
+    ..WRITE_RETRY
+};
+
 /// How often the consumer is polled even when nothing arrives: every poll
 /// tells the group coordinator the member is alive.
 const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -416,14 +434,7 @@ impl Job {
     /// Retries transient failures with backoff, so a Cassandra outage holds
     /// this record (and its permit) until the node is back.
     async fn write(&self, user: &User) -> anyhow::Result<bool> {
-        let policy = Retry {
-            what: "Cassandra write",
-            base: Duration::from_millis(50),
-            cap: Duration::from_secs(5),
-            attempts: None,
-            patience: Duration::ZERO,
-        };
-        let result = policy
+        let result = WRITE_RETRY
             .run(
                 &self.stop,
                 retry::cassandra,
@@ -450,14 +461,7 @@ impl Job {
     }
 
     async fn dead_letter(&self, record: &Consumed, invalid: &Invalid) -> anyhow::Result<bool> {
-        let policy = Retry {
-            what: "DLQ send",
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(5),
-            attempts: None,
-            patience: Duration::ZERO,
-        };
-        let result = policy
+        let result = DLQ_RETRY
             .run(
                 &self.stop,
                 retry::kafka,

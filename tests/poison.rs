@@ -13,7 +13,6 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 /// About 2 MB of JSON that compresses to a few kB: the broker takes it,
@@ -25,22 +24,6 @@ fn compressible_record() -> Vec<u8> {
         "a".repeat(2_000_000)
     )
     .into_bytes()
-}
-
-/// Sends `payloads` compressed, with a client limit above 2 MB.
-fn send_compressed(topic: &str, payloads: &[Vec<u8>]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
-        .set("compression.type", "lz4")
-        .set("message.max.bytes", "3000000")
-        .create()
-        .unwrap();
-    for payload in payloads {
-        producer
-            .send(BaseRecord::<(), _>::to(topic).payload(payload))
-            .unwrap();
-    }
-    producer.flush(Duration::from_secs(30)).unwrap();
 }
 
 fn header<'a>(message: &'a OwnedMessage, name: &str) -> Option<&'a str> {
@@ -87,16 +70,7 @@ fn poison_goes_to_the_dlq_and_the_partition_moves_on(dlq_limit: Option<&str>) {
         create_topic_with_limit(&dlq, limit);
     }
     let good = 1_000;
-    let output = rtds(&[
-        "produce",
-        "--topic",
-        &topic,
-        "--source",
-        "builtin",
-        "--count",
-        &good.to_string(),
-    ]);
-    assert!(output.status.success(), "{}", text(&output));
+    produce_builtin(&topic, good);
     let large = compressible_record();
     let poison = vec![
         large.clone(),
@@ -105,7 +79,16 @@ fn poison_goes_to_the_dlq_and_the_partition_moves_on(dlq_limit: Option<&str>) {
         Vec::new(),
         vec![0xff, 0xfe, 0x00],
     ];
-    send_compressed(&topic, &poison);
+    // Compressed, with a client limit above 2 MB, as a producer that lets
+    // such a record through would send it.
+    send_raw_with(
+        &topic,
+        &poison,
+        &[
+            ("compression.type", "lz4"),
+            ("message.max.bytes", "3000000"),
+        ],
+    );
 
     let group = format!("{topic}-group");
     let process = |until_idle: &str| {
@@ -191,10 +174,7 @@ fn a_table_of_the_wrong_types_is_refused_before_consuming() {
             .await
             .unwrap();
     });
-    let output = rtds(&[
-        "produce", "--topic", &topic, "--source", "builtin", "--count", "10",
-    ]);
-    assert!(output.status.success(), "{}", text(&output));
+    produce_builtin(&topic, 10);
 
     let group = format!("{topic}-group");
     let started = Instant::now();

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::api::{ApiUser, RECORD_FIELDS, Reply};
-use crate::config::ProduceSettings;
+use crate::config::{ProduceSettings, masked_source, masked_url};
 use crate::metrics::Metrics;
 use crate::retry::{Class, Retry, Stop};
 use crate::user::User;
@@ -107,7 +107,7 @@ impl ApiClient {
         nats: Option<Vec<String>>,
         metrics: Metrics,
     ) -> Result<Self, HttpError> {
-        let bad_url = |why: String| HttpError::BadUrl(settings.source.clone(), why);
+        let bad_url = |why: String| HttpError::BadUrl(masked_source(&settings.source), why);
         let url = Url::parse(&settings.source).map_err(|e| bad_url(e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(bad_url("only http and https are supported".into()));
@@ -171,7 +171,7 @@ impl ApiClient {
             Err(Stop::Cancelled) => Ok(Vec::new()),
             Err(Stop::Permanent(Failure::Fatal(error))) => Err(error),
             Err(Stop::Exhausted(Failure::RateLimited(wait))) => Err(HttpError::RateLimited {
-                url: self.url.to_string(),
+                url: masked_url(&self.url),
                 waited: (rate_limited + wait).as_secs(),
             }),
             Err(Stop::Exhausted(Failure::Retry("malformed", message))) => {
@@ -182,7 +182,7 @@ impl ApiClient {
                 Ok(Vec::new())
             }
             Err(Stop::Exhausted(last) | Stop::Permanent(last)) => Err(HttpError::Unreachable {
-                url: self.url.to_string(),
+                url: masked_url(&self.url),
                 attempts: self.retries,
                 last: last.to_string(),
             }),
@@ -211,7 +211,7 @@ impl ApiClient {
                 } else {
                     "connection"
                 };
-                Failure::Retry(reason, error_chain(&e))
+                Failure::Retry(reason, error_chain(&e.without_url()))
             })?;
         let status = reply.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -223,7 +223,7 @@ impl ApiClient {
         }
         if !status.is_success() {
             return Err(Failure::Fatal(HttpError::Refused {
-                url: self.url.to_string(),
+                url: masked_url(&self.url),
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
             }));
@@ -243,7 +243,7 @@ impl ApiClient {
     async fn body(&self, mut reply: reqwest::Response) -> Result<Vec<u8>, Failure> {
         let too_large = || {
             Failure::Fatal(HttpError::TooLarge {
-                url: self.url.to_string(),
+                url: masked_url(&self.url),
                 limit: MAX_BODY_BYTES,
             })
         };
@@ -257,7 +257,7 @@ impl ApiClient {
         while let Some(chunk) = reply
             .chunk()
             .await
-            .map_err(|e| Failure::Retry("connection", error_chain(&e)))?
+            .map_err(|e| Failure::Retry("connection", error_chain(&e.without_url())))?
         {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(too_large());
@@ -323,6 +323,23 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[tokio::test]
+    async fn errors_never_show_the_password_of_the_source_url() {
+        let mut settings = crate::config::Settings::default().produce;
+        settings.source = "http://me:hunter2@127.0.0.1:1/api/".into();
+        settings.retries = 1;
+        let client = ApiClient::new(&settings, "seed", None, Metrics::new()).unwrap();
+        let error = client
+            .page(1, 10, &CancellationToken::new())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("127.0.0.1:1") && !error.contains("hunter2"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn retry_after_is_read_in_seconds_or_as_a_date() {

@@ -325,12 +325,18 @@ pub fn wait_for_a_message(topic: &str, within: Duration) {
 
 /// Sends raw payloads (valid or not) to `topic`, waiting for each acknowledgement.
 pub fn send_raw(topic: &str, payloads: &[Vec<u8>]) {
+    send_raw_with(topic, payloads, &[]);
+}
+
+/// [`send_raw`] with producer settings of the test's own.
+pub fn send_raw_with(topic: &str, payloads: &[Vec<u8>], config: &[(&str, &str)]) {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
-        .set("acks", "all")
-        .create()
-        .unwrap();
+    let mut settings = ClientConfig::new();
+    settings.set("bootstrap.servers", KAFKA).set("acks", "all");
+    for (key, value) in config {
+        settings.set(*key, *value);
+    }
+    let producer: BaseProducer = settings.create().unwrap();
     for payload in payloads {
         producer
             .send(BaseRecord::<(), _>::to(topic).payload(payload))
