@@ -1088,6 +1088,7 @@ mod tests {
             let value = setting_of_env(&name)
                 .map(|key| match &known[&key] {
                     Value::String(text) => text.clone(),
+                    Value::Table(_) => "linger.ms=5".into(),
                     other => other.to_string().trim_matches(['[', ']']).replace('"', ""),
                 })
                 .unwrap_or_else(|| "1".into());

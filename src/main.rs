@@ -293,19 +293,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// An error as one line for people: rtds's own message, which names the
-/// address and what to do, and the root cause unless the message already
-/// says it. The clients' errors repeat their causes in their own messages, so
-/// the whole chain says the same thing up to three times; `RUST_LOG=debug`
-/// prints it all, one cause a line.
+/// An error as one line for people: rtds's own messages, which name what
+/// failed and what to do, then each cause the line does not say yet. The
+/// clients' errors repeat their causes in their own messages, so the whole
+/// chain would say the same thing up to three times; `RUST_LOG=debug` prints
+/// it all, one cause a line.
 fn one_line(error: &anyhow::Error) -> String {
-    let message = error.to_string();
-    let root = error.root_cause().to_string();
-    if message.contains(&root) {
-        message
-    } else {
-        format!("{message}: {root}")
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
     }
+    line
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -424,11 +429,12 @@ mod tests {
     fn an_error_is_one_line_with_its_root_cause_once() {
         let driver = anyhow::anyhow!("Connection refused (os error 111)")
             .context("pool is broken: Connection refused (os error 111)")
-            .context("cannot connect to Cassandra at 127.0.0.1:1; is it running?");
+            .context("cannot connect to Cassandra at 127.0.0.1:1; is it running?")
+            .context("the processor stopped");
         assert_eq!(
             one_line(&driver),
-            "cannot connect to Cassandra at 127.0.0.1:1; is it running?: \
-             Connection refused (os error 111)"
+            "the processor stopped: cannot connect to Cassandra at 127.0.0.1:1; is it running?: \
+             pool is broken: Connection refused (os error 111)"
         );
         let repeated = anyhow::anyhow!("bad port").context("invalid value for `x`: bad port");
         assert_eq!(one_line(&repeated), "invalid value for `x`: bad port");
