@@ -90,23 +90,10 @@ fn poison_goes_to_the_dlq_and_the_partition_moves_on(dlq_limit: Option<&str>) {
         ],
     );
 
-    let group = format!("{topic}-group");
     let process = |until_idle: &str| {
         let started = Instant::now();
-        let output = rtds(&[
-            "process",
-            "--topic",
-            &topic,
-            "--keyspace",
-            &keyspace,
-            "--group",
-            &group,
-            "--until-idle",
-            until_idle,
-            "--json",
-        ]);
-        assert!(output.status.success(), "{}", text(&output));
-        (json_summary(&output), started.elapsed())
+        let summary = process_until_idle(&topic, &keyspace, until_idle);
+        (summary, started.elapsed())
     };
     let (summary, took) = process("3s");
     assert_eq!(summary["written"], good, "{summary}");
