@@ -90,6 +90,18 @@ impl From<Row<'_>> for User {
     }
 }
 
+/// What [`Store::sample`] reads of a row.
+#[derive(Debug, Clone, DeserializeRow)]
+pub struct Sampled {
+    pub id: Uuid,
+    pub gender: Option<String>,
+    pub address: Option<String>,
+    pub dob: Option<String>,
+    pub registered_date: Option<String>,
+    /// When the row was last written, in microseconds since the Unix epoch.
+    pub written_at: Option<i64>,
+}
+
 /// The column list of [`SCHEMA`], for statements.
 fn column_list() -> String {
     SCHEMA.map(|(name, _)| name).join(", ")
@@ -170,8 +182,12 @@ impl Store {
     /// For readers (`rtds users`): connects and checks that the table is
     /// there with the expected columns, changing nothing.
     pub async fn open_existing(settings: &CassandraSettings) -> anyhow::Result<Store> {
+        Store::existing(connect(settings).await?, settings).await
+    }
+
+    /// [`Store::open_existing`] on a session already connected.
+    pub async fn existing(session: Session, settings: &CassandraSettings) -> anyhow::Result<Store> {
         let table = TableName::of(settings)?;
-        let session = connect(settings).await?;
         check_columns(&session, &table).await?;
         Ok(Store {
             session,
@@ -194,10 +210,24 @@ impl Store {
 
     /// Up to `limit` stored users, in the table's (token) order.
     pub async fn users(&self, limit: u32) -> anyhow::Result<Vec<User>> {
-        let query = format!("SELECT {} FROM {} LIMIT {limit}", column_list(), self.table);
+        self.select_users(&format!("LIMIT {limit}"), ()).await
+    }
+
+    /// The stored users with these ids (those that are stored).
+    pub async fn users_by_id(&self, ids: &[Uuid]) -> anyhow::Result<Vec<User>> {
+        self.select_users("WHERE id IN ?", (ids,)).await
+    }
+
+    /// Every column of the rows `SELECT ... FROM table {rest}` selects.
+    async fn select_users(
+        &self,
+        rest: &str,
+        values: impl scylla::serialize::row::SerializeRow,
+    ) -> anyhow::Result<Vec<User>> {
+        let query = format!("SELECT {} FROM {} {rest}", column_list(), self.table);
         let result = self
             .session
-            .query_unpaged(query, ())
+            .query_unpaged(query, values)
             .await
             .with_context(|| format!("cannot read {}", self.table))?
             .into_rows_result()?;
@@ -251,6 +281,51 @@ impl Store {
             .collect::<anyhow::Result<_>>()
             .with_context(|| format!("cannot count {}", self.table))?;
         Ok(counts.iter().sum())
+    }
+
+    /// Up to `limit` rows, in token order, with what the status and the
+    /// dashboard's charts read of them: a bounded look at any table.
+    pub async fn sample(&self, limit: u32) -> anyhow::Result<Vec<Sampled>> {
+        let mut statement = Statement::new(format!(
+            "SELECT id, gender, address, dob, registered_date, WRITETIME(email) AS written_at \
+             FROM {} LIMIT {limit}",
+            self.table
+        ));
+        statement.set_page_size(1000);
+        let mut rows = self
+            .session
+            .query_iter(statement, ())
+            .await
+            .with_context(|| format!("cannot read {}", self.table))?
+            .rows_stream::<Sampled>()?;
+        let mut sample = Vec::new();
+        while let Some(row) = rows.next().await {
+            sample.push(row.with_context(|| format!("cannot read {}", self.table))?);
+        }
+        Ok(sample)
+    }
+
+    /// Cassandra's own estimate of the table's rows (partitions), which it
+    /// refreshes every few minutes from flushed data: none before that.
+    pub async fn estimated_rows(&self) -> anyhow::Result<Option<u64>> {
+        let (keyspace, table) = self.table.split_once('.').expect("keyspace.table");
+        let rows = self
+            .session
+            .query_unpaged(
+                "SELECT partitions_count FROM system.size_estimates \
+                 WHERE keyspace_name = ? AND table_name = ?",
+                (keyspace, table),
+            )
+            .await
+            .context("cannot read system.size_estimates")?
+            .into_rows_result()?;
+        let mut total = None;
+        for row in rows.rows::<(Option<i64>,)>()? {
+            if let (Some(count),) = row? {
+                *total.get_or_insert(0) += count.max(0) as u64;
+            }
+        }
+        Ok(total)
     }
 
     pub fn table(&self) -> &str {

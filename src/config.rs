@@ -69,6 +69,8 @@ pub struct Settings {
     pub run: RunSettings,
     /// `[metrics]`: the Prometheus endpoint.
     pub metrics: MetricsSettings,
+    /// `[dashboard]`: the live page of `rtds dashboard` and `rtds run --dashboard`.
+    pub dashboard: DashboardSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,6 +225,18 @@ pub struct MetricsSettings {
     pub listen: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSettings {
+    /// `IP:port` the dashboard serves its page and `/api` on; default
+    /// `127.0.0.1:8080`, this machine only (the page has no login).
+    pub listen: String,
+    /// `/metrics` URLs of the jobs to chart (each `rtds produce` and
+    /// `rtds process` started with `--metrics-listen`); default none, and
+    /// the page then shows what Kafka and Cassandra themselves tell.
+    pub scrape: Vec<String>,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -273,6 +287,10 @@ impl Default for Settings {
             },
             metrics: MetricsSettings {
                 listen: String::new(),
+            },
+            dashboard: DashboardSettings {
+                listen: "127.0.0.1:8080".into(),
+                scrape: Vec::new(),
             },
         }
     }
@@ -577,16 +595,25 @@ impl Loaded {
             .schedule
             .parse::<crate::schedule::Schedule>()
             .map_err(|m| self.invalid("run.schedule", m))?;
-        if !s.metrics.listen.is_empty() {
-            s.metrics
-                .listen
-                .parse::<std::net::SocketAddr>()
-                .map_err(|_| {
-                    self.invalid(
-                        "metrics.listen",
-                        format!("`{}` is not an IP:port address", s.metrics.listen),
-                    )
-                })?;
+        for (key, address) in [
+            ("metrics.listen", &s.metrics.listen),
+            ("dashboard.listen", &s.dashboard.listen),
+        ] {
+            if !address.is_empty() && address.parse::<std::net::SocketAddr>().is_err() {
+                return Err(self.invalid(key, format!("`{address}` is not an IP:port address")));
+            }
+        }
+        if s.dashboard.listen.is_empty() {
+            return Err(self.invalid("dashboard.listen", "needs an IP:port address"));
+        }
+        if let Some(url) = s.dashboard.scrape.iter().find(|url| !http_url(url)) {
+            return Err(self.invalid(
+                "dashboard.scrape",
+                format!(
+                    "`{}` is not an http(s) URL like http://127.0.0.1:9100/metrics",
+                    masked_source(url)
+                ),
+            ));
         }
         Ok(())
     }
@@ -1026,6 +1053,33 @@ mod tests {
         assert_eq!(loaded.settings.produce.duration, Duration::from_secs(9));
         assert_eq!(loaded.origins["kafka.topic"], "env RTDS_KAFKA_TOPIC");
         assert_eq!(loaded.origins["produce.duration"], "flag --duration");
+    }
+
+    #[test]
+    fn dashboard_addresses_are_checked() {
+        let e = env(&[(
+            "RTDS_DASHBOARD_SCRAPE",
+            "http://127.0.0.1:9100/metrics,127.0.0.1:9101",
+        )]);
+        let err = Settings::load_from(None, &e, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("dashboard.scrape") && err.contains("`127.0.0.1:9101`"),
+            "{err}"
+        );
+        let flags = [Override::new("dashboard.listen", "--listen", "localhost")];
+        let err = Settings::load_from(None, &env(&[]), &flags)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("dashboard.listen") && err.contains("--listen"),
+            "{err}"
+        );
+        let e = env(&[(
+            "RTDS_DASHBOARD_SCRAPE",
+            "http://a:1/metrics,http://b:2/metrics",
+        )]);
+        let loaded = Settings::load_from(None, &e, &[]).unwrap();
+        assert_eq!(loaded.settings.dashboard.scrape.len(), 2);
     }
 
     #[test]

@@ -12,6 +12,10 @@ use rdkafka::error::RDKafkaErrorCode;
 
 use crate::config::KafkaSettings;
 
+/// How the processor's commit points' metadata starts: the Unix time in
+/// milliseconds the point was stored follows, which `rtds status` shows.
+pub const STORED_AT: &str = "rtds stored_at_ms=";
+
 /// What a Kafka client is for. Each role has its own defaults and its own
 /// locked settings; [`client_config`] builds them all by one rule.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +29,9 @@ pub enum Role {
     DeadLetters,
     /// Topic checks and creation.
     Admin,
+    /// `rtds status` and the dashboard: reads topics, the DLQ and the
+    /// group's commit points without joining the group or changing anything.
+    Observer,
 }
 
 /// The producer settings that make delivery fast and memory-bounded; any of
@@ -91,11 +98,30 @@ const CONSUMER_LOCKED: [Locked; 3] = [
     },
 ];
 
+const OBSERVER_LOCKED: [Locked; 3] = [
+    Locked {
+        names: &["enable.auto.commit", "auto.commit.enable"],
+        value: "false",
+        why: "`rtds status` and the dashboard read the group's commit points and never move them",
+    },
+    Locked {
+        names: &["allow.auto.create.topics"],
+        value: "false",
+        why: "looking at a topic must not create it",
+    },
+    Locked {
+        names: &["group.id"],
+        value: "",
+        why: "the group is the `kafka.group_id` setting (or `--group`)",
+    },
+];
+
 impl Role {
     fn locked(self) -> &'static [Locked] {
         match self {
             Role::Producer | Role::DeadLetters => &PRODUCER_LOCKED,
             Role::Consumer { .. } => &CONSUMER_LOCKED,
+            Role::Observer => &OBSERVER_LOCKED,
             Role::Admin => &[],
         }
     }
@@ -118,7 +144,7 @@ impl Role {
                 defaults.push(("auto.commit.interval.ms", millis(commit_interval)));
                 defaults
             }
-            Role::Admin => Vec::new(),
+            Role::Admin | Role::Observer => Vec::new(),
         }
     }
 }

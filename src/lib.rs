@@ -29,9 +29,14 @@
 //! (layered settings), [`logging`], [`table`] (`rtds users` output), and
 //! [`server`], the local stand-in of the Random User API for tests and
 //! benchmarks.
+//!
+//! Looking at it: [`status`] checks every hop and says where records stop;
+//! [`dashboard`] serves that report live with the flow's numbers and the
+//! stored data.
 
 pub mod cassandra;
 pub mod config;
+pub mod dashboard;
 pub mod exporter;
 pub mod kafka;
 pub mod logging;
@@ -45,5 +50,6 @@ pub mod schedule;
 pub mod server;
 pub mod shutdown;
 pub mod source;
+pub mod status;
 pub mod table;
 pub mod user;

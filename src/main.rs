@@ -32,6 +32,10 @@ enum Command {
     Run(RunArgs),
     /// Show stored users (like the tutorial's `cqlsh -e "SELECT * ... LIMIT 10"`)
     Users(UsersArgs),
+    /// Check each hop (source, Kafka, group, DLQ, Cassandra) and say where records stop; exit 1 if one fails
+    Status(StatusArgs),
+    /// Serve the live dashboard page: the hops, throughput, lag, the DLQ and the stored users
+    Dashboard(DashboardArgs),
     /// Serve a local stand-in of the Random User API (for tests, benchmarks, offline use)
     RandomuserServer(server::ServerArgs),
 }
@@ -122,6 +126,9 @@ struct RunArgs {
     /// Produce once right away for the current slot (unless that slot was already produced)
     #[arg(long)]
     now: bool,
+    /// Serve the live dashboard on this address while the pipeline runs, e.g. 127.0.0.1:8080
+    #[arg(long, value_name = "IP:PORT")]
+    dashboard: Option<String>,
     /// The producer's flags, with Kafka and metrics
     #[command(flatten)]
     produce: ProduceArgs,
@@ -149,6 +156,42 @@ struct ProcessArgs {
     cassandra: CassandraFlags,
     #[command(flatten)]
     metrics: MetricsFlags,
+}
+
+/// What `rtds status` and `rtds dashboard` look at.
+#[derive(Args)]
+struct PipelineFlags {
+    /// `builtin`, or the URL of the Random User API the producer uses
+    #[arg(long)]
+    source: Option<String>,
+    /// Kafka consumer group of the processors
+    #[arg(long)]
+    group: Option<String>,
+    #[command(flatten)]
+    kafka: KafkaFlags,
+    #[command(flatten)]
+    cassandra: CassandraFlags,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    pipeline: PipelineFlags,
+}
+
+#[derive(Args)]
+struct DashboardArgs {
+    /// Serve the page on this address (default 127.0.0.1:8080)
+    #[arg(long, value_name = "IP:PORT")]
+    listen: Option<String>,
+    /// A job's /metrics URL to chart, repeatable (default: the dashboard.scrape setting)
+    #[arg(long, value_name = "URL")]
+    scrape: Vec<String>,
+    #[command(flatten)]
+    pipeline: PipelineFlags,
 }
 
 #[derive(Args)]
@@ -216,6 +259,13 @@ impl Overrides {
         self.add("cassandra.table", "--table", table.as_ref());
     }
 
+    fn pipeline(&mut self, flags: &PipelineFlags) {
+        self.kafka(&flags.kafka);
+        self.cassandra(&flags.cassandra);
+        self.add("produce.source", "--source", flags.source.as_ref());
+        self.add("kafka.group_id", "--group", flags.group.as_ref());
+    }
+
     fn metrics(&mut self, flags: &MetricsFlags) {
         self.add(
             "metrics.listen",
@@ -262,8 +312,17 @@ impl Command {
                 flags.produce(&args.produce);
                 flags.cassandra(&args.cassandra);
                 flags.add("run.schedule", "--schedule", args.schedule.as_ref());
+                flags.add("dashboard.listen", "--dashboard", args.dashboard.as_ref());
             }
             Command::Users(args) => flags.cassandra(&args.cassandra),
+            Command::Status(args) => flags.pipeline(&args.pipeline),
+            Command::Dashboard(args) => {
+                flags.pipeline(&args.pipeline);
+                flags.add("dashboard.listen", "--listen", args.listen.as_ref());
+                if !args.scrape.is_empty() {
+                    flags.add("dashboard.scrape", "--scrape", Some(args.scrape.join(",")));
+                }
+            }
             Command::RandomuserServer(_) => {}
         }
         flags.0
@@ -286,31 +345,11 @@ fn main() -> ExitCode {
             if tracing::enabled!(tracing::Level::DEBUG) {
                 eprintln!("error: {error:?}");
             } else {
-                eprintln!("error: {}", one_line(&error));
+                eprintln!("error: {}", rtds::logging::one_line(&error));
             }
             ExitCode::FAILURE
         }
     }
-}
-
-/// An error as one line for people: rtds's own messages, which name what
-/// failed and what to do, then each cause the line does not say yet. The
-/// clients' errors repeat their causes in their own messages, so the whole
-/// chain would say the same thing up to three times; `RUST_LOG=debug` prints
-/// it all, one cause a line.
-fn one_line(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -351,6 +390,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Status(args) => {
+            let look = rtds::status::look(&settings, rtds::status::SAMPLE_ROWS).await;
+            let report = rtds::status::Report::of(&look, &settings);
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.render());
+            }
+            Ok(if report.healthy {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Dashboard(_) => {
+            let server = rtds::dashboard::start(&settings, None, shutdown::on_signal()).await?;
+            server.await??;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Produce(args) => {
             let metrics = Metrics::new();
             let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
@@ -376,8 +434,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let metrics = Metrics::new();
             let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
             let limit = args.produce.limit(&settings);
-            let summary =
-                rtds::run::run(&settings, limit, args.now, metrics, shutdown::on_signal()).await?;
+            let shutdown = shutdown::on_signal();
+            let dashboard = match args.dashboard {
+                Some(_) => Some(
+                    rtds::dashboard::start(&settings, Some(metrics.clone()), shutdown.clone())
+                        .await?,
+                ),
+                None => None,
+            };
+            let summary = rtds::run::run(&settings, limit, args.now, metrics, shutdown).await;
+            if let Some(dashboard) = dashboard {
+                dashboard.abort();
+            }
+            let summary = summary?;
             print_summary(&summary, args.produce.json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -426,21 +495,6 @@ mod tests {
     const METRICS: &str = "--metrics-listen";
 
     #[test]
-    fn an_error_is_one_line_with_its_root_cause_once() {
-        let driver = anyhow::anyhow!("Connection refused (os error 111)")
-            .context("pool is broken: Connection refused (os error 111)")
-            .context("cannot connect to Cassandra at 127.0.0.1:1; is it running?")
-            .context("the processor stopped");
-        assert_eq!(
-            one_line(&driver),
-            "the processor stopped: cannot connect to Cassandra at 127.0.0.1:1; is it running?: \
-             pool is broken: Connection refused (os error 111)"
-        );
-        let repeated = anyhow::anyhow!("bad port").context("invalid value for `x`: bad port");
-        assert_eq!(one_line(&repeated), "invalid value for `x`: bad port");
-    }
-
-    #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
     }
@@ -477,6 +531,36 @@ mod tests {
         for flag in KAFKA.into_iter().chain([METRICS]) {
             assert!(!text.contains(flag), "{flag} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn status_and_dashboard_look_at_every_hop() {
+        for command in ["status", "dashboard"] {
+            let text = help(&[command]);
+            for flag in KAFKA
+                .into_iter()
+                .chain(CASSANDRA)
+                .chain(["--source", "--group"])
+            {
+                assert!(
+                    text.contains(flag),
+                    "{flag} missing from {command}:\n{text}"
+                );
+            }
+        }
+        let keys: Vec<&str> = overrides(&[
+            "dashboard",
+            "--listen",
+            "127.0.0.1:1",
+            "--scrape",
+            "http://a:1/metrics",
+            "--scrape",
+            "http://b:2/metrics",
+        ])
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+        assert_eq!(keys, ["dashboard.listen", "dashboard.scrape"]);
     }
 
     #[test]

@@ -17,6 +17,12 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+/// A label naming a partition of the topic (`partition="2"`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabel {
+    pub partition: i32,
+}
+
 /// A counter split by reason, plus its total for summaries.
 #[derive(Clone, Default)]
 pub struct ReasonCounter {
@@ -74,8 +80,21 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Messages in the topic the processor has not read yet.
     pub lag: Gauge,
+    /// The same, per partition this processor owns.
+    pub partition_lag: Family<PartitionLabel, Gauge>,
+    /// Partition assignments this processor received from its group.
+    pub rebalances: Counter,
     /// Seconds from the Kafka record's timestamp to the write acknowledged.
     pub end_to_end_seconds: Histogram,
+    /// Seconds one Cassandra write took, retries apart.
+    pub write_seconds: Histogram,
+    /// Seconds one source request took, reply read and parsed.
+    pub source_request_seconds: Histogram,
+}
+
+/// 0.25 ms to ~48 s in steps of 1.5x: fine enough to read a p99 off.
+fn latency_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.00025, 1.5, 30))
 }
 
 impl Default for Metrics {
@@ -103,8 +122,11 @@ impl Metrics {
             dlq_retries: Counter::default(),
             in_flight: Gauge::default(),
             lag: Gauge::default(),
-            // 0.25 ms to ~48 s in steps of 1.5x: fine enough to read a p99 off.
-            end_to_end_seconds: Histogram::new(exponential_buckets(0.00025, 1.5, 30)),
+            partition_lag: Family::default(),
+            rebalances: Counter::default(),
+            end_to_end_seconds: latency_buckets(),
+            write_seconds: latency_buckets(),
+            source_request_seconds: latency_buckets(),
         };
         let m = &metrics;
         registry.register(
@@ -170,9 +192,29 @@ impl Metrics {
         );
         registry.register("consumer_lag", "Messages not yet read", m.lag.clone());
         registry.register(
+            "partition_lag",
+            "Messages not yet read, per owned partition",
+            m.partition_lag.clone(),
+        );
+        registry.register(
+            "rebalances",
+            "Partition assignments received",
+            m.rebalances.clone(),
+        );
+        registry.register(
             "end_to_end_seconds",
             "Kafka record timestamp to Cassandra write acknowledged",
             m.end_to_end_seconds.clone(),
+        );
+        registry.register(
+            "write_seconds",
+            "One Cassandra write, retries apart",
+            m.write_seconds.clone(),
+        );
+        registry.register(
+            "source_request_seconds",
+            "One source request, reply read and parsed",
+            m.source_request_seconds.clone(),
         );
         Metrics {
             registry: Arc::new(registry),

@@ -125,7 +125,7 @@ pub async fn run(
     kafka::ensure_topic(&settings.kafka, &topic).await?;
     kafka::ensure_topic(&settings.kafka, &settings.kafka.dlq_topic).await?;
     let dead_letters = DeadLetters::new(&settings.kafka, &topic)?;
-    let consumer = consumer::subscribe(settings)?;
+    let consumer = consumer::subscribe(settings, &metrics)?;
     info!(%topic, table = store.table(), group = %settings.kafka.group_id, "processing");
     if let Some(ready) = options.ready {
         let _ = ready.send(());
@@ -441,7 +441,13 @@ impl Job {
                 |_| {
                     self.metrics.write_retries.inc();
                 },
-                || self.store.insert(user),
+                || async {
+                    let started = Instant::now();
+                    let result = self.store.insert(user).await;
+                    let took = started.elapsed().as_secs_f64();
+                    self.metrics.write_seconds.observe(took);
+                    result
+                },
             )
             .await;
         match result {

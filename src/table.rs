@@ -62,7 +62,7 @@ pub fn render(users: &[User]) -> String {
 /// bidirectional overrides written as escapes like `\u{1b}`: a record is
 /// outside data, and printed raw it could move the cursor, change colours or
 /// reorder what the terminal shows.
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut shown = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {

@@ -14,9 +14,7 @@ use rtds::cassandra::Store;
 use rtds::user::User;
 
 fn spawn_process(topic: &str, keyspace: &str, extra: &[&str], log: &std::path::Path) -> Child {
-    rtds_command(&["process", "--topic", topic, "--keyspace", keyspace])
-        .args(["--group", &format!("{topic}-group")])
-        .args(extra)
+    process_command(topic, keyspace, extra)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()

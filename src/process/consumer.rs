@@ -17,8 +17,9 @@ use tracing::{info, warn};
 
 use super::offsets::Tracker;
 use crate::config::Settings;
-use crate::kafka::{self, Role};
-use crate::metrics::Metrics;
+use crate::kafka::{self, Role, STORED_AT};
+use crate::metrics::{Metrics, PartitionLabel};
+use prometheus_client::metrics::counter::Counter;
 
 pub type GroupConsumer = StreamConsumer<GroupContext>;
 
@@ -33,6 +34,8 @@ pub struct GroupContext {
     /// Set while our partitions are paused; a rebalance during the pause
     /// brings partitions that must be paused too.
     paused: AtomicBool,
+    /// Counts every assignment, for `/metrics` and the dashboard.
+    rebalances: Counter,
 }
 
 impl GroupContext {
@@ -44,8 +47,14 @@ impl GroupContext {
             return;
         }
         let mut list = TopicPartitionList::new();
+        // The time goes with the commit point, so that `rtds status` can say
+        // when the group last moved on (Kafka keeps no such time itself).
+        let stored_at = format!("{STORED_AT}{}", chrono::Utc::now().timestamp_millis());
         for (partition, next) in moved {
-            let _ = list.add_partition_offset(&self.topic, partition, Offset::Offset(next));
+            let mut element = list.add_partition(&self.topic, partition);
+            if element.set_offset(Offset::Offset(next)).is_ok() {
+                element.set_metadata(&stored_at);
+            }
         }
         if let Err(error) = consumer.store_offsets(&list) {
             // Only for a partition revoked meanwhile: its new owner replays.
@@ -71,6 +80,7 @@ impl ConsumerContext for GroupContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(partitions) = rebalance {
             self.assigned_at.get_or_init(Instant::now);
+            self.rebalances.inc();
             let list: Vec<i32> = partitions
                 .elements()
                 .iter()
@@ -98,7 +108,7 @@ pub fn commit_now<C: Consumer<GroupContext>>(consumer: &C, when: &str) {
 }
 
 /// The group consumer for `settings.kafka.topic`, subscribed.
-pub fn subscribe(settings: &Settings) -> anyhow::Result<Arc<GroupConsumer>> {
+pub fn subscribe(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Arc<GroupConsumer>> {
     let role = Role::Consumer {
         commit_interval: settings.process.commit_interval,
     };
@@ -109,6 +119,7 @@ pub fn subscribe(settings: &Settings) -> anyhow::Result<Arc<GroupConsumer>> {
             offsets: Mutex::new(Tracker::default()),
             assigned_at: OnceLock::new(),
             paused: AtomicBool::new(false),
+            rebalances: metrics.rebalances.clone(),
         })
         .context("cannot create the Kafka consumer (check the kafka.* settings)")?;
     consumer
@@ -160,30 +171,38 @@ impl Consumed {
     }
 }
 
-/// Updates the lag gauge every few seconds: end of each assigned partition
+/// Updates the lag gauges every few seconds: end of each assigned partition
 /// minus our position in it.
 pub async fn watch_lag(consumer: Arc<GroupConsumer>, topic: String, metrics: Metrics) {
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (consumer, topic) = (consumer.clone(), topic.clone());
-        let lag = tokio::task::spawn_blocking(move || -> Option<i64> {
+        let lags = tokio::task::spawn_blocking(move || -> Option<Vec<(i32, i64)>> {
             let position = consumer.position().ok()?;
-            let mut lag = 0;
+            let mut lags = Vec::new();
             for element in position.elements_for_topic(&topic) {
                 let (_, high) = consumer
                     .fetch_watermarks(&topic, element.partition(), Duration::from_secs(2))
                     .ok()?;
-                if let Offset::Offset(at) = element.offset() {
-                    lag += (high - at).max(0);
-                } else {
-                    lag += high;
-                }
+                let lag = match element.offset() {
+                    Offset::Offset(at) => (high - at).max(0),
+                    _ => high,
+                };
+                lags.push((element.partition(), lag));
             }
-            Some(lag)
+            Some(lags)
         })
         .await;
-        if let Ok(Some(lag)) = lag {
-            metrics.lag.set(lag);
+        if let Ok(Some(lags)) = lags {
+            metrics.lag.set(lags.iter().map(|(_, lag)| lag).sum());
+            // Partitions that moved to another member leave the family.
+            metrics.partition_lag.clear();
+            for (partition, lag) in lags {
+                metrics
+                    .partition_lag
+                    .get_or_create(&PartitionLabel { partition })
+                    .set(lag);
+            }
         }
     }
 }

@@ -163,7 +163,13 @@ impl ApiClient {
                     }
                     Failure::Fatal(_) => {}
                 },
-                || self.attempt(page, results),
+                || async {
+                    let started = std::time::Instant::now();
+                    let result = self.attempt(page, results).await;
+                    let took = started.elapsed().as_secs_f64();
+                    self.metrics.source_request_seconds.observe(took);
+                    result
+                },
             )
             .await;
         match result {

@@ -124,21 +124,49 @@ pub fn produce_builtin(topic: &str, count: u64) -> serde_json::Value {
 /// `rtds process --until-idle IDLE` of `topic` into `keyspace` in the group
 /// `<topic>-group`, which must succeed; returns its `--json` summary.
 pub fn process_until_idle(topic: &str, keyspace: &str, idle: &str) -> serde_json::Value {
-    let group = format!("{topic}-group");
-    let output = rtds(&[
-        "process",
-        "--topic",
-        topic,
-        "--keyspace",
-        keyspace,
-        "--group",
-        &group,
-        "--until-idle",
-        idle,
-        "--json",
-    ]);
+    let output = process_command(topic, keyspace, &["--until-idle", idle, "--json"])
+        .output()
+        .expect("the rtds binary runs");
     assert!(output.status.success(), "{}", text(&output));
     json_summary(&output)
+}
+
+/// The flags that point `rtds status` or `rtds dashboard` at the test's
+/// topic, its group `<topic>-group`, its keyspace and the builtin source.
+pub fn pipeline_flags(topic: &str, keyspace: &str) -> Vec<String> {
+    let group = format!("{topic}-group");
+    [
+        "--topic",
+        topic,
+        "--group",
+        &group,
+        "--keyspace",
+        keyspace,
+        "--source",
+        "builtin",
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
+/// `rtds process` of `topic` into `keyspace` in the group `<topic>-group`,
+/// with `extra` flags.
+pub fn process_command(topic: &str, keyspace: &str, extra: &[&str]) -> Command {
+    let mut command = rtds_command(&["process", "--topic", topic, "--keyspace", keyspace]);
+    command
+        .args(["--group", &format!("{topic}-group")])
+        .args(extra);
+    command
+}
+
+/// [`process_command`] running until dropped, its output dropped.
+pub fn processor(topic: &str, keyspace: &str, extra: &[&str]) -> Background {
+    let child = process_command(topic, keyspace, extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the rtds binary runs");
+    Background(child)
 }
 
 /// Every stored row of the test's table, by id.
@@ -470,16 +498,44 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `GET path` on 127.0.0.1:`port`: the status code and the body, `None`
+/// while nothing answers there.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    let (head, body) = reply.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
 /// One counter or gauge from a job's /metrics on `port`, `None` while it
 /// does not answer yet.
 pub fn metric(port: u16, name: &str) -> Option<u64> {
-    use std::io::{Read, Write};
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
+    let (_, text) = http_get(port, "/metrics")?;
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+}
+
+/// A child process that is killed when dropped, also when the test fails.
+pub struct Background(pub std::process::Child);
+
+impl Background {
+    pub fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The total number of messages in `topic` (sum of its high watermarks).

@@ -1,0 +1,211 @@
+//! The stored users as the page shows them: the newest few, and charts of a
+//! bounded sample (gender, countries, age, registration year). The sample is
+//! labelled: the whole table when it is small, its first rows otherwise.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Utc};
+use serde::Serialize;
+
+use crate::cassandra::Sampled;
+use crate::user::User;
+
+/// Countries shown by name; the rest add up under "other".
+const TOP_COUNTRIES: usize = 10;
+
+/// One bar of a chart.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Count {
+    pub label: String,
+    pub count: u64,
+}
+
+/// The charts of one sample; each adds up to `sample`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Charts {
+    pub sample: usize,
+    pub whole_table: bool,
+    /// Why there is no sample, when there is none.
+    pub unavailable: Option<String>,
+    pub gender: Vec<Count>,
+    pub countries: Vec<Count>,
+    pub age: Vec<Count>,
+    pub registered: Vec<Count>,
+}
+
+/// A stored user with what the page shows beside it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredUser {
+    #[serde(flatten)]
+    pub user: User,
+    pub country: Option<String>,
+    pub written_at: Option<DateTime<Utc>>,
+}
+
+impl StoredUser {
+    pub fn new(user: User, written_at: Option<i64>) -> StoredUser {
+        StoredUser {
+            country: country(&user.address).map(str::to_string),
+            written_at: written_at.and_then(DateTime::from_timestamp_micros),
+            user,
+        }
+    }
+}
+
+/// The last part of `"{number} {street}, {city}, {state}, {country}"`.
+fn country(address: &str) -> Option<&str> {
+    address
+        .rsplit_once(", ")
+        .map(|(_, country)| country)
+        .filter(|c| !c.is_empty())
+}
+
+fn date(text: &Option<String>) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.as_deref()?)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// Counts sorted by label (the youngest band first, "unknown" last), or by
+/// count (largest first).
+fn counts(map: HashMap<String, u64>, by_label: bool) -> Vec<Count> {
+    let mut counts: Vec<Count> = map
+        .into_iter()
+        .map(|(label, count)| Count { label, count })
+        .collect();
+    if by_label {
+        counts.sort_by_key(|c| (c.label == "unknown", c.label != "under 20", c.label.clone()));
+    } else {
+        counts.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+    }
+    counts
+}
+
+/// An age's decade, `20–29`; under 20 and 70 on together.
+fn age_band(age: i32) -> String {
+    match age {
+        ..20 => "under 20".into(),
+        70.. => "70+".into(),
+        _ => format!("{}–{}", age / 10 * 10, age / 10 * 10 + 9),
+    }
+}
+
+pub fn charts(sample: &[Sampled], whole_table: bool, now: DateTime<Utc>) -> Charts {
+    let (mut gender, mut countries, mut age, mut registered) = Default::default();
+    let bump = |map: &mut HashMap<String, u64>, key: String| *map.entry(key).or_default() += 1;
+    let unknown = || "unknown".to_string();
+    for row in sample {
+        bump(
+            &mut gender,
+            row.gender
+                .clone()
+                .filter(|g| !g.is_empty())
+                .unwrap_or_else(unknown),
+        );
+        let place = row.address.as_deref().and_then(country);
+        bump(&mut countries, place.map_or_else(unknown, str::to_string));
+        let years = date(&row.dob).and_then(|born| now.years_since(born));
+        bump(&mut age, years.map_or_else(unknown, |y| age_band(y as i32)));
+        let year = date(&row.registered_date).map(|d| d.year().to_string());
+        bump(&mut registered, year.unwrap_or_else(unknown));
+    }
+    let mut countries = counts(countries, false);
+    if countries.len() > TOP_COUNTRIES {
+        let other = countries
+            .split_off(TOP_COUNTRIES)
+            .iter()
+            .map(|c| c.count)
+            .sum();
+        countries.push(Count {
+            label: "other".into(),
+            count: other,
+        });
+    }
+    Charts {
+        sample: sample.len(),
+        whole_table,
+        unavailable: None,
+        gender: counts(gender, false),
+        countries,
+        age: counts(age, true),
+        registered: counts(registered, true),
+    }
+}
+
+/// No charts, and why.
+pub fn unavailable(why: String) -> Charts {
+    Charts {
+        whole_table: false,
+        unavailable: Some(why),
+        ..charts(&[], false, Utc::now())
+    }
+}
+
+/// The ids of the `n` most recently written rows of the sample, newest first.
+pub fn newest(sample: &[Sampled], n: usize) -> Vec<(uuid::Uuid, Option<i64>)> {
+    let mut rows: Vec<_> = sample.iter().map(|r| (r.id, r.written_at)).collect();
+    rows.sort_by_key(|row| std::cmp::Reverse(row.1));
+    rows.truncate(n);
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(gender: &str, country: &str, dob: &str, written_at: i64) -> Sampled {
+        Sampled {
+            id: uuid::Uuid::new_v4(),
+            gender: Some(gender.into()),
+            address: Some(format!("1 Main St, Town, State, {country}")),
+            dob: Some(dob.into()),
+            registered_date: Some("2015-06-01T00:00:00.000Z".into()),
+            written_at: Some(written_at),
+        }
+    }
+
+    #[test]
+    fn every_chart_adds_up_to_the_sample() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut sample: Vec<Sampled> = (0..30)
+            .map(|i| {
+                let country = format!("Country {}", i % 12);
+                row(
+                    ["female", "male"][i % 2],
+                    &country,
+                    "1990-03-04T10:00:00.000Z",
+                    i as i64,
+                )
+            })
+            .collect();
+        sample.push(Sampled {
+            gender: None,
+            dob: Some("not a date".into()),
+            ..row("x", "Y", "", 99)
+        });
+        let charts = charts(&sample, true, now);
+        for chart in [
+            &charts.gender,
+            &charts.countries,
+            &charts.age,
+            &charts.registered,
+        ] {
+            assert_eq!(chart.iter().map(|c| c.count).sum::<u64>(), 31, "{chart:?}");
+        }
+        assert_eq!(charts.countries.len(), TOP_COUNTRIES + 1);
+        assert_eq!(charts.countries.last().unwrap().label, "other");
+        assert!(charts.age.contains(&Count {
+            label: "30–39".into(),
+            count: 30
+        }));
+        assert!(charts.age.contains(&Count {
+            label: "unknown".into(),
+            count: 1
+        }));
+        let newest = newest(&sample, 2);
+        assert_eq!(newest[0].1, Some(99));
+        assert_eq!(newest[1].1, Some(29));
+    }
+}

@@ -1,0 +1,291 @@
+//! The dashboard's view of the pipeline, refreshed in the background: Kafka
+//! every tick (offsets, the group, new dead letters), the jobs' metrics every
+//! tick, the table and the source less often. Requests read the last view and
+//! never wait on Kafka or Cassandra.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use super::data::{self, Charts, StoredUser};
+use super::scrape::{self, Buckets, Totals};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::status::kafka::{DeadLetter, Facts, Observer};
+use crate::status::{Look, Report, SourceLook, cassandra};
+
+/// How often the view is refreshed.
+pub const TICK: Duration = Duration::from_secs(2);
+/// The throughput chart's window.
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The table is sampled every this many ticks, the source asked every
+/// `SOURCE_EVERY` (the public API is shared: one user per minute is polite).
+const TABLE_EVERY: u64 = 5;
+const SOURCE_EVERY: u64 = 30;
+/// Rows sampled for the table's charts and newest users.
+pub const SAMPLE_ROWS: u32 = 10_000;
+/// Newest users kept for the page.
+pub const NEWEST: usize = 50;
+/// Dead letters kept for the page, and at most read per partition at once.
+pub const LATEST_DEAD_LETTERS: usize = 50;
+const DEAD_LETTERS_PER_LOOK: i64 = 10_000;
+
+/// One refresh's totals, for the throughput chart.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub at: DateTime<Utc>,
+    /// Records appended to the topic (its end offsets).
+    pub produced: Option<i64>,
+    /// Records the group moved past (its commit points).
+    pub consumed: Option<i64>,
+    /// Records appended to the DLQ.
+    pub dead_lettered: Option<i64>,
+    /// From the jobs' metrics: users fetched and rows written.
+    pub fetched: Option<f64>,
+    pub written: Option<f64>,
+}
+
+/// What the dead-letter topic held, as read so far.
+#[derive(Debug, Default)]
+pub struct DeadLetters {
+    /// The next offset to read, per partition.
+    positions: HashMap<i32, i64>,
+    /// Dead letters read (the count by reason covers these).
+    pub counted: u64,
+    pub by_reason: BTreeMap<String, u64>,
+    /// Newest last.
+    pub latest: VecDeque<DeadLetter>,
+}
+
+/// Everything the page shows, as of the last refresh.
+#[derive(Default)]
+pub struct View {
+    pub report: Option<Report>,
+    /// Why Kafka or Cassandra did not answer the last look, if one did not.
+    pub unreachable: Vec<String>,
+    pub kafka: Option<Facts>,
+    pub points: VecDeque<Point>,
+    /// The jobs' metrics at each refresh of the last minute and a bit.
+    pub recent: VecDeque<(DateTime<Utc>, BTreeMap<String, Buckets>)>,
+    pub totals: Totals,
+    pub dead_letters: DeadLetters,
+    pub charts: Option<Charts>,
+    pub newest: Vec<StoredUser>,
+}
+
+/// The parts of the last [`Look`] that are refreshed at their own pace.
+struct Latest {
+    source: SourceLook,
+    cassandra: Result<cassandra::Facts, cassandra::Problem>,
+}
+
+pub struct Watch {
+    settings: Settings,
+    own: Option<Metrics>,
+    observer: Arc<Observer>,
+    table: cassandra::Probe,
+    http: reqwest::Client,
+    pub view: RwLock<View>,
+}
+
+impl Watch {
+    pub fn new(settings: &Settings, own: Option<Metrics>) -> anyhow::Result<Watch> {
+        Ok(Watch {
+            observer: Arc::new(Observer::new(&settings.kafka)?),
+            table: cassandra::Probe::new(settings.cassandra.clone()),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(1))
+                .build()?,
+            settings: settings.clone(),
+            own,
+            view: RwLock::new(View::default()),
+        })
+    }
+
+    /// Refreshes the view every [`TICK`] until `stop`.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let mut ticks = tokio::time::interval(TICK);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut latest = Latest {
+            source: SourceLook::Builtin,
+            cassandra: Err(cassandra::Problem::Unreachable("not looked at yet".into())),
+        };
+        for tick in 0u64.. {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            let source = async {
+                if tick.is_multiple_of(SOURCE_EVERY) {
+                    latest.source = crate::status::look_at_source(&self.settings).await;
+                }
+            };
+            let table = async {
+                if tick.is_multiple_of(TABLE_EVERY) {
+                    latest.cassandra = self.look_at_table().await;
+                }
+            };
+            let ((), (), kafka, totals) =
+                tokio::join!(source, table, self.look_at_kafka(), self.scrape());
+            self.record(&latest, kafka, totals);
+        }
+    }
+
+    pub fn dlq_topic(&self) -> &str {
+        &self.settings.kafka.dlq_topic
+    }
+
+    async fn scrape(&self) -> Totals {
+        scrape::read(
+            &self.http,
+            &self.settings.dashboard.scrape,
+            self.own.as_ref(),
+        )
+        .await
+    }
+
+    /// The table's sample: its charts and newest users go into the view.
+    async fn look_at_table(&self) -> Result<cassandra::Facts, cassandra::Problem> {
+        let look = match self.table.look(SAMPLE_ROWS).await {
+            Ok(look) => look,
+            Err(problem) => {
+                let mut view = self.view.write().expect("view lock");
+                view.charts = Some(data::unavailable(problem.to_string()));
+                view.newest.clear();
+                return Err(problem);
+            }
+        };
+        let charts = data::charts(&look.sample, look.facts.exact, Utc::now());
+        let newest = data::newest(&look.sample, NEWEST);
+        let ids: Vec<uuid::Uuid> = newest.iter().map(|(id, _)| *id).collect();
+        let users = match self.table.store().await.as_ref() {
+            Some(store) => store.users_by_id(&ids).await,
+            None => Ok(Vec::new()),
+        };
+        let users = users.unwrap_or_else(|error| {
+            warn!("cannot read the newest users: {error:#}");
+            Vec::new()
+        });
+        let mut stored: Vec<StoredUser> = newest
+            .iter()
+            .filter_map(|(id, written_at)| {
+                let user = users.iter().find(|u| u.id == *id)?.clone();
+                Some(StoredUser::new(user, *written_at))
+            })
+            .collect();
+        stored.truncate(NEWEST);
+        let mut view = self.view.write().expect("view lock");
+        view.charts = Some(charts);
+        view.newest = stored;
+        Ok(look.facts)
+    }
+
+    /// Kafka's facts and the dead letters appended since the last look.
+    async fn look_at_kafka(&self) -> Result<(Facts, Vec<DeadLetter>), String> {
+        let observer = self.observer.clone();
+        let positions = self
+            .view
+            .read()
+            .expect("view lock")
+            .dead_letters
+            .positions
+            .clone();
+        let looked = tokio::task::spawn_blocking(move || {
+            let facts = observer.look()?;
+            let mut letters = Vec::new();
+            if let Some(dlq) = &facts.dlq {
+                let from = dlq
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let window = p.high - DEAD_LETTERS_PER_LOOK;
+                        let at = positions.get(&p.partition).copied().unwrap_or(0);
+                        (p.partition, at.max(window))
+                    })
+                    .collect();
+                letters = observer.dead_letters(dlq, &from)?;
+            }
+            anyhow::Ok((facts, letters))
+        })
+        .await;
+        match looked {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(error)) => Err(crate::logging::one_line(&error)),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    fn record(
+        &self,
+        latest: &Latest,
+        kafka: Result<(Facts, Vec<DeadLetter>), String>,
+        totals: Totals,
+    ) {
+        let now = Utc::now();
+        let (facts, letters) = match kafka {
+            Ok((facts, letters)) => (Ok(facts), letters),
+            Err(error) => (Err(error), Vec::new()),
+        };
+        let look = Look {
+            source: latest.source.clone(),
+            kafka: facts,
+            cassandra: latest.cassandra.clone(),
+        };
+        let report = Report::of(&look, &self.settings);
+        let mut unreachable = Vec::new();
+        if let Err(error) = &look.kafka {
+            unreachable.push(error.clone());
+        }
+        if let Err(cassandra::Problem::Unreachable(error)) = &look.cassandra {
+            unreachable.push(error.clone());
+        }
+        let mut view = self.view.write().expect("view lock");
+        view.unreachable = unreachable;
+        let facts = look.kafka.ok();
+        view.points.push_back(Point {
+            at: now,
+            produced: facts
+                .as_ref()
+                .and_then(|f| Some(f.topic.as_ref()?.appended())),
+            consumed: facts.as_ref().map(|f| f.group.committed()),
+            dead_lettered: facts
+                .as_ref()
+                .map(|f| f.dlq.as_ref().map_or(0, |d| d.appended())),
+            fetched: totals.counter("users_fetched"),
+            written: totals.counter("rows_written"),
+        });
+        while view
+            .points
+            .front()
+            .is_some_and(|p| now - p.at > chrono::Duration::from_std(WINDOW).expect("small"))
+        {
+            view.points.pop_front();
+        }
+        view.recent.push_back((now, totals.histograms.clone()));
+        while view
+            .recent
+            .front()
+            .is_some_and(|(at, _)| now - *at > chrono::Duration::seconds(70))
+        {
+            view.recent.pop_front();
+        }
+        let dead = &mut view.dead_letters;
+        for letter in letters {
+            dead.positions.insert(letter.partition, letter.offset + 1);
+            dead.counted += 1;
+            *dead.by_reason.entry(letter.reason.clone()).or_default() += 1;
+            dead.latest.push_back(letter);
+            if dead.latest.len() > LATEST_DEAD_LETTERS {
+                dead.latest.pop_front();
+            }
+        }
+        view.totals = totals;
+        view.kafka = facts;
+        view.report = Some(report);
+    }
+}

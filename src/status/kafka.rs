@@ -1,0 +1,335 @@
+//! What Kafka tells about the pipeline: the topic's offsets, the group's
+//! members and commit points, and the dead letters. Read with an observer
+//! client that joins no group, commits nothing and creates no topic.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+
+use crate::config::KafkaSettings;
+use crate::kafka::{self, Role, STORED_AT};
+
+/// Bytes of a dead letter's payload shown.
+const PAYLOAD_SHOWN: usize = 120;
+
+/// One partition's offsets: the first and the next record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Partition {
+    pub partition: i32,
+    pub low: i64,
+    pub high: i64,
+}
+
+/// A topic, when it exists.
+#[derive(Debug, Clone, Serialize)]
+pub struct Topic {
+    pub name: String,
+    pub partitions: Vec<Partition>,
+    /// Records kept (after retention), across partitions.
+    pub records: i64,
+    /// Records appended in the last minute (from the offsets' timestamps).
+    pub last_minute: i64,
+}
+
+impl Topic {
+    /// Every record ever appended: the sum of the end offsets.
+    pub fn appended(&self) -> i64 {
+        self.partitions.iter().map(|p| p.high).sum()
+    }
+}
+
+/// One partition as the group sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupPartition {
+    pub partition: i32,
+    /// The next offset the group will read; none before its first commit.
+    pub committed: Option<i64>,
+    pub lag: i64,
+}
+
+/// The processors' consumer group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub name: String,
+    /// Kafka's word for it: Stable, Empty, PreparingRebalance, Dead, ...
+    pub state: String,
+    pub members: usize,
+    pub partitions: Vec<GroupPartition>,
+    pub lag: i64,
+    /// When the newest commit point was stored, as the processor noted it.
+    pub last_commit: Option<DateTime<Utc>>,
+}
+
+impl Group {
+    /// Records the group has moved past: the sum of its commit points.
+    pub fn committed(&self) -> i64 {
+        self.partitions.iter().filter_map(|p| p.committed).sum()
+    }
+}
+
+/// One record of the dead-letter topic, as people read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub time: Option<DateTime<Utc>>,
+    pub partition: i32,
+    pub offset: i64,
+    pub source_partition: Option<i32>,
+    pub source_offset: Option<i64>,
+    /// The kind of failure (`bad_json`, `too_large`, ...).
+    pub reason: String,
+    /// The failure in words.
+    pub error: String,
+    /// The payload's first bytes, control characters escaped.
+    pub payload: String,
+}
+
+/// Everything Kafka answered in one look.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    pub brokers: Vec<String>,
+    /// None when the topic does not exist.
+    pub topic: Option<Topic>,
+    pub group: Group,
+    /// None when the dead-letter topic does not exist.
+    pub dlq: Option<Topic>,
+    /// The newest dead letter, when there is one.
+    pub latest_dead_letter: Option<DeadLetter>,
+}
+
+/// A client that looks at the topic, the group and the DLQ.
+pub struct Observer {
+    consumer: BaseConsumer,
+    settings: KafkaSettings,
+}
+
+impl Observer {
+    pub fn new(settings: &KafkaSettings) -> anyhow::Result<Observer> {
+        let consumer = kafka::client_config(settings, Role::Observer)?
+            .create()
+            .context("cannot create the Kafka client (check the kafka.* settings)")?;
+        Ok(Observer {
+            consumer,
+            settings: settings.clone(),
+        })
+    }
+
+    /// One look at everything; blocking (librdkafka's calls are), so call
+    /// it off the async workers. An error means Kafka could not be reached.
+    pub fn look(&self) -> anyhow::Result<Facts> {
+        let timeout = self.settings.timeout;
+        // Every topic's metadata: asking for one topic by name may create it
+        // on a broker with `auto.create.topics.enable`.
+        let metadata = self
+            .consumer
+            .fetch_metadata(None, timeout)
+            .with_context(|| {
+                format!("cannot reach Kafka at {}", self.settings.bootstrap_servers)
+            })?;
+        let brokers = metadata
+            .brokers()
+            .iter()
+            .map(|b| format!("{}:{}", b.host(), b.port()))
+            .collect();
+        let partitions_of = |name: &str| {
+            metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == name)
+                .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
+        };
+        let topic = partitions_of(&self.settings.topic)
+            .map(|ids| self.topic(&self.settings.topic, &ids))
+            .transpose()?;
+        let dlq = partitions_of(&self.settings.dlq_topic)
+            .map(|ids| self.topic(&self.settings.dlq_topic, &ids))
+            .transpose()?;
+        let group = self.group(topic.as_ref())?;
+        let latest_dead_letter = match &dlq {
+            Some(dlq) if dlq.records > 0 => {
+                let from = dlq.partitions.iter().map(|p| (p.partition, p.high - 1));
+                let mut letters = self.dead_letters(dlq, &from.collect())?;
+                letters.sort_by_key(|letter| letter.time);
+                letters.pop()
+            }
+            _ => None,
+        };
+        Ok(Facts {
+            brokers,
+            topic,
+            group,
+            dlq,
+            latest_dead_letter,
+        })
+    }
+
+    fn topic(&self, name: &str, ids: &[i32]) -> anyhow::Result<Topic> {
+        let timeout = self.settings.timeout;
+        let mut partitions = Vec::new();
+        let mut minute_ago = TopicPartitionList::new();
+        let since = Utc::now().timestamp_millis() - 60_000;
+        for &partition in ids {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(name, partition, timeout)
+                .with_context(|| format!("cannot read the offsets of {name}/{partition}"))?;
+            partitions.push(Partition {
+                partition,
+                low,
+                high,
+            });
+            minute_ago.add_partition_offset(name, partition, Offset::Offset(since))?;
+        }
+        partitions.sort_by_key(|p| p.partition);
+        let records = partitions.iter().map(|p| p.high - p.low).sum();
+        // The first offset at or after a minute ago, per partition; none
+        // there means nothing was appended since.
+        let mut last_minute = 0;
+        let found = self
+            .consumer
+            .offsets_for_times(minute_ago, timeout)
+            .with_context(|| format!("cannot read the recent offsets of {name}"))?;
+        for element in found.elements() {
+            if let (Offset::Offset(from), Some(p)) = (
+                element.offset(),
+                partitions
+                    .iter()
+                    .find(|p| p.partition == element.partition()),
+            ) {
+                last_minute += (p.high - from).max(0);
+            }
+        }
+        Ok(Topic {
+            name: name.to_string(),
+            partitions,
+            records,
+            last_minute,
+        })
+    }
+
+    fn group(&self, topic: Option<&Topic>) -> anyhow::Result<Group> {
+        let timeout = self.settings.timeout;
+        let name = &self.settings.group_id;
+        let list = self
+            .consumer
+            .fetch_group_list(Some(name), timeout)
+            .with_context(|| format!("cannot describe consumer group {name}"))?;
+        let (state, members) = list.groups().first().map_or(("Dead".to_string(), 0), |g| {
+            (g.state().to_string(), g.members().len())
+        });
+        let mut partitions = Vec::new();
+        let mut last_commit = None;
+        if let Some(topic) = topic {
+            let mut wanted = TopicPartitionList::new();
+            for p in &topic.partitions {
+                wanted.add_partition(&topic.name, p.partition);
+            }
+            let committed = self
+                .consumer
+                .committed_offsets(wanted, timeout)
+                .with_context(|| format!("cannot read the commit points of group {name}"))?;
+            for p in &topic.partitions {
+                let element = committed.find_partition(&topic.name, p.partition);
+                let at = element.as_ref().and_then(|e| match e.offset() {
+                    Offset::Offset(at) => Some(at),
+                    _ => None,
+                });
+                let stored = element
+                    .as_ref()
+                    .and_then(|e| e.metadata().strip_prefix(STORED_AT)?.parse::<i64>().ok())
+                    .and_then(DateTime::from_timestamp_millis);
+                last_commit = last_commit.max(stored);
+                partitions.push(GroupPartition {
+                    partition: p.partition,
+                    committed: at,
+                    // Before its first commit the group starts at the
+                    // beginning (`auto.offset.reset = earliest`).
+                    lag: (p.high - at.unwrap_or(p.low)).max(0),
+                });
+            }
+        }
+        Ok(Group {
+            name: name.clone(),
+            state,
+            members,
+            lag: partitions.iter().map(|p| p.lag).sum(),
+            partitions,
+            last_commit,
+        })
+    }
+
+    /// Reads the dead letters from `from` (partition -> first offset) up to
+    /// the end offsets `dlq` had when it was looked at.
+    pub fn dead_letters(
+        &self,
+        dlq: &Topic,
+        from: &HashMap<i32, i64>,
+    ) -> anyhow::Result<Vec<DeadLetter>> {
+        let mut assignment = TopicPartitionList::new();
+        let mut left: HashMap<i32, i64> = HashMap::new();
+        for p in &dlq.partitions {
+            let start = from.get(&p.partition).copied().unwrap_or(p.low).max(p.low);
+            if start < p.high {
+                assignment.add_partition_offset(&dlq.name, p.partition, Offset::Offset(start))?;
+                left.insert(p.partition, p.high);
+            }
+        }
+        let mut letters = Vec::new();
+        if left.is_empty() {
+            return Ok(letters);
+        }
+        self.consumer
+            .assign(&assignment)
+            .with_context(|| format!("cannot read {}", dlq.name))?;
+        let deadline = Instant::now() + self.settings.timeout;
+        while !left.is_empty() && Instant::now() < deadline {
+            let Some(message) = self.consumer.poll(Duration::from_millis(200)) else {
+                continue;
+            };
+            let message = message.with_context(|| format!("cannot read {}", dlq.name))?;
+            if let Some(&end) = left.get(&message.partition()) {
+                if message.offset() < end {
+                    letters.push(DeadLetter::from(&message));
+                }
+                if message.offset() + 1 >= end {
+                    left.remove(&message.partition());
+                }
+            }
+        }
+        self.consumer.unassign()?;
+        Ok(letters)
+    }
+}
+
+impl<M: Message> From<&M> for DeadLetter {
+    fn from(message: &M) -> DeadLetter {
+        let header = |key: &str| -> Option<String> {
+            let headers = message.headers()?;
+            headers
+                .iter()
+                .find(|h| h.key == key)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let payload = message.payload().unwrap_or_default();
+        let shown = String::from_utf8_lossy(&payload[..payload.len().min(PAYLOAD_SHOWN)]);
+        DeadLetter {
+            time: message
+                .timestamp()
+                .to_millis()
+                .and_then(DateTime::from_timestamp_millis),
+            partition: message.partition(),
+            offset: message.offset(),
+            source_partition: header("rtds.source.partition").and_then(|v| v.parse().ok()),
+            source_offset: header("rtds.source.offset").and_then(|v| v.parse().ok()),
+            reason: header("rtds.error.kind").unwrap_or_else(|| "unknown".into()),
+            error: header("rtds.error").unwrap_or_default(),
+            payload: crate::table::escape(&shown),
+        }
+    }
+}

@@ -1,0 +1,516 @@
+//! `rtds status`: each hop of the configured pipeline checked in turn (the
+//! source, Kafka's topic, the consumer group, the DLQ, the Cassandra table),
+//! one line each, and a verdict naming the first broken hop and what to do.
+//! The dashboard shows the same report, refreshed. Nothing here creates or
+//! changes anything.
+
+pub mod cassandra;
+pub mod kafka;
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Settings, masked_source};
+use crate::metrics::Metrics;
+use crate::source::{BUILTIN, Source};
+
+/// Rows `rtds status` samples to count the table and find its newest row.
+pub const SAMPLE_ROWS: u32 = 10_000;
+
+/// How a hop is doing: green, amber, red.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// One hop of the pipeline, as a line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hop {
+    pub name: &'static str,
+    pub state: State,
+    pub summary: String,
+    /// What to do, when something is to be done.
+    pub advice: Option<String>,
+    /// The numbers behind the summary, for scripts.
+    pub details: serde_json::Value,
+}
+
+/// What the report is about: the configured names.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pipeline {
+    pub source: String,
+    pub topic: String,
+    pub dlq_topic: String,
+    pub group: String,
+    pub table: String,
+}
+
+/// Every hop and the verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// No hop failed.
+    pub healthy: bool,
+    pub pipeline: Pipeline,
+    pub verdict: String,
+    pub checked_at: DateTime<Utc>,
+    pub hops: Vec<Hop>,
+}
+
+/// The source's answer to a one-user request.
+#[derive(Debug, Clone)]
+pub enum SourceLook {
+    Builtin,
+    Answered { url: String, latency: Duration },
+    Failed { url: String, error: String },
+}
+
+/// What one look at every hop found; the report is made from it.
+pub struct Look {
+    pub source: SourceLook,
+    pub kafka: Result<kafka::Facts, String>,
+    pub cassandra: Result<cassandra::Facts, cassandra::Problem>,
+}
+
+/// Asks the source for one user, without retries.
+pub async fn look_at_source(settings: &Settings) -> SourceLook {
+    if settings.produce.source == BUILTIN {
+        return SourceLook::Builtin;
+    }
+    let url = masked_source(&settings.produce.source);
+    let mut produce = settings.produce.clone();
+    produce.retries = 1;
+    let started = Instant::now();
+    let answer = async {
+        let source = Source::new(&produce, "rtds-status", Metrics::new())?;
+        source.page(1, 1, &CancellationToken::new()).await
+    };
+    match answer.await {
+        Ok(users) if !users.is_empty() => SourceLook::Answered {
+            url,
+            latency: started.elapsed(),
+        },
+        Ok(_) => SourceLook::Failed {
+            url,
+            error: "the reply had no usable user".into(),
+        },
+        Err(error) => SourceLook::Failed {
+            url,
+            error: error.to_string(),
+        },
+    }
+}
+
+/// One look at every hop at once: the report takes as long as the slowest.
+pub async fn look(settings: &Settings, sample_rows: u32) -> Look {
+    let kafka_settings = settings.kafka.clone();
+    let kafka = tokio::task::spawn_blocking(move || {
+        kafka::Observer::new(&kafka_settings)
+            .and_then(|observer| observer.look())
+            .map_err(|e| crate::logging::one_line(&e))
+    });
+    let cassandra = async {
+        let probe = cassandra::Probe::new(settings.cassandra.clone());
+        probe.look(sample_rows).await.map(|look| look.facts)
+    };
+    let (source, kafka, cassandra) = tokio::join!(look_at_source(settings), kafka, cassandra);
+    Look {
+        source,
+        kafka: kafka.unwrap_or_else(|e| Err(e.to_string())),
+        cassandra,
+    }
+}
+
+fn hop(name: &'static str, state: State, summary: String, advice: Option<&str>) -> Hop {
+    Hop {
+        name,
+        state,
+        summary,
+        advice: advice.map(str::to_string),
+        details: serde_json::Value::Null,
+    }
+}
+
+impl Hop {
+    fn with<T: Serialize>(mut self, details: &T) -> Hop {
+        self.details = serde_json::to_value(details).unwrap_or_default();
+        self
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// `42 s ago`, `3 min ago`, `2 h ago`.
+fn ago(time: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - time).num_seconds().max(0);
+    match seconds {
+        0..120 => format!("{seconds} s ago"),
+        120..7200 => format!("{} min ago", seconds / 60),
+        _ => format!("{} h ago", seconds / 3600),
+    }
+}
+
+impl Report {
+    /// The report of `look` on the pipeline `settings` describe.
+    pub fn of(look: &Look, settings: &Settings) -> Report {
+        let now = Utc::now();
+        let mut hops = vec![source_hop(&look.source)];
+        hops.extend(kafka_hops(&look.kafka, settings, now));
+        hops.push(cassandra_hop(&look.cassandra, settings, now));
+        let first = |state| hops.iter().find(|h| h.state == state);
+        let verdict = match (first(State::Fail), first(State::Warn)) {
+            (Some(broken), _) => match &broken.advice {
+                Some(advice) => format!("{}; {advice}", broken.summary),
+                None => broken.summary.clone(),
+            },
+            (None, Some(warned)) => format!("working, but: {}", warned.summary),
+            (None, None) => "healthy: records flow from the source into the table".into(),
+        };
+        let k = &settings.kafka;
+        Report {
+            healthy: first(State::Fail).is_none(),
+            pipeline: Pipeline {
+                source: masked_source(&settings.produce.source),
+                topic: k.topic.clone(),
+                dlq_topic: k.dlq_topic.clone(),
+                group: k.group_id.clone(),
+                table: format!(
+                    "{}.{}",
+                    settings.cassandra.keyspace, settings.cassandra.table
+                ),
+            },
+            verdict,
+            checked_at: now,
+            hops,
+        }
+    }
+
+    /// One line per hop, advice under it, then the verdict.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for hop in &self.hops {
+            let state = match hop.state {
+                State::Ok => "ok",
+                State::Warn => "WARN",
+                State::Fail => "FAIL",
+            };
+            let _ = writeln!(out, "{:<10} {state:<5} {}", hop.name, hop.summary);
+            if let Some(advice) = &hop.advice {
+                let _ = writeln!(out, "{:<16} -> {advice}", "");
+            }
+        }
+        let _ = writeln!(out, "\nverdict: {}", self.verdict);
+        out
+    }
+}
+
+/// A service that did not answer: start it, or point the setting at it.
+fn unreachable(name: &'static str, error: &str, service: &str, setting: &str) -> Hop {
+    let advice =
+        format!("start {service} (`scripts/stack up` starts a local one) or point {setting} at it");
+    hop(name, State::Fail, error.to_string(), Some(&advice))
+}
+
+fn source_hop(look: &SourceLook) -> Hop {
+    match look {
+        SourceLook::Builtin => hop(
+            "source",
+            State::Ok,
+            "builtin generator (no network)".into(),
+            None,
+        ),
+        SourceLook::Answered { url, latency } => hop(
+            "source",
+            State::Ok,
+            format!("{url} answered one user in {} ms", latency.as_millis()),
+            None,
+        )
+        .with(&serde_json::json!({ "url": url, "latency_ms": latency.as_secs_f64() * 1e3 })),
+        SourceLook::Failed { url, error } => hop(
+            "source",
+            State::Fail,
+            format!("the source {url} does not answer: {error}"),
+            Some("check produce.source (--source), or use `--source builtin`"),
+        )
+        .with(&serde_json::json!({ "url": url })),
+    }
+}
+
+/// The topic, group and DLQ hops.
+fn kafka_hops(
+    facts: &Result<kafka::Facts, String>,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Vec<Hop> {
+    let k = &settings.kafka;
+    let facts = match facts {
+        Ok(facts) => facts,
+        Err(error) => {
+            let unchecked = |name| {
+                hop(
+                    name,
+                    State::Warn,
+                    "not checked: Kafka is unreachable".into(),
+                    None,
+                )
+            };
+            return vec![
+                unreachable(
+                    "kafka",
+                    error,
+                    "Kafka",
+                    "kafka.bootstrap_servers (--bootstrap-servers)",
+                ),
+                unchecked("group"),
+                unchecked("dlq"),
+            ];
+        }
+    };
+    let brokers = facts.brokers.join(",");
+    let topic_hop = match &facts.topic {
+        None => hop(
+            "kafka",
+            State::Fail,
+            format!(
+                "{brokers}: topic {} does not exist: nothing was produced yet",
+                k.topic
+            ),
+            Some("run `rtds produce` (or `rtds run --now`)"),
+        ),
+        Some(topic) => hop(
+            "kafka",
+            if topic.records == 0 {
+                State::Warn
+            } else {
+                State::Ok
+            },
+            format!(
+                "{brokers}: topic {}, {} partitions, {} records, {} in the last minute",
+                topic.name,
+                topic.partitions.len(),
+                thousands(topic.records),
+                thousands(topic.last_minute)
+            ),
+            (topic.records == 0).then_some("the topic is empty: run `rtds produce`"),
+        )
+        .with(topic),
+    };
+    let group = &facts.group;
+    let last_commit = group
+        .last_commit
+        .map(|at| format!(", last commit {}", ago(at, now)))
+        .unwrap_or_default();
+    let members = match group.members {
+        0 => "no member".to_string(),
+        1 => "1 member".to_string(),
+        n => format!("{n} members"),
+    };
+    let summary = format!(
+        "group {}: {}, {members}, lag {}{last_commit}",
+        group.name,
+        group.state,
+        thousands(group.lag)
+    );
+    let group_hop = if facts.topic.is_none() {
+        hop(
+            "group",
+            State::Warn,
+            format!("{summary} (no topic yet)"),
+            None,
+        )
+    } else if group.members == 0 && group.lag > 0 {
+        hop(
+            "group",
+            State::Fail,
+            format!(
+                "records are produced but nobody consumes them: no member in group {}, lag {}",
+                group.name,
+                thousands(group.lag)
+            ),
+            Some("start `rtds process`"),
+        )
+    } else if group.members == 0 {
+        hop(
+            "group",
+            State::Warn,
+            format!("{summary}: every record is stored, no processor is waiting for more"),
+            Some("start `rtds process` to store new records as they come"),
+        )
+    } else if group.state != "Stable" {
+        hop(
+            "group",
+            State::Warn,
+            summary,
+            Some("the group is rebalancing; it settles by itself"),
+        )
+    } else {
+        hop("group", State::Ok, summary, None)
+    }
+    .with(group);
+    let dlq_hop = match (&facts.dlq, &facts.latest_dead_letter) {
+        (Some(dlq), Some(latest)) if dlq.records > 0 => hop(
+            "dlq",
+            State::Warn,
+            format!(
+                "{}: {} records, latest: {} ({})",
+                dlq.name,
+                thousands(dlq.records),
+                latest.reason,
+                latest.error
+            ),
+            Some("records were refused; the reason says why"),
+        )
+        .with(&serde_json::json!({ "topic": dlq, "latest": latest })),
+        _ => hop(
+            "dlq",
+            State::Ok,
+            format!("{}: no dead letters", k.dlq_topic),
+            None,
+        ),
+    };
+    vec![topic_hop, group_hop, dlq_hop]
+}
+
+fn cassandra_hop(
+    facts: &Result<cassandra::Facts, cassandra::Problem>,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Hop {
+    let nodes = settings.cassandra.contact_points.join(",");
+    match facts {
+        Err(cassandra::Problem::Unreachable(error)) => unreachable(
+            "cassandra",
+            error,
+            "Cassandra",
+            "cassandra.contact_points (--contact-points)",
+        ),
+        Err(cassandra::Problem::Table(error)) => hop(
+            "cassandra",
+            State::Fail,
+            format!("{nodes}: {error}"),
+            Some("run `rtds process` once: it creates the keyspace and the table"),
+        ),
+        Ok(facts) => {
+            let rows = if facts.exact {
+                format!("{} rows", thousands(facts.rows as i64))
+            } else {
+                let estimate = facts
+                    .estimate
+                    .map(|n| format!(", about {} by Cassandra's estimate", thousands(n as i64)))
+                    .unwrap_or_default();
+                format!("more than {} rows{estimate}", thousands(facts.rows as i64))
+            };
+            let newest = facts
+                .newest
+                .map(|at| {
+                    let of = if facts.exact {
+                        ""
+                    } else {
+                        " (of those sampled)"
+                    };
+                    format!(", newest written {}{of}", ago(at, now))
+                })
+                .unwrap_or_default();
+            hop(
+                "cassandra",
+                State::Ok,
+                format!("{nodes}: {}, {rows}{newest}", facts.table),
+                None,
+            )
+            .with(facts)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(-1234567), "-1,234,567");
+    }
+
+    fn facts(members: usize, lag: i64) -> kafka::Facts {
+        kafka::Facts {
+            brokers: vec!["127.0.0.1:9092".into()],
+            topic: Some(kafka::Topic {
+                name: "users_created".into(),
+                partitions: vec![kafka::Partition {
+                    partition: 0,
+                    low: 0,
+                    high: 10,
+                }],
+                records: 10,
+                last_minute: 10,
+            }),
+            group: kafka::Group {
+                name: "rtds-processor".into(),
+                state: if members > 0 { "Stable" } else { "Empty" }.into(),
+                members,
+                partitions: Vec::new(),
+                lag,
+                last_commit: None,
+            },
+            dlq: None,
+            latest_dead_letter: None,
+        }
+    }
+
+    fn report(kafka: Result<kafka::Facts, String>) -> Report {
+        let look = Look {
+            source: SourceLook::Builtin,
+            kafka,
+            cassandra: Ok(cassandra::Facts {
+                table: "spark_streams.created_users".into(),
+                rows: 10,
+                exact: true,
+                estimate: None,
+                newest: None,
+            }),
+        };
+        Report::of(&look, &Settings::default())
+    }
+
+    #[test]
+    fn the_verdict_names_the_first_broken_hop() {
+        let healthy = report(Ok(facts(1, 0)));
+        assert!(healthy.healthy, "{}", healthy.render());
+        let idle = report(Ok(facts(0, 0)));
+        assert!(idle.healthy, "{}", idle.render());
+        assert!(idle.verdict.starts_with("working, but"), "{}", idle.verdict);
+        let orphaned = report(Ok(facts(0, 7)));
+        assert!(!orphaned.healthy);
+        assert!(
+            orphaned
+                .verdict
+                .contains("no member in group rtds-processor")
+                && orphaned.verdict.contains("start `rtds process`"),
+            "{}",
+            orphaned.verdict
+        );
+        let down = report(Err("cannot reach Kafka at 127.0.0.1:1".into()));
+        assert!(down.verdict.contains("127.0.0.1:1"), "{}", down.verdict);
+        assert_eq!(down.hops.len(), 5);
+    }
+}
