@@ -1,4 +1,4 @@
-//! The ceiling for `rtds process`: a plain loop of the same prepared insert,
+//! The ceiling for `rtds process`: a plain loop of the same prepared upsert,
 //! with the same driver, the same session settings and the same number of
 //! writes in flight, against the same Cassandra, with users made in memory
 //! beforehand. No Kafka, no validation, no offsets: what is left is the cost
@@ -30,9 +30,11 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     let store = Store::open(&settings.cassandra).await?;
 
+    // One write time for all, as rtds gives each record its Kafka timestamp.
+    let written_at = chrono::Utc::now().timestamp_micros();
     let started = Instant::now();
     let failures = futures::stream::iter(&users)
-        .map(|user| store.insert(user))
+        .map(|user| store.upsert(user, written_at))
         .buffer_unordered(settings.cassandra.concurrency)
         .filter(|result| std::future::ready(result.is_err()))
         .count()

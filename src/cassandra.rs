@@ -1,5 +1,6 @@
 //! Cassandra: the session, the table's schema (created or migrated), the
-//! prepared idempotent insert, and the queries behind `rtds users`.
+//! prepared idempotent upsert and delete, and the queries behind `rtds users`
+//! and the dashboard.
 
 use std::time::Duration;
 
@@ -111,9 +112,27 @@ fn column_list() -> String {
 pub struct Store {
     session: Session,
     /// Prepared for writers only ([`Store::open`]).
-    insert: Option<PreparedStatement>,
+    writes: Option<Writes>,
     /// `keyspace.table`, for queries and messages.
     table: String,
+}
+
+/// The writer's prepared statements and the time to live of its rows.
+struct Writes {
+    upsert: PreparedStatement,
+    delete: PreparedStatement,
+    ttl_seconds: i32,
+}
+
+/// An upsert's values: the row, how long it lives, and its write time.
+#[derive(SerializeRow)]
+struct Upsert<'a> {
+    #[scylla(flatten)]
+    row: Row<'a>,
+    /// Seconds; 0 is for ever.
+    ttl: i32,
+    /// Microseconds since the Unix epoch.
+    written_at: i64,
 }
 
 /// Opens a session to the contact points, failing within the configured
@@ -160,21 +179,34 @@ impl Store {
         let session = connect(settings).await?;
         ensure_schema(&session, settings, &table).await?;
         check_columns(&session, &table).await?;
-        let markers = vec!["?"; SCHEMA.len()].join(", ");
-        let mut insert = session
-            .prepare(format!(
-                "INSERT INTO {table} ({}) VALUES ({markers})",
-                column_list()
-            ))
-            .await
-            .with_context(|| format!("cannot prepare the insert into {table}"))?;
-        // An upsert by primary key: replaying it is harmless, so the driver
-        // may retry it and speculate.
-        insert.set_is_idempotent(true);
-        insert.set_request_timeout(Some(settings.timeout));
+        // Named markers: the row's fields, then the time to live and the
+        // write time, which the caller gives (see [`Store::upsert`]).
+        let markers = SCHEMA.map(|(name, _)| format!(":{name}")).join(", ");
+        let upsert = format!(
+            "INSERT INTO {table} ({}) VALUES ({markers}) USING TTL :ttl AND TIMESTAMP :written_at",
+            column_list()
+        );
+        let delete = format!("DELETE FROM {table} USING TIMESTAMP ? WHERE id = ?");
+        let mut prepared = Vec::new();
+        for statement in [upsert, delete] {
+            let mut write = session
+                .prepare(statement)
+                .await
+                .with_context(|| format!("cannot prepare the writes into {table}"))?;
+            // By primary key, at a given write time: replaying one is
+            // harmless, so the driver may retry it and speculate.
+            write.set_is_idempotent(true);
+            write.set_request_timeout(Some(settings.timeout));
+            prepared.push(write);
+        }
+        let (delete, upsert) = (prepared.pop().expect("two"), prepared.pop().expect("two"));
         Ok(Store {
             session,
-            insert: Some(insert),
+            writes: Some(Writes {
+                upsert,
+                delete,
+                ttl_seconds: settings.ttl.as_secs() as i32,
+            }),
             table: table.to_string(),
         })
     }
@@ -191,19 +223,44 @@ impl Store {
         check_columns(&session, &table).await?;
         Ok(Store {
             session,
-            insert: None,
+            writes: None,
             table: table.to_string(),
         })
     }
 
-    /// Writes one user (an upsert by id).
-    pub async fn insert(&self, user: &User) -> Result<(), scylla::errors::ExecutionError> {
-        let insert = self
-            .insert
+    fn writes(&self) -> &Writes {
+        self.writes
             .as_ref()
-            .expect("a store opened for reading is never written to");
+            .expect("a store opened for reading is never written to")
+    }
+
+    /// Writes one user (an upsert by id) as of `written_at` (microseconds):
+    /// of two writes of one id, the later time wins, whichever runs first.
+    pub async fn upsert(
+        &self,
+        user: &User,
+        written_at: i64,
+    ) -> Result<(), scylla::errors::ExecutionError> {
+        let writes = self.writes();
+        let values = Upsert {
+            row: Row::from(user),
+            ttl: writes.ttl_seconds,
+            written_at,
+        };
+        self.session.execute_unpaged(&writes.upsert, values).await?;
+        Ok(())
+    }
+
+    /// Deletes the row of `id` as of `written_at` (microseconds): an upsert
+    /// of an earlier time, run after it, does not bring the row back.
+    pub async fn delete(
+        &self,
+        id: Uuid,
+        written_at: i64,
+    ) -> Result<(), scylla::errors::ExecutionError> {
+        let writes = self.writes();
         self.session
-            .execute_unpaged(insert, Row::from(user))
+            .execute_unpaged(&writes.delete, (written_at, id))
             .await?;
         Ok(())
     }

@@ -53,6 +53,9 @@ const MASK: &str = "***";
 /// milliseconds, so anything less is 0, which they read as "never" or "at once".
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
+/// Cassandra's longest time to live, 20 years.
+const MAX_TTL: Duration = Duration::from_secs(630_720_000);
+
 /// Everything rtds can be told, one struct per section of the config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +74,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// `[dashboard]`: the live page of `rtds dashboard` and `rtds run --dashboard`.
     pub dashboard: DashboardSettings,
+    /// `[dlq]`: `rtds dlq replay`.
+    pub dlq: DlqSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +161,11 @@ pub struct CassandraSettings {
     /// the job fails; default 10s, at least 1ms.
     #[serde(with = "human_duration")]
     pub timeout: Duration,
+    /// How long each row lives after it is written, then Cassandra drops
+    /// it; default `0s` = for ever. Applies to writes from then on: rows
+    /// already stored keep the time they were written with.
+    #[serde(with = "human_duration")]
+    pub ttl: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,6 +247,14 @@ pub struct DashboardSettings {
     pub scrape: Vec<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DlqSettings {
+    /// How many times `rtds dlq replay` sends one record back; default 3. A
+    /// record still bad after that is refused: it needs a look, not a loop.
+    pub max_replays: u32,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -265,6 +283,7 @@ impl Default for Settings {
                 tls_ca_file: String::new(),
                 concurrency: 256,
                 timeout: Duration::from_secs(10),
+                ttl: Duration::ZERO,
             },
             produce: ProduceSettings {
                 source: crate::source::RANDOMUSER_URL.into(),
@@ -292,6 +311,7 @@ impl Default for Settings {
                 listen: "127.0.0.1:8080".into(),
                 scrape: Vec::new(),
             },
+            dlq: DlqSettings { max_replays: 3 },
         }
     }
 }
@@ -555,6 +575,15 @@ impl Loaded {
                     ),
                 ));
             }
+        }
+        if s.cassandra.ttl > MAX_TTL || s.cassandra.ttl.subsec_nanos() != 0 {
+            return Err(self.invalid(
+                "cassandra.ttl",
+                format!(
+                    "is {}: a time to live is whole seconds, at most 20 years (Cassandra's limit), or 0s for none",
+                    humantime::format_duration(s.cassandra.ttl)
+                ),
+            ));
         }
         self.validate_sasl()?;
         check_replication(&s.cassandra.replication)

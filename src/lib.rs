@@ -32,11 +32,12 @@
 //!
 //! Looking at it: [`status`] checks every hop and says where records stop;
 //! [`dashboard`] serves that report live with the flow's numbers and the
-//! stored data.
+//! stored data; [`dlq`] lists the dead letters and replays them.
 
 pub mod cassandra;
 pub mod config;
 pub mod dashboard;
+pub mod dlq;
 pub mod exporter;
 pub mod kafka;
 pub mod logging;

@@ -25,7 +25,7 @@ enum Command {
     /// Print the effective settings (defaults < file < RTDS_* env < flags), secrets masked
     Config(ConfigArgs),
     /// Fetch users from the source and publish them to Kafka
-    Produce(ProduceArgs),
+    Produce(ProduceCommand),
     /// Consume the topic and write users to Cassandra; bad records go to the DLQ
     Process(ProcessArgs),
     /// The whole pipeline in one process: the processor runs continuously, the producer on a schedule
@@ -36,6 +36,9 @@ enum Command {
     Status(StatusArgs),
     /// Serve the live dashboard page: the hops, throughput, lag, the DLQ and the stored users
     Dashboard(DashboardArgs),
+    /// Inspect the dead-letter topic, or send its records back once the cause is fixed
+    #[command(subcommand)]
+    Dlq(DlqCommand),
     /// Serve a local stand-in of the Random User API (for tests, benchmarks, offline use)
     RandomuserServer(server::ServerArgs),
 }
@@ -109,6 +112,7 @@ struct ProduceArgs {
     /// Nationalities, e.g. gb,us
     #[arg(long)]
     nat: Option<String>,
+
     /// Print the final summary as JSON
     #[arg(long)]
     json: bool,
@@ -116,6 +120,15 @@ struct ProduceArgs {
     kafka: KafkaFlags,
     #[command(flatten)]
     metrics: MetricsFlags,
+}
+
+#[derive(Args)]
+struct ProduceCommand {
+    /// Instead of users, publish a tombstone for this user id (repeatable): `rtds process` deletes the row
+    #[arg(long = "delete", value_name = "ID", conflicts_with_all = ["duration", "count", "source"])]
+    delete: Vec<uuid::Uuid>,
+    #[command(flatten)]
+    produce: ProduceArgs,
 }
 
 #[derive(Args)]
@@ -194,6 +207,70 @@ struct DashboardArgs {
     pipeline: PipelineFlags,
 }
 
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// The dead letters, newest first, as a table (reads without joining a group)
+    List(DlqListArgs),
+    /// Send dead letters back to the source topic, each at most dlq.max_replays times
+    Replay(DlqReplayArgs),
+}
+
+/// Which dead letters, and where they are.
+#[derive(Args)]
+struct DlqFlags {
+    /// Only records of this reason kind (too_large, bad_shape, not_utf8, empty, not_object, bad_tombstone)
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only records from this time on: RFC 3339, or a duration meaning that long ago (2h)
+    #[arg(long, value_parser = rtds::dlq::parse_time)]
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only records before this time: RFC 3339, or a duration meaning that long ago
+    #[arg(long, value_parser = rtds::dlq::parse_time)]
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    /// The dead-letter topic (default <topic>.dlq)
+    #[arg(long)]
+    dlq_topic: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    kafka: KafkaFlags,
+}
+
+impl DlqFlags {
+    fn filter(&self) -> rtds::dlq::Filter {
+        rtds::dlq::Filter {
+            kind: self.kind.clone(),
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
+
+#[derive(Args)]
+struct DlqListArgs {
+    /// How many records to show
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    #[command(flatten)]
+    dlq: DlqFlags,
+}
+
+#[derive(Args)]
+struct DlqReplayArgs {
+    /// Print what would be replayed and how many; send nothing, remember nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Start from the topic's beginning, not where this filter's last replay stopped
+    #[arg(long)]
+    from_beginning: bool,
+    /// The processors' group, which the replay's own group is named after
+    #[arg(long)]
+    group: Option<String>,
+    #[command(flatten)]
+    dlq: DlqFlags,
+}
+
 #[derive(Args)]
 struct UsersArgs {
     /// How many users to show
@@ -259,6 +336,11 @@ impl Overrides {
         self.add("cassandra.table", "--table", table.as_ref());
     }
 
+    fn dlq(&mut self, flags: &DlqFlags) {
+        self.kafka(&flags.kafka);
+        self.add("kafka.dlq_topic", "--dlq-topic", flags.dlq_topic.as_ref());
+    }
+
     fn pipeline(&mut self, flags: &PipelineFlags) {
         self.kafka(&flags.kafka);
         self.cassandra(&flags.cassandra);
@@ -300,7 +382,7 @@ impl Command {
                 flags.cassandra(&args.cassandra);
                 flags.metrics(&args.metrics);
             }
-            Command::Produce(args) => flags.produce(args),
+            Command::Produce(args) => flags.produce(&args.produce),
             Command::Process(args) => {
                 flags.kafka(&args.kafka);
                 flags.cassandra(&args.cassandra);
@@ -316,6 +398,11 @@ impl Command {
             }
             Command::Users(args) => flags.cassandra(&args.cassandra),
             Command::Status(args) => flags.pipeline(&args.pipeline),
+            Command::Dlq(DlqCommand::List(args)) => flags.dlq(&args.dlq),
+            Command::Dlq(DlqCommand::Replay(args)) => {
+                flags.dlq(&args.dlq);
+                flags.add("kafka.group_id", "--group", args.group.as_ref());
+            }
             Command::Dashboard(args) => {
                 flags.pipeline(&args.pipeline);
                 flags.add("dashboard.listen", "--listen", args.listen.as_ref());
@@ -404,6 +491,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Dlq(DlqCommand::List(args)) => {
+            let letters = tokio::task::spawn_blocking({
+                let (settings, filter) = (settings.clone(), args.dlq.filter());
+                move || rtds::dlq::list(&settings, &filter, args.limit)
+            })
+            .await??;
+            if args.dlq.json {
+                for letter in &letters {
+                    println!("{}", serde_json::to_string(letter)?);
+                }
+            } else {
+                print!("{}", rtds::dlq::render(&letters));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dlq(DlqCommand::Replay(args)) => {
+            let filter = args.dlq.filter();
+            let done =
+                rtds::dlq::replay(&settings, &filter, args.dry_run, args.from_beginning).await?;
+            print_summary(&done, args.dlq.json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Dashboard(_) => {
             let server = rtds::dashboard::start(&settings, None, shutdown::on_signal()).await?;
             server.await??;
@@ -412,14 +521,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Produce(args) => {
             let metrics = Metrics::new();
             let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
-            let summary = produce::run(
-                &settings,
-                args.limit(&settings),
-                metrics,
-                shutdown::on_signal(),
-            )
-            .await?;
-            print_summary(&summary, args.json)?;
+            let summary = if args.delete.is_empty() {
+                let limit = args.produce.limit(&settings);
+                produce::run(&settings, limit, metrics, shutdown::on_signal()).await?
+            } else {
+                produce::tombstones(&settings, &args.delete, metrics).await?
+            };
+            print_summary(&summary, args.produce.json)?;
             if summary.delivered_all() {
                 Ok(ExitCode::SUCCESS)
             } else {

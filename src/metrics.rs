@@ -67,6 +67,8 @@ pub struct Metrics {
     pub consumed: Counter,
     /// Rows written to Cassandra.
     pub written: Counter,
+    /// Rows deleted by tombstones (a null value keyed by the user's id).
+    pub deleted: Counter,
     /// Messages sent to the dead-letter topic, by reason.
     pub dead_lettered: ReasonCounter,
     /// Cassandra writes retried after a timeout or an unavailable node.
@@ -116,6 +118,7 @@ impl Metrics {
             failed: Counter::default(),
             consumed: Counter::default(),
             written: Counter::default(),
+            deleted: Counter::default(),
             dead_lettered: ReasonCounter::default(),
             write_retries: Counter::default(),
             consumer_errors: Counter::default(),
@@ -168,6 +171,11 @@ impl Metrics {
             "rows_written",
             "Rows written to Cassandra",
             m.written.clone(),
+        );
+        registry.register(
+            "rows_deleted",
+            "Rows deleted by tombstones",
+            m.deleted.clone(),
         );
         registry.register(
             "records_dead_lettered",

@@ -86,6 +86,8 @@ pub struct Summary {
     pub table: String,
     pub consumed: u64,
     pub written: u64,
+    /// Rows deleted by tombstones.
+    pub deleted: u64,
     pub dead_lettered: u64,
     pub write_retries: u64,
     pub seconds: f64,
@@ -99,13 +101,14 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "processed {} records from {} in {:.1}s: {} written to {} ({:.0} rows/s), {} to the DLQ, {} write retries",
+            "processed {} records from {} in {:.1}s: {} written to {} ({:.0} rows/s), {} deleted, {} to the DLQ, {} write retries",
             self.consumed,
             self.topic,
             self.seconds,
             self.written,
             self.table,
             self.rows_per_second,
+            self.deleted,
             self.dead_lettered,
             self.write_retries
         )
@@ -147,11 +150,12 @@ pub async fn run(
     let progress = Progress::start("process", None, {
         let m = metrics.clone();
         move || {
-            let done = m.written.get() + m.dead_lettered.total();
+            let done = m.written.get() + m.deleted.get() + m.dead_lettered.total();
             let message = format!(
-                "consumed {} written {} dlq {} retries {} lag {} ({:.0}/s)",
+                "consumed {} written {} deleted {} dlq {} retries {} lag {} ({:.0}/s)",
                 m.consumed.get(),
                 m.written.get(),
+                m.deleted.get(),
                 m.dead_lettered.total(),
                 m.write_retries.get(),
                 m.lag.get(),
@@ -208,6 +212,7 @@ pub async fn run(
         table: job.store.table().to_string(),
         consumed: metrics.consumed.get(),
         written: metrics.written.get(),
+        deleted: metrics.deleted.get(),
         dead_lettered: metrics.dead_lettered.total(),
         write_retries: metrics.write_retries.get(),
         seconds: elapsed.as_secs_f64(),
@@ -415,25 +420,35 @@ struct Job {
 }
 
 impl Job {
-    /// Writes or dead-letters one record: true when done, false when a
-    /// shutdown cut it short, an error when it can never be done.
+    /// Writes, deletes or dead-letters one record: true when done, false
+    /// when a shutdown cut it short, an error when it can never be done.
     async fn handle(&self, record: &Consumed) -> anyhow::Result<bool> {
-        match User::parse(&record.payload, self.max_record_bytes) {
-            Ok(user) => {
-                let written = self.write(&user).await?;
-                if written && let Some(ms) = record.timestamp_ms {
-                    let latency = now_ms().saturating_sub(ms).max(0) as f64 / 1000.0;
-                    self.metrics.end_to_end_seconds.observe(latency);
-                }
-                Ok(written)
+        // The record's own time orders the writes of one id (see
+        // [`Store::upsert`]): one key's records share a partition, so this
+        // is the partition's order, whatever order the writes run in.
+        let at = record.timestamp_ms.unwrap_or_else(now_ms) * 1000;
+        let write = if record.tombstone {
+            match tombstone_id(record) {
+                Ok(id) => Write::Delete(id),
+                Err(invalid) => return self.dead_letter(record, &invalid).await,
             }
-            Err(invalid) => self.dead_letter(record, &invalid).await,
+        } else {
+            match User::parse(&record.payload, self.max_record_bytes) {
+                Ok(user) => Write::Upsert(Box::new(user)),
+                Err(invalid) => return self.dead_letter(record, &invalid).await,
+            }
+        };
+        let written = self.write(&write, at).await?;
+        if written && let Some(ms) = record.timestamp_ms {
+            let latency = now_ms().saturating_sub(ms).max(0) as f64 / 1000.0;
+            self.metrics.end_to_end_seconds.observe(latency);
         }
+        Ok(written)
     }
 
     /// Retries transient failures with backoff, so a Cassandra outage holds
     /// this record (and its permit) until the node is back.
-    async fn write(&self, user: &User) -> anyhow::Result<bool> {
+    async fn write(&self, write: &Write, at: i64) -> anyhow::Result<bool> {
         let result = WRITE_RETRY
             .run(
                 &self.stop,
@@ -443,7 +458,10 @@ impl Job {
                 },
                 || async {
                     let started = Instant::now();
-                    let result = self.store.insert(user).await;
+                    let result = match write {
+                        Write::Upsert(user) => self.store.upsert(user, at).await,
+                        Write::Delete(id) => self.store.delete(*id, at).await,
+                    };
                     let took = started.elapsed().as_secs_f64();
                     self.metrics.write_seconds.observe(took);
                     result
@@ -452,15 +470,20 @@ impl Job {
             .await;
         match result {
             Ok(()) => {
-                self.metrics.written.inc();
+                match write {
+                    Write::Upsert(_) => self.metrics.written.inc(),
+                    Write::Delete(_) => self.metrics.deleted.inc(),
+                };
                 Ok(true)
             }
             Err(Stop::Cancelled) => Ok(false),
             Err(Stop::Permanent(error) | Stop::Exhausted(error)) => Err(anyhow!(
-                "Cassandra refused to write user {} into {}: {error}. Retrying cannot help: \
+                "Cassandra refused to {} user {} {} {}: {error}. Retrying cannot help: \
                  check the table's schema and the role's permissions, then run again \
                  (nothing was committed past this record)",
-                user.id,
+                write.verb(),
+                write.id(),
+                write.preposition(),
                 self.store.table()
             )),
         }
@@ -537,6 +560,45 @@ impl BusyClock {
     fn span(&self) -> Duration {
         Duration::from_nanos(self.last.load(Ordering::Relaxed))
     }
+}
+
+/// What a valid record does to the table.
+enum Write {
+    Upsert(Box<User>),
+    /// A tombstone: the user asked to be forgotten.
+    Delete(uuid::Uuid),
+}
+
+impl Write {
+    fn id(&self) -> uuid::Uuid {
+        match self {
+            Write::Upsert(user) => user.id,
+            Write::Delete(id) => *id,
+        }
+    }
+
+    fn verb(&self) -> &'static str {
+        match self {
+            Write::Upsert(_) => "write",
+            Write::Delete(_) => "delete",
+        }
+    }
+
+    fn preposition(&self) -> &'static str {
+        match self {
+            Write::Upsert(_) => "into",
+            Write::Delete(_) => "from",
+        }
+    }
+}
+
+/// The id a tombstone deletes: its key, which must be a UUID.
+fn tombstone_id(record: &Consumed) -> Result<uuid::Uuid, Invalid> {
+    let key = record.key.as_deref().unwrap_or_default();
+    std::str::from_utf8(key)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| Invalid::BadTombstone(String::from_utf8_lossy(key).into_owned()))
 }
 
 fn now_ms() -> i64 {

@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::progress::{self, Progress};
 use crate::source::{Source, SourceError, builtin};
 use crate::user::User;
+use uuid::Uuid;
 
 /// When a run stops producing: after `count` records, after `duration`, or at
 /// whichever comes first; Ctrl-C always stops it.
@@ -236,18 +237,63 @@ pub async fn run(
 struct Outgoing {
     /// The record's id, hyphenated: the message key.
     key: [u8; 36],
-    payload: Vec<u8>,
+    /// None for a tombstone.
+    payload: Option<Vec<u8>>,
+}
+
+impl Outgoing {
+    fn keyed(id: Uuid, payload: Option<Vec<u8>>) -> Outgoing {
+        let mut key = [0; 36];
+        id.hyphenated().encode_lower(&mut key);
+        Outgoing { key, payload }
+    }
 }
 
 impl From<User> for Outgoing {
     fn from(user: User) -> Outgoing {
-        let mut key = [0; 36];
-        user.id.hyphenated().encode_lower(&mut key);
-        Outgoing {
-            key,
-            payload: user.to_json(),
-        }
+        Outgoing::keyed(user.id, Some(user.to_json()))
     }
+}
+
+/// `rtds produce --delete ID...`: one tombstone per id (the id as key, no
+/// value), which the processor turns into a delete of that user's row.
+pub async fn tombstones(
+    settings: &Settings,
+    ids: &[Uuid],
+    metrics: Metrics,
+) -> anyhow::Result<Summary> {
+    let topic = settings.kafka.topic.clone();
+    kafka::ensure_topic(&settings.kafka, &topic).await?;
+    let producer = create_producer(&settings.kafka, metrics.clone())?;
+    let started = Instant::now();
+    let page: Vec<Outgoing> = ids.iter().map(|id| Outgoing::keyed(*id, None)).collect();
+    let flush_timeout = kafka::delivery_timeout(&settings.kafka) + FLUSH_MARGIN;
+    let flushed = tokio::task::spawn_blocking({
+        let (topic, metrics) = (topic.clone(), metrics.clone());
+        move || {
+            send_page(&producer, &topic, &page, &metrics);
+            producer.flush(flush_timeout)
+        }
+    })
+    .await
+    .expect("send task does not panic");
+    if let Err(error) = flushed {
+        warn!("flushing the producer did not finish: {error}");
+    }
+    let (sent, acked) = (metrics.sent.get(), metrics.acked.get());
+    let elapsed = started.elapsed();
+    Ok(Summary {
+        source: "--delete".into(),
+        topic,
+        fetched: 0,
+        skipped: 0,
+        source_errors: 0,
+        sent,
+        acked,
+        failed: sent - acked,
+        seconds: elapsed.as_secs_f64(),
+        records_per_second: progress::rate(acked, elapsed),
+    })
 }
 
 /// Hands one page of records to the producer, waiting while its queue is full.
@@ -258,9 +304,10 @@ fn send_page(
     metrics: &Metrics,
 ) {
     for outgoing in page {
-        let mut record = BaseRecord::to(topic)
-            .key(&outgoing.key[..])
-            .payload(&outgoing.payload);
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).key(&outgoing.key[..]);
+        if let Some(payload) = &outgoing.payload {
+            record = record.payload(payload);
+        }
         loop {
             match producer.send(record) {
                 Ok(()) => break,

@@ -45,6 +45,9 @@ pub enum Invalid {
     NotObject(&'static str),
     #[error("record is not a JSON object of the 12 user fields: {0}")]
     Shape(String),
+    /// A null value deletes the row of its key, which must be a user's id.
+    #[error("tombstone (null value) whose key `{0}` is not a UUID: it deletes no row")]
+    BadTombstone(String),
 }
 
 impl Invalid {
@@ -56,6 +59,7 @@ impl Invalid {
             Invalid::NotUtf8(_) => "not_utf8",
             Invalid::NotObject(_) => "not_object",
             Invalid::Shape(_) => "bad_shape",
+            Invalid::BadTombstone(_) => "bad_tombstone",
         }
     }
 }

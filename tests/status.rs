@@ -46,11 +46,7 @@ fn topic_exists(topic: &str) -> bool {
 fn keyspace_exists(keyspace: &str) -> bool {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let session = scylla::client::session_builder::SessionBuilder::new()
-            .known_node(CASSANDRA)
-            .build()
-            .await
-            .unwrap();
+        let session = session().await;
         let rows = session
             .query_unpaged(
                 "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?",

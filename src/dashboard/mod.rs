@@ -201,6 +201,7 @@ async fn flow(State(watch): App) -> Json<Value> {
             "produced": rates(&points, |p| count(p.produced)),
             "consumed": rates(&points, |p| count(p.consumed)),
             "written": rates(&points, |p| p.written),
+            "deleted": rates(&points, |p| p.deleted),
             "dead_lettered": rates(&points, |p| count(p.dead_lettered)),
         },
         "totals": {
@@ -208,6 +209,7 @@ async fn flow(State(watch): App) -> Json<Value> {
             "produced": last.and_then(|p| p.produced),
             "consumed": last.and_then(|p| p.consumed),
             "written": last.and_then(|p| p.written),
+            "deleted": last.and_then(|p| p.deleted),
             "dead_lettered": last.and_then(|p| p.dead_lettered),
         },
         "lag": lag,

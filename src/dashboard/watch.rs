@@ -45,9 +45,10 @@ pub struct Point {
     pub consumed: Option<i64>,
     /// Records appended to the DLQ.
     pub dead_lettered: Option<i64>,
-    /// From the jobs' metrics: users fetched and rows written.
+    /// From the jobs' metrics: users fetched, rows written and deleted.
     pub fetched: Option<f64>,
     pub written: Option<f64>,
+    pub deleted: Option<f64>,
 }
 
 /// What the dead-letter topic held, as read so far.
@@ -258,6 +259,7 @@ impl Watch {
                 .map(|f| f.dlq.as_ref().map_or(0, |d| d.appended())),
             fetched: totals.counter("users_fetched"),
             written: totals.counter("rows_written"),
+            deleted: totals.counter("rows_deleted"),
         });
         while view
             .points

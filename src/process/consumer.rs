@@ -155,6 +155,8 @@ pub struct Consumed {
     pub timestamp_ms: Option<i64>,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
+    /// No value at all (not an empty one): a delete.
+    pub tombstone: bool,
     pub headers: Option<OwnedHeaders>,
 }
 
@@ -166,6 +168,7 @@ impl Consumed {
             timestamp_ms: message.timestamp().to_millis(),
             key: message.key().map(<[u8]>::to_vec),
             payload: message.payload().unwrap_or_default().to_vec(),
+            tombstone: message.payload().is_none(),
             headers: message.headers().map(|h| h.detach()),
         }
     }

@@ -102,6 +102,11 @@ impl DeadLetters {
             if let Some(key) = &record.key {
                 message = message.key(key.as_slice());
             }
+            // The record's own time goes with it: a replay keeps it, so the
+            // replayed write is ordered by when it was first produced.
+            if let Some(ms) = record.timestamp_ms {
+                message = message.timestamp(ms);
+            }
             let producer = self.producer.lock().expect("producer lock").clone();
             match producer.send(message, self.settings.timeout).await {
                 Ok(_) => {

@@ -5,15 +5,18 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
 use crate::config::KafkaSettings;
 use crate::kafka::{self, Role, STORED_AT};
+
+/// The header that counts a record's replays from the DLQ.
+pub const REPLAYS: &str = "rtds.replays";
 
 /// Bytes of a dead letter's payload shown.
 const PAYLOAD_SHOWN: usize = 120;
@@ -87,6 +90,10 @@ pub struct DeadLetter {
     pub error: String,
     /// The payload's first bytes, control characters escaped.
     pub payload: String,
+    /// Times it was replayed already (`rtds dlq replay`).
+    pub replays: u32,
+    /// Only the payload's first bytes reached the DLQ.
+    pub truncated: bool,
 }
 
 /// Everything Kafka answered in one look.
@@ -166,6 +173,22 @@ impl Observer {
             dlq,
             latest_dead_letter,
         })
+    }
+
+    /// The topic `name`'s offsets; none when it does not exist.
+    pub fn topic_named(&self, name: &str) -> anyhow::Result<Option<Topic>> {
+        let metadata = self
+            .consumer
+            .fetch_metadata(None, self.settings.timeout)
+            .with_context(|| {
+                format!("cannot reach Kafka at {}", self.settings.bootstrap_servers)
+            })?;
+        let ids = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == name)
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>());
+        ids.map(|ids| self.topic(name, &ids)).transpose()
     }
 
     fn topic(&self, name: &str, ids: &[i32]) -> anyhow::Result<Topic> {
@@ -270,31 +293,51 @@ impl Observer {
         dlq: &Topic,
         from: &HashMap<i32, i64>,
     ) -> anyhow::Result<Vec<DeadLetter>> {
+        let mut letters = Vec::new();
+        self.read(dlq, from, |message| letters.push(DeadLetter::from(message)))?;
+        Ok(letters)
+    }
+
+    /// Hands `each` every record of `topic` from `from` (partition -> first
+    /// offset; the start when absent) up to the end offsets it had when it
+    /// was looked at, partition by partition in order.
+    pub fn read(
+        &self,
+        topic: &Topic,
+        from: &HashMap<i32, i64>,
+        mut each: impl FnMut(&BorrowedMessage<'_>),
+    ) -> anyhow::Result<()> {
         let mut assignment = TopicPartitionList::new();
         let mut left: HashMap<i32, i64> = HashMap::new();
-        for p in &dlq.partitions {
+        for p in &topic.partitions {
             let start = from.get(&p.partition).copied().unwrap_or(p.low).max(p.low);
             if start < p.high {
-                assignment.add_partition_offset(&dlq.name, p.partition, Offset::Offset(start))?;
+                assignment.add_partition_offset(&topic.name, p.partition, Offset::Offset(start))?;
                 left.insert(p.partition, p.high);
             }
         }
-        let mut letters = Vec::new();
         if left.is_empty() {
-            return Ok(letters);
+            return Ok(());
         }
         self.consumer
             .assign(&assignment)
-            .with_context(|| format!("cannot read {}", dlq.name))?;
+            .with_context(|| format!("cannot read {}", topic.name))?;
         let deadline = Instant::now() + self.settings.timeout;
-        while !left.is_empty() && Instant::now() < deadline {
+        while !left.is_empty() {
+            if Instant::now() > deadline {
+                bail!(
+                    "reading {} stopped: no record for {:?} (kafka.timeout) before its end",
+                    topic.name,
+                    self.settings.timeout
+                );
+            }
             let Some(message) = self.consumer.poll(Duration::from_millis(200)) else {
                 continue;
             };
-            let message = message.with_context(|| format!("cannot read {}", dlq.name))?;
+            let message = message.with_context(|| format!("cannot read {}", topic.name))?;
             if let Some(&end) = left.get(&message.partition()) {
                 if message.offset() < end {
-                    letters.push(DeadLetter::from(&message));
+                    each(&message);
                 }
                 if message.offset() + 1 >= end {
                     left.remove(&message.partition());
@@ -302,7 +345,44 @@ impl Observer {
             }
         }
         self.consumer.unassign()?;
-        Ok(letters)
+        Ok(())
+    }
+
+    /// The next offset of each partition of `topic` the group has
+    /// committed (the observer's own `kafka.group_id`).
+    pub fn committed(&self, topic: &Topic) -> anyhow::Result<HashMap<i32, i64>> {
+        let mut wanted = TopicPartitionList::new();
+        for p in &topic.partitions {
+            wanted.add_partition(&topic.name, p.partition);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(wanted, self.settings.timeout)
+            .with_context(|| {
+                format!(
+                    "cannot read the commit points of group {}",
+                    self.settings.group_id
+                )
+            })?;
+        Ok(committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(at) => Some((e.partition(), at)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Commits `next` (partition -> next offset) for the observer's group.
+    pub fn commit(&self, topic: &Topic, next: &HashMap<i32, i64>) -> anyhow::Result<()> {
+        let mut list = TopicPartitionList::new();
+        for (&partition, &at) in next {
+            list.add_partition_offset(&topic.name, partition, Offset::Offset(at))?;
+        }
+        self.consumer
+            .commit(&list, CommitMode::Sync)
+            .with_context(|| format!("cannot commit group {}", self.settings.group_id))
     }
 }
 
@@ -330,6 +410,8 @@ impl<M: Message> From<&M> for DeadLetter {
             reason: header("rtds.error.kind").unwrap_or_else(|| "unknown".into()),
             error: header("rtds.error").unwrap_or_default(),
             payload: crate::table::escape(&shown),
+            replays: header(REPLAYS).and_then(|v| v.parse().ok()).unwrap_or(0),
+            truncated: header("rtds.truncated").is_some(),
         }
     }
 }

@@ -378,14 +378,19 @@ pub fn payload_json(message: &OwnedMessage) -> serde_json::Value {
     serde_json::from_slice(message.payload().unwrap()).unwrap()
 }
 
-/// A session to the local Cassandra with a new single-replica keyspace of
-/// that name, for tests that set up tables by hand.
-pub async fn session_with_keyspace(keyspace: &str) -> scylla::client::session::Session {
-    let session = scylla::client::session_builder::SessionBuilder::new()
+/// A CQL session to the local node.
+pub async fn session() -> scylla::client::session::Session {
+    scylla::client::session_builder::SessionBuilder::new()
         .known_node(CASSANDRA)
         .build()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A session to the local Cassandra with a new single-replica keyspace of
+/// that name, for tests that set up tables by hand.
+pub async fn session_with_keyspace(keyspace: &str) -> scylla::client::session::Session {
+    let session = session().await;
     session
         .query_unpaged(
             format!(
@@ -450,8 +455,14 @@ impl Killed {
             &format!("{service} (pid {pid}) to exit"),
             Duration::from_secs(30),
             || {
-                // A zombie counts as gone: its command line is empty.
-                std::fs::read(proc.join("cmdline")).map_or(true, |c| c.is_empty())
+                // Gone, or a zombie: only then are its sockets closed. An
+                // empty command line is not enough: a dying process loses
+                // its memory (and so its command line) before its files,
+                // and its port still accepts connections in between.
+                std::fs::read_to_string(proc.join("stat")).map_or(true, |stat| {
+                    stat.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
+                })
             },
         );
         Killed { restarted: false }

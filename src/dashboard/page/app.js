@@ -11,6 +11,7 @@ const SERIES = [
   ["produced", "produced", "#0ea5e9", "produced"],
   ["consumed", "consumed", "#f59e0b", "consumed"],
   ["written", "written", "#10b981", "written"],
+  ["deleted", "deleted", "#64748b", "deleted"],
   ["dead_lettered", "dead-lettered", "#ef4444", "dlq"],
 ];
 const PALETTE = ["#6366f1", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#64748b"];
