@@ -32,7 +32,8 @@
 //!
 //! Looking at it: [`status`] checks every hop and says where records stop;
 //! [`dashboard`] serves that report live with the flow's numbers and the
-//! stored data; [`dlq`] lists the dead letters and replays them.
+//! stored data, reading the jobs' `/metrics` through [`scrape`]; [`dlq`]
+//! lists the dead letters and replays them.
 
 pub mod cassandra;
 pub mod config;
@@ -48,6 +49,7 @@ pub mod progress;
 pub mod retry;
 pub mod run;
 pub mod schedule;
+pub mod scrape;
 pub mod server;
 pub mod shutdown;
 pub mod source;

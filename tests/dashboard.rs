@@ -257,7 +257,15 @@ async fn a_browser_shows_the_written_count_rise() {
         .find_all(fantoccini::Locator::Css("#hops .hop"))
         .await
         .unwrap();
-    assert_eq!(shown.len(), 5, "five hops on the page");
+    let mut names = Vec::new();
+    for hop in shown {
+        names.push(hop.attr("data-hop").await.unwrap().unwrap_or_default());
+    }
+    assert_eq!(
+        names,
+        ["source", "kafka", "group", "dlq", "cassandra", "jobs"],
+        "every hop on the page, the scraped jobs last"
+    );
 
     let producer = std::thread::spawn({
         let topic = topic.clone();

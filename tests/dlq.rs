@@ -140,22 +140,6 @@ fn send_keyed(topic: &str, records: &[(String, Option<Vec<u8>>)]) {
     producer.flush(Duration::from_secs(30)).unwrap();
 }
 
-/// `rtds produce --delete` of every id in `ids`.
-fn delete(topic: &str, ids: &[uuid::Uuid]) {
-    let mut args = vec![
-        "produce".to_string(),
-        "--topic".into(),
-        topic.into(),
-        "--json".into(),
-    ];
-    for id in ids {
-        args.extend(["--delete".to_string(), id.to_string()]);
-    }
-    let output = rtds(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(output.status.success(), "{}", text(&output));
-    assert_eq!(json_summary(&output)["acked"], ids.len() as u64);
-}
-
 #[test]
 fn tombstones_delete_exactly_their_rows() {
     require_stack();
@@ -164,7 +148,7 @@ fn tombstones_delete_exactly_their_rows() {
     process_until_idle(&topic, &keyspace, "3s");
     let before = stored_rows(&topic, &keyspace);
     let forgotten: Vec<uuid::Uuid> = before.keys().take(100).copied().collect();
-    delete(&topic, &forgotten);
+    produce_tombstones(&topic, &forgotten);
     send_keyed(&topic, &[("not-a-uuid".into(), None)]);
     let summary = process_until_idle(&topic, &keyspace, "3s");
     assert_eq!(summary["deleted"], 100, "{summary}");

@@ -11,13 +11,17 @@ use common::*;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-/// `rtds status --json` of the test's topic, group and keyspace.
-fn status(topic: &str, keyspace: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+/// `rtds status --json` of the test's topic, group and keyspace, reading
+/// the jobs' metrics at `scrape` when not empty.
+fn status(topic: &str, keyspace: &str, scrape: &str) -> (Output, serde_json::Value) {
     let flags = pipeline_flags(topic, keyspace);
     let mut args = vec!["status", "--json"];
     args.extend(flags.iter().map(String::as_str));
-    args.extend(extra);
-    let output = rtds(&args);
+    let mut command = rtds_command(&args);
+    if !scrape.is_empty() {
+        command.env("RTDS_DASHBOARD_SCRAPE", scrape);
+    }
+    let output = command.output().unwrap();
     let report = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("status --json prints JSON ({e}): {}", text(&output)));
     (output, report)
@@ -65,16 +69,25 @@ fn a_healthy_pipeline_is_ok_on_every_hop() {
     require_stack();
     let (topic, keyspace) = (unique("status_ok"), unique("status_ok"));
     produce_builtin(&topic, 300);
-    let processor = processor(&topic, &keyspace, &[]);
+    let forgotten = &topic_ids(&topic, 300)[..10];
+    let port = free_port();
+    let metrics = format!("127.0.0.1:{port}");
+    let processor = processor(&topic, &keyspace, &["--metrics-listen", &metrics]);
+    wait_until("300 rows written", Duration::from_secs(90), || {
+        metric(port, "rtds_rows_written_total") == Some(300)
+    });
+    produce_tombstones(&topic, forgotten);
+    let scrape = format!("http://{metrics}/metrics");
     let mut last = None;
     wait_until("every hop ok", Duration::from_secs(90), || {
-        let (output, report) = status(&topic, &keyspace, &[]);
+        let (output, report) = status(&topic, &keyspace, &scrape);
         let ok = report["hops"]
             .as_array()
             .unwrap()
             .iter()
             .all(|h| h["state"] == "ok")
-            && hop(&report, "group")["details"]["lag"] == 0;
+            && hop(&report, "group")["details"]["lag"] == 0
+            && hop(&report, "cassandra")["details"]["rows"] == 290;
         last = Some((output, report));
         ok
     });
@@ -87,10 +100,17 @@ fn a_healthy_pipeline_is_ok_on_every_hop() {
         "{report}"
     );
     let table = hop(&report, "cassandra");
-    assert_eq!(table["details"]["rows"], 300, "{table}");
     assert_eq!(table["details"]["exact"], true, "{table}");
-    assert_eq!(hop(&report, "kafka")["details"]["records"], 300);
+    assert_eq!(hop(&report, "kafka")["details"]["records"], 310);
     assert_eq!(hop(&report, "group")["details"]["members"], 1);
+    let jobs = hop(&report, "jobs")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        jobs.contains("300 written") && jobs.contains("10 deleted by tombstones"),
+        "{jobs}"
+    );
 }
 
 #[test]
@@ -98,7 +118,7 @@ fn records_nobody_consumes_fail_naming_the_group() {
     require_stack();
     let (topic, keyspace) = (unique("status_orphan"), unique("status_orphan"));
     produce_builtin(&topic, 50);
-    let (output, report) = status(&topic, &keyspace, &[]);
+    let (output, report) = status(&topic, &keyspace, "");
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let verdict = report["verdict"].as_str().unwrap();
     let group = format!("{topic}-group");
@@ -122,7 +142,7 @@ fn records_nobody_consumes_fail_naming_the_group() {
 fn a_missing_table_is_named_and_nothing_is_created() {
     require_stack();
     let (topic, keyspace) = (unique("status_none"), unique("status_none"));
-    let (output, report) = status(&topic, &keyspace, &[]);
+    let (output, report) = status(&topic, &keyspace, "");
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let table = hop(&report, "cassandra");
     assert_eq!(table["state"], "fail");

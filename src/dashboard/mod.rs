@@ -4,7 +4,6 @@
 //! from `/api/...`, which reads the background [`watch::Watch`]'s last view.
 
 mod data;
-mod scrape;
 mod watch;
 
 use std::sync::Arc;

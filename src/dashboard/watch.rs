@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::data::{self, Charts, StoredUser};
-use super::scrape::{self, Buckets, Totals};
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::scrape::{self, Buckets, Totals};
 use crate::status::kafka::{DeadLetter, Facts, Observer};
 use crate::status::{Look, Report, SourceLook, cassandra};
 
@@ -236,6 +236,7 @@ impl Watch {
             source: latest.source.clone(),
             kafka: facts,
             cassandra: latest.cassandra.clone(),
+            jobs: (totals.listed > 0).then(|| totals.clone()),
         };
         let report = Report::of(&look, &self.settings);
         let mut unreachable = Vec::new();

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, masked_source};
 use crate::metrics::Metrics;
+use crate::scrape::{self, Totals};
 use crate::source::{BUILTIN, Source};
 
 /// Rows `rtds status` samples to count the table and find its newest row.
@@ -76,6 +77,9 @@ pub struct Look {
     pub source: SourceLook,
     pub kafka: Result<kafka::Facts, String>,
     pub cassandra: Result<cassandra::Facts, cassandra::Problem>,
+    /// The jobs' counters, when their `/metrics` are listed
+    /// (`dashboard.scrape`) or the look is inside `rtds run`.
+    pub jobs: Option<Totals>,
 }
 
 /// Asks the source for one user, without retries.
@@ -119,11 +123,24 @@ pub async fn look(settings: &Settings, sample_rows: u32) -> Look {
         let probe = cassandra::Probe::new(settings.cassandra.clone());
         probe.look(sample_rows).await.map(|look| look.facts)
     };
-    let (source, kafka, cassandra) = tokio::join!(look_at_source(settings), kafka, cassandra);
+    let jobs = async {
+        let urls = &settings.dashboard.scrape;
+        if urls.is_empty() {
+            return None;
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .ok()?;
+        Some(scrape::read(&http, urls, None).await)
+    };
+    let (source, kafka, cassandra, jobs) =
+        tokio::join!(look_at_source(settings), kafka, cassandra, jobs);
     Look {
         source,
         kafka: kafka.unwrap_or_else(|e| Err(e.to_string())),
         cassandra,
+        jobs,
     }
 }
 
@@ -174,6 +191,7 @@ impl Report {
         let mut hops = vec![source_hop(&look.source)];
         hops.extend(kafka_hops(&look.kafka, settings, now));
         hops.push(cassandra_hop(&look.cassandra, settings, now));
+        hops.extend(look.jobs.as_ref().map(jobs_hop));
         let first = |state| hops.iter().find(|h| h.state == state);
         let verdict = match (first(State::Fail), first(State::Warn)) {
             (Some(broken), _) => match &broken.advice {
@@ -388,6 +406,41 @@ fn kafka_hops(
     vec![topic_hop, group_hop, dlq_hop]
 }
 
+/// What the jobs' own counters say: what they wrote, deleted and refused.
+fn jobs_hop(jobs: &Totals) -> Hop {
+    let count = |name: &str| thousands(jobs.counter(name).unwrap_or(0.0) as i64);
+    let answered = format!("{} of {} jobs' /metrics answered", jobs.jobs, jobs.listed);
+    if jobs.jobs == 0 {
+        return hop(
+            "jobs",
+            State::Warn,
+            answered,
+            Some("start the jobs with --metrics-listen, or correct dashboard.scrape"),
+        );
+    }
+    let summary = format!(
+        "{answered}: {} fetched, {} written, {} deleted by tombstones, {} dead-lettered",
+        count("users_fetched"),
+        count("rows_written"),
+        count("rows_deleted"),
+        thousands(
+            jobs.reasons
+                .iter()
+                .filter(|((metric, _), _)| metric == "records_dead_lettered")
+                .map(|(_, n)| *n as i64)
+                .sum()
+        ),
+    );
+    let state = if jobs.jobs < jobs.listed {
+        State::Warn
+    } else {
+        State::Ok
+    };
+    let advice =
+        (state == State::Warn).then_some("a job listed in dashboard.scrape is not running");
+    hop("jobs", state, summary, advice)
+}
+
 fn cassandra_hop(
     facts: &Result<cassandra::Facts, cassandra::Problem>,
     settings: &Settings,
@@ -488,6 +541,7 @@ mod tests {
                 estimate: None,
                 newest: None,
             }),
+            jobs: None,
         };
         Report::of(&look, &Settings::default())
     }

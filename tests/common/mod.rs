@@ -121,6 +121,23 @@ pub fn produce_builtin(topic: &str, count: u64) -> serde_json::Value {
     json_summary(&output)
 }
 
+/// `rtds produce --delete` of every id in `ids` into `topic`, which must
+/// succeed.
+pub fn produce_tombstones(topic: &str, ids: &[uuid::Uuid]) {
+    let mut args = vec![
+        "produce".to_string(),
+        "--topic".into(),
+        topic.into(),
+        "--json".into(),
+    ];
+    for id in ids {
+        args.extend(["--delete".to_string(), id.to_string()]);
+    }
+    let output = rtds(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(json_summary(&output)["acked"], ids.len() as u64);
+}
+
 /// `rtds process --until-idle IDLE` of `topic` into `keyspace` in the group
 /// `<topic>-group`, which must succeed; returns its `--json` summary.
 pub fn process_until_idle(topic: &str, keyspace: &str, idle: &str) -> serde_json::Value {
@@ -450,20 +467,19 @@ impl Killed {
     pub fn service(service: &str) -> Killed {
         let pid = stack_pid(service);
         send_signal("-KILL", &pid);
-        let proc = Path::new("/proc").join(&pid);
+        let address: SocketAddr = match service {
+            "kafka" => KAFKA,
+            _ => CASSANDRA,
+        }
+        .parse()
+        .unwrap();
+        // Its port refusing connections is what counts: a killed JVM's
+        // threads exit one by one, and its sockets close with the last one,
+        // well after its main thread shows as a zombie.
         wait_until(
-            &format!("{service} (pid {pid}) to exit"),
+            &format!("{service} (pid {pid}) to close {address}"),
             Duration::from_secs(30),
-            || {
-                // Gone, or a zombie: only then are its sockets closed. An
-                // empty command line is not enough: a dying process loses
-                // its memory (and so its command line) before its files,
-                // and its port still accepts connections in between.
-                std::fs::read_to_string(proc.join("stat")).map_or(true, |stat| {
-                    stat.rsplit_once(") ")
-                        .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
-                })
-            },
+            || TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_err(),
         );
         Killed { restarted: false }
     }

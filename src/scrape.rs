@@ -65,6 +65,8 @@ impl Buckets {
 /// What the dashboard reads of every job's metrics, summed.
 #[derive(Debug, Clone, Default)]
 pub struct Totals {
+    /// Jobs asked (the run's own counters count as one).
+    pub listed: usize,
     /// Jobs that answered.
     pub jobs: usize,
     pub counters: BTreeMap<String, f64>,
@@ -110,7 +112,10 @@ impl Totals {
 /// serving the dashboard). A job that does not answer is left out and
 /// counted in the log once per refresh at debug level: jobs come and go.
 pub async fn read(http: &reqwest::Client, urls: &[String], own: Option<&Metrics>) -> Totals {
-    let mut totals = Totals::default();
+    let mut totals = Totals {
+        listed: urls.len() + usize::from(own.is_some()),
+        ..Totals::default()
+    };
     if let Some(own) = own {
         totals.add(&own.encode());
     }
