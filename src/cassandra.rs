@@ -136,7 +136,9 @@ struct Upsert<'a> {
 }
 
 /// Opens a session to the contact points, failing within the configured
-/// timeout with a message that names them.
+/// timeout with a message that names them and, when the driver's words
+/// tell, the cause: a refused login, an untrusted certificate, TLS on one
+/// side only.
 pub async fn connect(settings: &CassandraSettings) -> anyhow::Result<Session> {
     let mut builder = SessionBuilder::new()
         .known_nodes(&settings.contact_points)
@@ -147,18 +149,73 @@ pub async fn connect(settings: &CassandraSettings) -> anyhow::Result<Session> {
     if !settings.tls_ca_file.is_empty() {
         builder = builder.tls_context(Some(tls_context(&settings.tls_ca_file)?));
     }
-    let session = tokio::time::timeout(settings.timeout + Duration::from_secs(1), builder.build())
+    let built = tokio::time::timeout(settings.timeout + Duration::from_secs(1), builder.build())
         .await
         .map_err(|_| anyhow::anyhow!("timed out after {:?}", settings.timeout))
-        .and_then(|built| built.map_err(anyhow::Error::from))
-        .with_context(|| {
-            format!(
-                "cannot connect to Cassandra at {}; is it running? \
-                 (`scripts/stack up` starts a local one; --contact-points or RTDS_CASSANDRA_CONTACT_POINTS points elsewhere)",
-                settings.contact_points.join(",")
-            )
-        })?;
-    Ok(session)
+        .and_then(|built| built.map_err(anyhow::Error::from));
+    built.map_err(|error| {
+        let cause = format!("{error:#}");
+        let at = settings.contact_points.join(",");
+        error.context(match connect_failure(&cause) {
+            Some(Failure::BadLogin) => format!(
+                "Cassandra at {at} refused the login of role `{}`: authentication failed \
+                 (bad credentials). Check cassandra.username and the password \
+                 (cassandra.password_file, RTDS_CASSANDRA_PASSWORD or cassandra.password)",
+                settings.username
+            ),
+            Some(Failure::LoginNeeded) => format!(
+                "Cassandra at {at} wants a login: set cassandra.username and its password \
+                 (cassandra.password_file or RTDS_CASSANDRA_PASSWORD)"
+            ),
+            Some(Failure::Untrusted) => format!(
+                "the certificate of the Cassandra node at {at} is not trusted: \
+                 cassandra.tls_ca_file ({}) must be the CA that signed it, and the certificate \
+                 must name the node's IP address in its subjectAltName",
+                settings.tls_ca_file
+            ),
+            Some(Failure::NotTls) => format!(
+                "Cassandra at {at} does not speak TLS, but cassandra.tls_ca_file is set: \
+                 is this the node's TLS port? Empty cassandra.tls_ca_file for a plain one"
+            ),
+            Some(Failure::WantsTls) if settings.tls_ca_file.is_empty() => format!(
+                "Cassandra at {at} closed the connection at once: if the node wants TLS \
+                 (client_encryption_options), set cassandra.tls_ca_file to the CA of its certificate"
+            ),
+            _ => format!(
+                "cannot connect to Cassandra at {at}; is it running? \
+                 (`scripts/stack up` starts a local one; --contact-points or RTDS_CASSANDRA_CONTACT_POINTS points elsewhere)"
+            ),
+        })
+    })
+}
+
+/// Why a session could not be opened, as far as the driver's words tell:
+/// each has its own advice.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Failure {
+    BadLogin,
+    LoginNeeded,
+    Untrusted,
+    NotTls,
+    WantsTls,
+}
+
+fn connect_failure(cause: &str) -> Option<Failure> {
+    let cause = cause.to_ascii_lowercase();
+    let has = |words: &str| cause.contains(words);
+    if has("bad credentials") || has("password are incorrect") {
+        Some(Failure::BadLogin)
+    } else if has("authentication is required") {
+        Some(Failure::LoginNeeded)
+    } else if has("certificate verify failed") {
+        Some(Failure::Untrusted)
+    } else if has("wrong version number") || has("packet length too long") {
+        Some(Failure::NotTls)
+    } else if has("connection reset by peer") || has("failed to read the frame header") {
+        Some(Failure::WantsTls)
+    } else {
+        None
+    }
 }
 
 fn tls_context(ca_file: &str) -> anyhow::Result<TlsContext> {
@@ -170,6 +227,17 @@ fn tls_context(ca_file: &str) -> anyhow::Result<TlsContext> {
     Ok(TlsContext::OpenSsl010Config(OpenSsl010Config::new(builder)))
 }
 
+/// `rtds schema`: what [`Store::open`] does to the schema, alone, for a
+/// role that may (where writers may not create tables). Returns the table
+/// and the statements it ran (none when all was there).
+pub async fn create_schema(settings: &CassandraSettings) -> anyhow::Result<(String, Vec<String>)> {
+    let table = TableName::of(settings)?;
+    let session = connect(settings).await?;
+    let ran = ensure_schema(&session, settings, &table).await?;
+    check_columns(&session, &table).await?;
+    Ok((table.to_string(), ran))
+}
+
 impl Store {
     /// For writers: connects, creates keyspace and table when missing, adds
     /// the `dob` column to a table made by the tutorial, checks every
@@ -179,6 +247,7 @@ impl Store {
         let session = connect(settings).await?;
         ensure_schema(&session, settings, &table).await?;
         check_columns(&session, &table).await?;
+        check_may_write(&session, settings, &table).await?;
         // Named markers: the row's fields, then the time to live and the
         // write time, which the caller gives (see [`Store::upsert`]).
         let markers = SCHEMA.map(|(name, _)| format!(":{name}")).join(", ");
@@ -515,31 +584,49 @@ fn check_name(key: &str, name: &str) -> anyhow::Result<()> {
 }
 
 /// Creates what is missing and migrates the tutorial's table, which lacks
-/// `dob`. Two writers starting together may both add it: the second one's
-/// ALTER fails, and the column is there, which is all that matters.
+/// `dob`; returns the statements it ran. It runs none for what exists, so a
+/// role without CREATE or ALTER can write to a table an admin made. Two
+/// writers starting together may both add a column: the second one's ALTER
+/// fails, and the column is there, which is all that matters.
 async fn ensure_schema(
     session: &Session,
     settings: &CassandraSettings,
     name: &TableName,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
+    let mut ran = Vec::new();
     let ddl = |what: String| async move {
-        session
-            .query_unpaged(what.clone(), ())
-            .await
-            .with_context(|| format!("Cassandra refused: {what}"))
+        match session.query_unpaged(what.clone(), ()).await {
+            Ok(_) => Ok(what),
+            Err(error) => Err(match refusal(&error, settings) {
+                Some(refused) => anyhow::anyhow!(
+                    "{refused}. `{what}` needs it; run `rtds schema` once as a role that may \
+                     (an admin), or grant the permission, then start again"
+                ),
+                None => anyhow::Error::from(error).context(format!("Cassandra refused: {what}")),
+            }),
+        }
     };
-    ddl(format!(
-        "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {}",
-        name.keyspace, settings.replication
-    ))
-    .await?;
-    let columns: Vec<String> = SCHEMA.iter().map(|(c, t)| format!("{c} {t}")).collect();
-    ddl(format!(
-        "CREATE TABLE IF NOT EXISTS {name} ({}, PRIMARY KEY (id))",
-        columns.join(", ")
-    ))
-    .await?;
-    let present = table_columns(session, name).await?;
+    if !keyspace_exists(session, &name.keyspace).await? {
+        ran.push(
+            ddl(format!(
+                "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {}",
+                name.keyspace, settings.replication
+            ))
+            .await?,
+        );
+    }
+    let mut present = table_columns(session, name).await?;
+    if present.is_empty() {
+        let columns: Vec<String> = SCHEMA.iter().map(|(c, t)| format!("{c} {t}")).collect();
+        ran.push(
+            ddl(format!(
+                "CREATE TABLE IF NOT EXISTS {name} ({}, PRIMARY KEY (id))",
+                columns.join(", ")
+            ))
+            .await?,
+        );
+        present = table_columns(session, name).await?;
+    }
     if !present.iter().any(|(c, _)| c == "id") {
         bail!("table {name} exists but has no `id` column: it is not a users table");
     }
@@ -548,18 +635,103 @@ async fn ensure_schema(
             continue;
         }
         info!("adding missing column {column} to {name}");
-        if let Err(error) = ddl(format!("ALTER TABLE {name} ADD {column} {kind}")).await {
-            let now = table_columns(session, name).await?;
-            if !now.iter().any(|(c, _)| c == column) {
-                return Err(error);
+        match ddl(format!("ALTER TABLE {name} ADD {column} {kind}")).await {
+            Ok(statement) => ran.push(statement),
+            Err(error) => {
+                let now = table_columns(session, name).await?;
+                if !now.iter().any(|(c, _)| c == column) {
+                    return Err(error);
+                }
             }
         }
     }
-    session
-        .await_schema_agreement()
+    if !ran.is_empty() {
+        session
+            .await_schema_agreement()
+            .await
+            .context("Cassandra nodes did not agree on the schema")?;
+    }
+    Ok(ran)
+}
+
+/// The words for a request refused for want of a permission, naming the
+/// role; none for any other error. Cassandra's own message names the
+/// permission and the table or keyspace.
+fn refusal(error: &scylla::errors::ExecutionError, settings: &CassandraSettings) -> Option<String> {
+    use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+    match error {
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(
+            DbError::Unauthorized,
+            message,
+        )) => Some(format!(
+            "the Cassandra role `{}` lacks a permission: {message}",
+            settings.username
+        )),
+        _ => None,
+    }
+}
+
+/// Refuses to start a writer whose role may not write into the table: it
+/// would take records from Kafka and fail on the first one. Asked of
+/// Cassandra with `LIST MODIFY`, which counts grants on the table, its
+/// keyspace and all keyspaces, through the role's own roles; a superuser
+/// may anyway. Without a login (or an authorizer), there is nothing to check.
+async fn check_may_write(
+    session: &Session,
+    settings: &CassandraSettings,
+    name: &TableName,
+) -> anyhow::Result<()> {
+    if settings.username.is_empty() {
+        return Ok(());
+    }
+    let role = settings.username.replace('\'', "''");
+    let listed = session
+        .query_unpaged(format!("LIST MODIFY ON TABLE {name} OF '{role}'"), ())
+        .await;
+    let granted = match listed {
+        Ok(result) => result.into_rows_result().map_or(0, |rows| rows.rows_num()),
+        // AllowAllAuthorizer keeps no permissions to list: everyone may.
+        Err(_) => return Ok(()),
+    };
+    if granted > 0 {
+        return Ok(());
+    }
+    // Only a superuser (or a role granted it) may read system_auth.roles.
+    let superuser = session
+        .query_unpaged(
+            "SELECT is_superuser FROM system_auth.roles WHERE role = ?",
+            (&settings.username,),
+        )
         .await
-        .context("Cassandra nodes did not agree on the schema")?;
-    Ok(())
+        .ok()
+        .and_then(|result| result.into_rows_result().ok())
+        .and_then(|rows| rows.maybe_first_row::<(Option<bool>,)>().ok().flatten())
+        .is_some_and(|(is,)| is == Some(true));
+    if superuser {
+        return Ok(());
+    }
+    bail!(
+        "the Cassandra role `{}` has no MODIFY permission on table {name} (nor on keyspace {}): \
+         `rtds process` writes rows there. Grant it (GRANT MODIFY ON KEYSPACE {} TO {}) or use \
+         a role that has it; a reading role serves `rtds users` and `rtds status`",
+        settings.username,
+        name.keyspace,
+        name.keyspace,
+        settings.username
+    )
+}
+
+/// Whether the keyspace exists, as `system_schema` has it.
+async fn keyspace_exists(session: &Session, keyspace: &str) -> anyhow::Result<bool> {
+    let rows = session
+        .query_unpaged(
+            "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?",
+            (keyspace,),
+        )
+        .await
+        .context("cannot read system_schema.keyspaces")?
+        .into_rows_result()?;
+    Ok(rows.rows_num() > 0)
 }
 
 /// Refuses a table that is missing, or whose columns lack one of

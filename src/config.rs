@@ -116,11 +116,26 @@ pub struct KafkaSettings {
     pub sasl_username: String,
     /// SASL password; default empty. Needs `sasl_mechanism`; never shown
     /// (`rtds config` prints `***`). Better given as `RTDS_KAFKA_SASL_PASSWORD`
-    /// than in a file.
+    /// or through `sasl_password_file` than in the config file.
     pub sasl_password: String,
+    /// File that holds the SASL password (a mounted secret), read at start,
+    /// one trailing newline dropped; default empty = none. Set this or
+    /// `sasl_password`, not both.
+    pub sasl_password_file: String,
     /// CA bundle (PEM file) that signs the brokers' certificates, for SSL and
-    /// SASL_SSL; default empty = the system's CAs.
+    /// SASL_SSL; default empty = the system's CAs. The broker's certificate
+    /// must name the host of `bootstrap_servers` (DNS or IP address).
     pub ssl_ca_location: String,
+    /// Client certificate (PEM file) for brokers that want one (mutual TLS,
+    /// `ssl.client.auth=required`); default empty = none. Needs `ssl_key_location`.
+    pub ssl_certificate_location: String,
+    /// Private key (PEM file) of `ssl_certificate_location`; default empty.
+    pub ssl_key_location: String,
+    /// Password of an encrypted `ssl_key_location`; default empty = the key
+    /// is not encrypted. Never shown.
+    pub ssl_key_password: String,
+    /// File that holds `ssl_key_password`, read at start; default empty.
+    pub ssl_key_password_file: String,
     /// Any other librdkafka property, passed through as is (`linger.ms`,
     /// `ssl.key.password`, ...); default none. In the environment:
     /// `RTDS_KAFKA_PROPERTIES="k=v,k=v"`. Values of properties whose name
@@ -148,10 +163,17 @@ pub struct CassandraSettings {
     /// User name for password authentication; default empty = none.
     pub username: String,
     /// Password for `username`; default empty. Never shown (`rtds config`
-    /// prints `***`); better given as `RTDS_CASSANDRA_PASSWORD`.
+    /// prints `***`); better given as `RTDS_CASSANDRA_PASSWORD` or through
+    /// `password_file`.
     pub password: String,
+    /// File that holds the password (a mounted secret), read at start, one
+    /// trailing newline dropped; default empty = none. Set this or
+    /// `password`, not both.
+    pub password_file: String,
     /// CA certificate (PEM file) of the nodes; default empty = plain TCP.
-    /// When set, connections use TLS and check the nodes against it.
+    /// When set, connections use TLS and check each node's certificate
+    /// against it and against the node's IP address (an `IP:` entry of its
+    /// subjectAltName), which is how the driver addresses nodes.
     pub tls_ca_file: String,
     /// Writes in flight at once, 1 to 65,536; default 256. Also the bound on
     /// records consumed but not yet written, which makes backpressure: raise
@@ -270,7 +292,12 @@ impl Default for Settings {
                 sasl_mechanism: String::new(),
                 sasl_username: String::new(),
                 sasl_password: String::new(),
+                sasl_password_file: String::new(),
                 ssl_ca_location: String::new(),
+                ssl_certificate_location: String::new(),
+                ssl_key_location: String::new(),
+                ssl_key_password: String::new(),
+                ssl_key_password_file: String::new(),
                 properties: BTreeMap::new(),
             },
             cassandra: CassandraSettings {
@@ -280,6 +307,7 @@ impl Default for Settings {
                 replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}".into(),
                 username: String::new(),
                 password: String::new(),
+                password_file: String::new(),
                 tls_ca_file: String::new(),
                 concurrency: 256,
                 timeout: Duration::from_secs(10),
@@ -405,7 +433,8 @@ impl Settings {
             let value = layers.typed(flag.key, &flag.value, &origin)?;
             layers.set(flag.key, value, origin)?;
         }
-        let loaded = layers.finish()?;
+        let mut loaded = layers.finish()?;
+        loaded.read_password_files()?;
         loaded.validate()?;
         Ok(loaded)
     }
@@ -416,6 +445,7 @@ impl Settings {
         let mut shown = self.clone();
         for secret in [
             &mut shown.kafka.sasl_password,
+            &mut shown.kafka.ssl_key_password,
             &mut shown.cassandra.password,
         ] {
             if !secret.is_empty() {
@@ -448,7 +478,10 @@ fn is_secret_property(key: &str) -> bool {
 fn is_secret_setting(key: &str) -> bool {
     matches!(
         key,
-        "kafka.sasl_password" | "cassandra.password" | "kafka.properties"
+        "kafka.sasl_password"
+            | "kafka.ssl_key_password"
+            | "cassandra.password"
+            | "kafka.properties"
     )
 }
 
@@ -515,6 +548,59 @@ impl Loaded {
             origin: self.origin(key),
             message: message.into(),
         }
+    }
+
+    /// Reads each `*_password_file` into its password setting, so that the
+    /// rest of rtds sees one password however an operator keeps it.
+    fn read_password_files(&mut self) -> Result<(), ConfigError> {
+        let s = &self.settings;
+        let sasl = self.password_file("kafka.sasl_password", &s.kafka.sasl_password)?;
+        let key = self.password_file("kafka.ssl_key_password", &s.kafka.ssl_key_password)?;
+        let cassandra = self.password_file("cassandra.password", &s.cassandra.password)?;
+        let s = &mut self.settings;
+        for (read, password) in [
+            (sasl, &mut s.kafka.sasl_password),
+            (key, &mut s.kafka.ssl_key_password),
+            (cassandra, &mut s.cassandra.password),
+        ] {
+            if let Some(read) = read {
+                *password = read;
+            }
+        }
+        Ok(())
+    }
+
+    /// The password in the file that `{key}_file` names, if it names one:
+    /// read whole, one trailing newline dropped (`echo` and editors add it).
+    fn password_file(&self, key: &str, password: &str) -> Result<Option<String>, ConfigError> {
+        let file_key = format!("{key}_file");
+        let file = match file_key.as_str() {
+            "kafka.sasl_password_file" => &self.settings.kafka.sasl_password_file,
+            "kafka.ssl_key_password_file" => &self.settings.kafka.ssl_key_password_file,
+            _ => &self.settings.cassandra.password_file,
+        };
+        if file.is_empty() {
+            return Ok(None);
+        }
+        if !password.is_empty() {
+            return Err(self.invalid(
+                &file_key,
+                format!(
+                    "is set and so is `{key}` (from {}): give the password one way",
+                    self.origin(key)
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| self.invalid(&file_key, format!("cannot read {file}: {e}")))?;
+        let secret = match text.strip_suffix('\n') {
+            Some(line) => line.strip_suffix('\r').unwrap_or(line),
+            None => &text,
+        };
+        if secret.is_empty() {
+            return Err(self.invalid(&file_key, format!("{file} is empty")));
+        }
+        Ok(Some(secret.to_string()))
     }
 
     /// Checks what types alone cannot: addresses, ranges, non-empty names.
@@ -586,6 +672,7 @@ impl Loaded {
             ));
         }
         self.validate_sasl()?;
+        self.validate_tls()?;
         check_replication(&s.cassandra.replication)
             .map_err(|m| self.invalid("cassandra.replication", m))?;
         if !(1..=5000).contains(&s.produce.batch_size) {
@@ -711,6 +798,68 @@ impl Loaded {
                      use SASL_SSL or SASL_PLAINTEXT",
                     k.security_protocol
                 ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// TLS and login settings that would be silently unused or fail late:
+    /// certificate files that cannot be read, a client certificate without
+    /// its key, TLS files for a plaintext protocol, a Cassandra user without
+    /// a password.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let (k, c) = (&self.settings.kafka, &self.settings.cassandra);
+        let files = [
+            ("kafka.ssl_ca_location", &k.ssl_ca_location),
+            (
+                "kafka.ssl_certificate_location",
+                &k.ssl_certificate_location,
+            ),
+            ("kafka.ssl_key_location", &k.ssl_key_location),
+            ("cassandra.tls_ca_file", &c.tls_ca_file),
+        ];
+        for (key, path) in files.iter().filter(|(_, path)| !path.is_empty()) {
+            if let Err(e) = std::fs::File::open(path) {
+                return Err(self.invalid(key, format!("cannot read {path}: {e}")));
+            }
+        }
+        let tls = k.security_protocol.eq_ignore_ascii_case("SSL")
+            || k.security_protocol.eq_ignore_ascii_case("SASL_SSL");
+        if let Some((key, _)) = files[..3].iter().find(|(_, path)| !path.is_empty())
+            && !tls
+        {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "is set but kafka.security_protocol is {}, which does not use TLS; use SSL or SASL_SSL",
+                    k.security_protocol
+                ),
+            ));
+        }
+        if k.ssl_certificate_location.is_empty() != k.ssl_key_location.is_empty() {
+            return Err(self.invalid(
+                "kafka.ssl_certificate_location",
+                "and kafka.ssl_key_location go together: a client certificate needs its key",
+            ));
+        }
+        if !k.ssl_key_password.is_empty() && k.ssl_key_location.is_empty() {
+            return Err(self.invalid(
+                "kafka.ssl_key_password",
+                "is set but kafka.ssl_key_location is empty, so it would not be used",
+            ));
+        }
+        if c.username.is_empty() != c.password.is_empty() {
+            let (key, missing) = if c.username.is_empty() {
+                ("cassandra.password", "cassandra.username")
+            } else {
+                (
+                    "cassandra.username",
+                    "cassandra.password (or cassandra.password_file)",
+                )
+            };
+            return Err(self.invalid(
+                key,
+                format!("is set but {missing} is empty: a login needs both"),
             ));
         }
         Ok(())

@@ -1,14 +1,17 @@
 //! Kafka client settings and topic administration, shared by the producer and
 //! the processor.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::metadata::Metadata;
+use rdkafka::{ClientConfig, ClientContext};
 
 use crate::config::KafkaSettings;
 
@@ -186,8 +189,18 @@ pub fn client_config(settings: &KafkaSettings, role: Role) -> anyhow::Result<Cli
             .set("sasl.username", &settings.sasl_username)
             .set("sasl.password", &settings.sasl_password);
     }
-    if !settings.ssl_ca_location.is_empty() {
-        config.set("ssl.ca.location", &settings.ssl_ca_location);
+    for (key, value) in [
+        ("ssl.ca.location", &settings.ssl_ca_location),
+        (
+            "ssl.certificate.location",
+            &settings.ssl_certificate_location,
+        ),
+        ("ssl.key.location", &settings.ssl_key_location),
+        ("ssl.key.password", &settings.ssl_key_password),
+    ] {
+        if !value.is_empty() {
+            config.set(key, value);
+        }
     }
     for (key, value) in role.defaults(settings) {
         if !settings.properties.contains_key(key) {
@@ -227,27 +240,196 @@ pub fn message_max_bytes(settings: &KafkaSettings) -> usize {
         .unwrap_or(1_000_000)
 }
 
-/// What to tell a user whose broker does not answer.
-fn unreachable_hint(settings: &KafkaSettings) -> String {
-    format!(
-        "cannot reach Kafka at {} within {}; is the broker running? \
-         (`scripts/stack up` starts a local one; --bootstrap-servers or RTDS_KAFKA_BOOTSTRAP_SERVERS points elsewhere)",
-        settings.bootstrap_servers,
-        humantime::format_duration(settings.timeout)
-    )
+/// A client context that notices the errors no retry mends: a refused
+/// login, an untrusted certificate. librdkafka reports them to the error
+/// callback and then keeps retrying until its own timeouts, so without this
+/// a wrong password would look like a slow broker for `kafka.timeout`.
+#[derive(Default)]
+pub struct Alarm {
+    /// The first hopeless error, in words.
+    hopeless: Mutex<Option<String>>,
+    /// The latest error that may explain a broker that does not answer;
+    /// one that suggests the wrong `security.protocol` is kept over later
+    /// ones, which only say that the broker is down.
+    latest: Mutex<Option<String>>,
+}
+
+/// The words of librdkafka's hopeless failures, in its error callback and
+/// its log: a refused SASL login, a failed TLS handshake.
+const HOPELESS: [&str; 3] = [
+    "SASL authentication error",
+    "Authentication failed",
+    "SSL handshake failed",
+];
+
+impl ClientContext for Alarm {
+    /// Served by clients that poll (consumers); an admin client's errors
+    /// reach only [`Alarm::log`].
+    fn error(&self, error: KafkaError, reason: &str) {
+        let code = error.rdkafka_error_code();
+        let hopeless = matches!(
+            code,
+            Some(
+                RDKafkaErrorCode::Authentication
+                    | RDKafkaErrorCode::SaslAuthenticationFailed
+                    | RDKafkaErrorCode::SSL
+            )
+        );
+        self.note(reason, hopeless);
+        tracing::debug!(target: "librdkafka", "{error}: {reason}");
+    }
+
+    /// Called from librdkafka's own threads, whether anybody polls or not.
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        use RDKafkaLogLevel::*;
+        if matches!(
+            level,
+            Emerg | Alert | Critical | Error | Warning | Notice | Info
+        ) {
+            let hopeless = HOPELESS.iter().any(|words| message.contains(words));
+            self.note(message, hopeless);
+        }
+        tracing::debug!(target: "librdkafka", "{fac}: {message}");
+    }
+}
+
+impl ConsumerContext for Alarm {}
+
+impl Alarm {
+    /// A consumer in `role` watched by an alarm. Its log level goes down to
+    /// Info: librdkafka logs a broker hanging up only at that level.
+    pub fn watched(settings: &KafkaSettings, role: Role) -> anyhow::Result<BaseConsumer<Alarm>> {
+        let mut config = client_config(settings, role)?;
+        config.set_log_level(RDKafkaLogLevel::Info);
+        config
+            .create_with_context(Alarm::default())
+            .context("cannot create a Kafka client (check the kafka.* settings)")
+    }
+
+    fn note(&self, reason: &str, hopeless: bool) {
+        if hopeless {
+            self.hopeless
+                .lock()
+                .expect("alarm lock")
+                .get_or_insert_with(|| reason.to_string());
+        } else {
+            // "All brokers are down" follows the failure that says why.
+            let mut latest = self.latest.lock().expect("alarm lock");
+            let keep = latest.is_some()
+                && (reason.contains("brokers are down")
+                    || latest.as_deref().is_some_and(protocol_mismatch));
+            if !keep {
+                *latest = Some(reason.to_string());
+            }
+        }
+    }
+
+    /// The error to stop with once the alarm rang, in the user's terms. A
+    /// broker that hangs up on a plaintext client's first request rings it
+    /// too: that is a TLS listener.
+    fn hopeless(&self, settings: &KafkaSettings) -> Option<anyhow::Error> {
+        let at = &settings.bootstrap_servers;
+        let Some(reason) = self.hopeless.lock().expect("alarm lock").clone() else {
+            let latest = self.latest.lock().expect("alarm lock").clone()?;
+            let tls = settings
+                .security_protocol
+                .to_ascii_uppercase()
+                .ends_with("SSL");
+            return (protocol_mismatch(&latest) && !tls).then(|| {
+                anyhow::anyhow!(
+                    "Kafka at {at} hung up on the first request ({latest}): its listener \
+                     speaks TLS, it seems, but kafka.security_protocol is {}; use SSL or \
+                     SASL_SSL, with kafka.ssl_ca_location",
+                    settings.security_protocol
+                )
+            });
+        };
+        let lower = reason.to_ascii_lowercase();
+        Some(if lower.contains("certificate verify failed") {
+            anyhow::anyhow!(
+                "the certificate of the Kafka broker at {at} is not trusted ({reason}): \
+                 kafka.ssl_ca_location must be the CA that signed it (it is {})",
+                shown_path(&settings.ssl_ca_location, "empty: the system's CAs")
+            )
+        } else if lower.contains("authentication") {
+            anyhow::anyhow!(
+                "Kafka at {at} refused the login of `{}` ({}): authentication failed ({reason}). \
+                 Check kafka.sasl_username, the password (kafka.sasl_password_file, \
+                 RTDS_KAFKA_SASL_PASSWORD or kafka.sasl_password) and kafka.sasl_mechanism",
+                settings.sasl_username,
+                settings.sasl_mechanism
+            )
+        } else {
+            anyhow::anyhow!(
+                "TLS with the Kafka broker at {at} failed ({reason}): check that its listener \
+                 speaks {} and the TLS settings (kafka.ssl_*)",
+                settings.security_protocol
+            )
+        })
+    }
+
+    /// What to tell a user whose broker does not answer.
+    fn unreachable(&self, settings: &KafkaSettings) -> String {
+        let mut hint = format!(
+            "cannot reach Kafka at {} within {}; is the broker running? \
+             (`scripts/stack up` starts a local one; --bootstrap-servers or \
+             RTDS_KAFKA_BOOTSTRAP_SERVERS points elsewhere)",
+            settings.bootstrap_servers,
+            humantime::format_duration(settings.timeout)
+        );
+        if let Some(latest) = self.latest.lock().expect("alarm lock").as_deref() {
+            hint.push_str(&format!("; the client's last error: {latest}"));
+        }
+        hint
+    }
+}
+
+/// librdkafka's words for a broker that hung up on the first request,
+/// which is what a TLS listener does to a plaintext client.
+fn protocol_mismatch(message: &str) -> bool {
+    message.contains("security.protocol") || message.contains("in state APIVERSION_QUERY")
+}
+
+fn shown_path<'a>(path: &'a str, empty: &'a str) -> &'a str {
+    if path.is_empty() { empty } else { path }
+}
+
+/// Every topic's metadata, within `settings.timeout`. Asked in short
+/// slices so that a hopeless error stops it at once. Every topic rather than
+/// one by name: a request by name lets brokers with
+/// `auto.create.topics.enable` create it with their defaults. Blocking.
+/// The client is a consumer because polling it serves librdkafka's log and
+/// error events to the [`Alarm`]; it must have no partitions assigned.
+pub fn all_topics(
+    client: &BaseConsumer<Alarm>,
+    settings: &KafkaSettings,
+) -> anyhow::Result<Metadata> {
+    let deadline = Instant::now() + settings.timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let slice = left.min(Duration::from_millis(500));
+        match client.fetch_metadata(None, slice) {
+            Ok(metadata) => return Ok(metadata),
+            Err(error) => {
+                while client.poll(Duration::ZERO).is_some() {}
+                if let Some(hopeless) = client.context().hopeless(settings) {
+                    return Err(hopeless);
+                }
+                if left <= slice {
+                    return Err(error).context(client.context().unreachable(settings));
+                }
+            }
+        }
+    }
 }
 
 /// Makes sure `topic` exists, creating it with the configured partitions when
 /// missing. Fails within `settings.timeout` with the broker address when the
 /// cluster cannot be reached. Returns the topic's partition count.
 pub async fn ensure_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Result<usize> {
-    let admin: Arc<AdminClient<DefaultClientContext>> = Arc::new(
-        client_config(settings, Role::Admin)?
-            .create()
-            .context("cannot create a Kafka admin client (check the kafka.* settings)")?,
-    );
+    let looker = Arc::new(Alarm::watched(settings, Role::Admin)?);
     let timeout = settings.timeout;
-    if let Some(partitions) = partition_count(&admin, topic, settings).await? {
+    if let Some(partitions) = partition_count(&looker, topic, settings).await? {
         return Ok(partitions);
     }
     let new_topic = NewTopic::new(
@@ -256,10 +438,14 @@ pub async fn ensure_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Resu
         TopicReplication::Fixed(settings.replication_factor),
     );
     let options = AdminOptions::new().request_timeout(Some(timeout));
+    let admin: AdminClient<DefaultClientContext> =
+        client_config(settings, Role::Admin)?
+            .create()
+            .context("cannot create a Kafka admin client (check the kafka.* settings)")?;
     let results = admin
         .create_topics([&new_topic], &options)
         .await
-        .with_context(|| unreachable_hint(settings))?;
+        .with_context(|| looker.context().unreachable(settings))?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
@@ -269,7 +455,7 @@ pub async fn ensure_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Resu
     // Creation is asynchronous in the cluster: wait until metadata shows it.
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if let Some(partitions) = partition_count(&admin, topic, settings).await? {
+        if let Some(partitions) = partition_count(&looker, topic, settings).await? {
             return Ok(partitions);
         }
         if tokio::time::Instant::now() > deadline {
@@ -283,17 +469,14 @@ pub async fn ensure_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Resu
 
 /// The topic's partition count, `None` when it does not exist.
 async fn partition_count(
-    admin: &Arc<AdminClient<DefaultClientContext>>,
+    looker: &Arc<BaseConsumer<Alarm>>,
     topic: &str,
     settings: &KafkaSettings,
 ) -> anyhow::Result<Option<usize>> {
-    let (admin, timeout) = (admin.clone(), settings.timeout);
-    // Asking for every topic, not this one by name: a request by name lets
-    // brokers with auto.create.topics.enable create it with their defaults.
-    let metadata = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
+    let (looker, own) = (looker.clone(), settings.clone());
+    let metadata = tokio::task::spawn_blocking(move || all_topics(&looker, &own))
         .await
-        .expect("metadata task does not panic")
-        .with_context(|| unreachable_hint(settings))?;
+        .expect("metadata task does not panic")?;
     let found = metadata
         .topics()
         .iter()

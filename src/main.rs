@@ -32,6 +32,8 @@ enum Command {
     Run(RunArgs),
     /// Show stored users (like the tutorial's `cqlsh -e "SELECT * ... LIMIT 10"`)
     Users(UsersArgs),
+    /// Create (or migrate) the keyspace and table, then exit: for an admin, where writers may not create
+    Schema(SchemaArgs),
     /// Check each hop (source, Kafka, group, DLQ, Cassandra) and say where records stop; exit 1 if one fails
     Status(StatusArgs),
     /// Serve the live dashboard page: the hops, throughput, lag, the DLQ and the stored users
@@ -182,6 +184,12 @@ struct PipelineFlags {
     group: Option<String>,
     #[command(flatten)]
     kafka: KafkaFlags,
+    #[command(flatten)]
+    cassandra: CassandraFlags,
+}
+
+#[derive(Args)]
+struct SchemaArgs {
     #[command(flatten)]
     cassandra: CassandraFlags,
 }
@@ -397,6 +405,7 @@ impl Command {
                 flags.add("dashboard.listen", "--dashboard", args.dashboard.as_ref());
             }
             Command::Users(args) => flags.cassandra(&args.cassandra),
+            Command::Schema(args) => flags.cassandra(&args.cassandra),
             Command::Status(args) => flags.pipeline(&args.pipeline),
             Command::Dlq(DlqCommand::List(args)) => flags.dlq(&args.dlq),
             Command::Dlq(DlqCommand::Replay(args)) => {
@@ -474,6 +483,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     print!("{}", rtds::table::render(&users));
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema(_) => {
+            let (table, ran) = rtds::cassandra::create_schema(&settings.cassandra).await?;
+            if ran.is_empty() {
+                println!("{table} is ready: nothing to create");
+            }
+            for statement in ran {
+                println!("{statement}");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -5,8 +5,15 @@
                                       that lists at least one broker.
     probe.py cql HOST:PORT            Cassandra answers a CQL v4 STARTUP with READY
                                       (or AUTHENTICATE: it serves, but wants a login).
-    probe.py cql HOST:PORT -e STMT    ... then runs STMT (no login) and prints the rows
-                                      of the first column, or the result kind.
+    probe.py cql HOST:PORT -e STMT    ... then runs STMT and prints the rows of the first
+                                      column, or the result kind (-e again: more statements;
+                                      -e - reads them from stdin, one per line).
+
+    --tls CA                          speak TLS, checking the server's certificate against
+                                      the CA file and the address's host (name or IP)
+    --user U --password-file F        cql: log in (PasswordAuthenticator) before -e
+    --sasl                            kafka: the listener wants SASL, so instead of Metadata
+                                      (which needs a login) check that it offers a mechanism
 
 Exit 0 when the service serves, 1 when it does not (reason on stderr), 2 on bad usage.
 An open TCP port is not enough: a JVM binds its ports long before it can answer,
@@ -15,6 +22,7 @@ so each probe speaks the real protocol and checks the reply.
 
 import argparse
 import socket
+import ssl
 import struct
 import sys
 
@@ -33,7 +41,7 @@ def recv_exact(sock, n):
     return bytes(buf)
 
 
-def connect(addr, timeout):
+def connect(addr, timeout, ca=None):
     host, _, port = addr.rpartition(":")
     if not host or not port.isdigit():
         raise SystemExit(f"probe: bad address {addr!r}, want HOST:PORT")
@@ -42,6 +50,12 @@ def connect(addr, timeout):
     except OSError as e:
         raise ProbeError(f"cannot connect to {addr}: {e}") from e
     sock.settimeout(timeout)
+    if ca:
+        try:
+            sock = ssl.create_default_context(cafile=ca).wrap_socket(sock, server_hostname=host)
+        except (ssl.SSLError, OSError) as e:
+            sock.close()
+            raise ProbeError(f"TLS with {addr} failed: {e}") from e
     return sock
 
 
@@ -87,13 +101,23 @@ def kafka_call(sock, api_key, api_version, correlation_id, body):
     return reply
 
 
-def probe_kafka(addr, timeout):
-    with connect(addr, timeout) as sock:
+def probe_kafka(addr, timeout, ca=None, sasl=False):
+    with connect(addr, timeout, ca) as sock:
         # ApiVersions v0 (api key 18): every Kafka version since 0.10 answers it.
         r = kafka_call(sock, 18, 0, 0x5EED01, b"")
         err = r.take(">h")
         if err != 0:
             raise ProbeError(f"ApiVersions error code {err}")
+        if sasl:
+            # SaslHandshake v1 (api key 17): the broker lists its mechanisms. The
+            # broker processes requests only once it has started, so an answer here
+            # means it serves.
+            r = kafka_call(sock, 17, 1, 0x5EED03, kafka_string("SCRAM-SHA-512"))
+            err = r.take(">h")
+            mechanisms = [r.kstring() for _ in range(r.take(">i"))]
+            if err != 0:
+                raise ProbeError(f"SaslHandshake error code {err}; mechanisms {mechanisms}")
+            return f"kafka serving (SASL: {', '.join(mechanisms)})"
         # Metadata v4 (api key 3): Kafka 4 dropped v0-v3. Body: topics = null (all),
         # allow_auto_topic_creation = false. The broker is usable once it lists itself.
         r = kafka_call(sock, 3, 4, 0x5EED02, struct.pack(">ib", -1, 0))
@@ -115,6 +139,7 @@ def probe_kafka(addr, timeout):
 
 CQL_V4 = 0x04
 OP_ERROR, OP_STARTUP, OP_READY, OP_AUTHENTICATE, OP_QUERY, OP_RESULT = 0x00, 0x01, 0x02, 0x03, 0x07, 0x08
+OP_AUTH_CHALLENGE, OP_AUTH_RESPONSE, OP_AUTH_SUCCESS = 0x0E, 0x0F, 0x10
 
 
 def cql_string(s):
@@ -181,50 +206,75 @@ def cql_rows(body):
     return out
 
 
-def probe_cql(addr, timeout, statement=None):
-    with connect(addr, timeout) as sock:
+def probe_cql(addr, timeout, statements=(), ca=None, login=None):
+    with connect(addr, timeout, ca) as sock:
         body = struct.pack(">H", 1) + cql_string("CQL_VERSION") + cql_string("3.0.0")
         op, reply = cql_call(sock, 1, OP_STARTUP, body)
         if op == OP_AUTHENTICATE:
-            if statement:
-                raise ProbeError("server wants a login; this probe cannot run statements then")
-            return "cql serving (authentication required)"
-        if op == OP_ERROR:
+            if not login:
+                if statements:
+                    raise ProbeError("server wants a login (--user, --password-file)")
+                return "cql serving (authentication required)"
+            # SASL PLAIN, as PasswordAuthenticator takes it: \0user\0password.
+            token = b"\0" + login[0].encode() + b"\0" + login[1].encode()
+            op, reply = cql_call(sock, 2, OP_AUTH_RESPONSE, struct.pack(">i", len(token)) + token)
+            if op == OP_ERROR:
+                raise ProbeError(cql_error(reply))
+            if op != OP_AUTH_SUCCESS:
+                raise ProbeError(f"unexpected opcode 0x{op:02x} after AUTH_RESPONSE")
+        elif op == OP_ERROR:
             raise ProbeError(cql_error(reply))
-        if op != OP_READY:
+        elif op != OP_READY:
             raise ProbeError(f"unexpected opcode 0x{op:02x} after STARTUP")
-        if not statement:
-            return "cql serving (READY)"
-        # QUERY: long string, consistency ONE, flags 0.
-        stmt = statement.encode()
-        body = struct.pack(">i", len(stmt)) + stmt + struct.pack(">HB", 0x0001, 0)
-        op, reply = cql_call(sock, 2, OP_QUERY, body)
-        if op == OP_ERROR:
-            raise ProbeError(cql_error(reply))
-        if op != OP_RESULT:
-            raise ProbeError(f"unexpected opcode 0x{op:02x} after QUERY")
-        kind = struct.unpack_from(">i", reply)[0]
-        if kind == 0x0002:
-            return "\n".join(cql_rows(reply))
-        return {0x0001: "OK (void)", 0x0003: "OK (set keyspace)", 0x0005: "OK (schema change)"}.get(
-            kind, f"OK (result kind {kind})")
+        if not statements:
+            return "cql serving (READY)" if not login else "cql serving (logged in)"
+        out = []
+        for n, statement in enumerate(statements):
+            # QUERY: long string, consistency ONE, flags 0.
+            stmt = statement.encode()
+            body = struct.pack(">i", len(stmt)) + stmt + struct.pack(">HB", 0x0001, 0)
+            op, reply = cql_call(sock, 3 + n, OP_QUERY, body)
+            if op == OP_ERROR:
+                raise ProbeError(cql_error(reply))
+            if op != OP_RESULT:
+                raise ProbeError(f"unexpected opcode 0x{op:02x} after QUERY")
+            kind = struct.unpack_from(">i", reply)[0]
+            if kind == 0x0002:
+                out.extend(cql_rows(reply))
+            else:
+                out.append({0x0001: "OK (void)", 0x0003: "OK (set keyspace)",
+                            0x0005: "OK (schema change)"}.get(kind, f"OK (result kind {kind})"))
+        return "\n".join(out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("service", choices=["kafka", "cql"])
     ap.add_argument("addr", metavar="HOST:PORT")
-    ap.add_argument("-e", "--execute", metavar="STMT", help="cql only: run this statement after STARTUP")
+    ap.add_argument("-e", "--execute", metavar="STMT", action="append", default=[],
+                    help="cql only: run this statement after STARTUP (repeatable)")
+    ap.add_argument("--tls", metavar="CA", help="speak TLS, trusting this CA file")
+    ap.add_argument("--user", help="cql only: log in as this role")
+    ap.add_argument("--password-file", metavar="FILE", help="cql only: the role's password")
+    ap.add_argument("--sasl", action="store_true", help="kafka only: the listener wants SASL")
     ap.add_argument("-t", "--timeout", type=float, default=5.0, help="socket timeout in seconds (default 5)")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     args = ap.parse_args()
-    if args.execute and args.service != "cql":
-        ap.error("--execute is for cql only")
+    if (args.execute or args.user) and args.service != "cql":
+        ap.error("--execute and --user are for cql only")
+    if bool(args.user) != bool(args.password_file):
+        ap.error("--user and --password-file go together")
+    if args.execute == ["-"]:  # statements on stdin, one per line: secrets stay off argv
+        args.execute = [line.strip() for line in sys.stdin if line.strip()]
+    login = None
+    if args.user:
+        with open(args.password_file) as f:
+            login = (args.user, f.read().rstrip("\n"))
     try:
         if args.service == "kafka":
-            msg = probe_kafka(args.addr, args.timeout)
+            msg = probe_kafka(args.addr, args.timeout, args.tls, args.sasl)
         else:
-            msg = probe_cql(args.addr, args.timeout, args.execute)
+            msg = probe_cql(args.addr, args.timeout, args.execute, args.tls, login)
     except (ProbeError, OSError, struct.error) as e:
         what = "failed" if args.execute else "not serving"
         print(f"{args.service} at {args.addr} {what}: {e}", file=sys.stderr)

@@ -13,7 +13,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
 use crate::config::KafkaSettings;
-use crate::kafka::{self, Role, STORED_AT};
+use crate::kafka::{self, Alarm, Role, STORED_AT};
 
 /// The header that counts a record's replays from the DLQ.
 pub const REPLAYS: &str = "rtds.replays";
@@ -111,15 +111,13 @@ pub struct Facts {
 
 /// A client that looks at the topic, the group and the DLQ.
 pub struct Observer {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<Alarm>,
     settings: KafkaSettings,
 }
 
 impl Observer {
     pub fn new(settings: &KafkaSettings) -> anyhow::Result<Observer> {
-        let consumer = kafka::client_config(settings, Role::Observer)?
-            .create()
-            .context("cannot create the Kafka client (check the kafka.* settings)")?;
+        let consumer = Alarm::watched(settings, Role::Observer)?;
         Ok(Observer {
             consumer,
             settings: settings.clone(),
@@ -129,15 +127,7 @@ impl Observer {
     /// One look at everything; blocking (librdkafka's calls are), so call
     /// it off the async workers. An error means Kafka could not be reached.
     pub fn look(&self) -> anyhow::Result<Facts> {
-        let timeout = self.settings.timeout;
-        // Every topic's metadata: asking for one topic by name may create it
-        // on a broker with `auto.create.topics.enable`.
-        let metadata = self
-            .consumer
-            .fetch_metadata(None, timeout)
-            .with_context(|| {
-                format!("cannot reach Kafka at {}", self.settings.bootstrap_servers)
-            })?;
+        let metadata = kafka::all_topics(&self.consumer, &self.settings)?;
         let brokers = metadata
             .brokers()
             .iter()
@@ -177,12 +167,7 @@ impl Observer {
 
     /// The topic `name`'s offsets; none when it does not exist.
     pub fn topic_named(&self, name: &str) -> anyhow::Result<Option<Topic>> {
-        let metadata = self
-            .consumer
-            .fetch_metadata(None, self.settings.timeout)
-            .with_context(|| {
-                format!("cannot reach Kafka at {}", self.settings.bootstrap_servers)
-            })?;
+        let metadata = kafka::all_topics(&self.consumer, &self.settings)?;
         let ids = metadata
             .topics()
             .iter()
