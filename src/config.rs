@@ -1400,6 +1400,7 @@ mod tests {
             ("RTDS_KAFKA_SASL_MECHANISM", "PLAIN"),
             ("RTDS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
             ("RTDS_KAFKA_SASL_PASSWORD", "s3cret"),
+            ("RTDS_CASSANDRA_USERNAME", "rtds_writer"),
             ("RTDS_CASSANDRA_PASSWORD", "pw-c4ss"),
             (
                 "RTDS_KAFKA_PROPERTIES",
@@ -1495,6 +1496,104 @@ mod tests {
                 assert!(!err.contains(secret), "{secret} shows in {err}");
             }
         }
+    }
+
+    #[test]
+    fn passwords_come_from_files() {
+        let secret = file("s3cret-from-a-file\n");
+        let path = secret.0.to_str().unwrap();
+        let sasl = [
+            ("RTDS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+            ("RTDS_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+            ("RTDS_KAFKA_SASL_USERNAME", "rtds"),
+        ];
+        let load = |extra: &[(&str, &str)]| {
+            let pairs: Vec<(&str, &str)> = sasl.iter().chain(extra).copied().collect();
+            Settings::load_from(None, &env(&pairs), &[])
+        };
+        let loaded = load(&[
+            ("RTDS_KAFKA_SASL_PASSWORD_FILE", path),
+            ("RTDS_CASSANDRA_USERNAME", "rtds_writer"),
+            ("RTDS_CASSANDRA_PASSWORD_FILE", path),
+        ])
+        .unwrap()
+        .settings;
+        // One trailing newline dropped, nothing else.
+        assert_eq!(loaded.kafka.sasl_password, "s3cret-from-a-file");
+        assert_eq!(loaded.cassandra.password, "s3cret-from-a-file");
+        let shown = loaded.to_masked_toml();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains(path),
+            "the file's path is no secret: {shown}"
+        );
+
+        let both = load(&[
+            ("RTDS_KAFKA_SASL_PASSWORD_FILE", path),
+            ("RTDS_KAFKA_SASL_PASSWORD", "other"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            both.contains("kafka.sasl_password_file") && both.contains("RTDS_KAFKA_SASL_PASSWORD"),
+            "{both}"
+        );
+        let missing = load(&[("RTDS_KAFKA_SASL_PASSWORD_FILE", "/nonexistent/pw")])
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("cannot read /nonexistent/pw"), "{missing}");
+        let empty = file("\n");
+        let empty = load(&[("RTDS_KAFKA_SASL_PASSWORD_FILE", empty.0.to_str().unwrap())])
+            .unwrap_err()
+            .to_string();
+        assert!(empty.contains("is empty"), "{empty}");
+        let no_user =
+            Settings::load_from(None, &env(&[("RTDS_CASSANDRA_PASSWORD_FILE", path)]), &[])
+                .unwrap_err()
+                .to_string();
+        assert!(no_user.contains("cassandra.username"), "{no_user}");
+        assert!(!no_user.contains("s3cret"), "{no_user}");
+    }
+
+    #[test]
+    fn tls_files_are_checked_where_they_are_set() {
+        let load = |pairs: &[(&str, &str)]| {
+            Settings::load_from(None, &env(pairs), &[])
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let pem = file("not checked for content here");
+        let pem = pem.0.to_str().unwrap();
+        let missing = load(&[
+            ("RTDS_KAFKA_SECURITY_PROTOCOL", "SSL"),
+            ("RTDS_KAFKA_SSL_CA_LOCATION", "/nonexistent/ca.crt"),
+        ])
+        .unwrap_err();
+        assert!(
+            missing.contains("kafka.ssl_ca_location") && missing.contains("/nonexistent/ca.crt"),
+            "{missing}"
+        );
+        let unused = load(&[("RTDS_KAFKA_SSL_CA_LOCATION", pem)]).unwrap_err();
+        assert!(
+            unused.contains("PLAINTEXT") && unused.contains("SSL or SASL_SSL"),
+            "{unused}"
+        );
+        let half = load(&[
+            ("RTDS_KAFKA_SECURITY_PROTOCOL", "SSL"),
+            ("RTDS_KAFKA_SSL_CERTIFICATE_LOCATION", pem),
+        ])
+        .unwrap_err();
+        assert!(half.contains("kafka.ssl_key_location"), "{half}");
+        assert_eq!(
+            load(&[
+                ("RTDS_KAFKA_SECURITY_PROTOCOL", "SSL"),
+                ("RTDS_KAFKA_SSL_CA_LOCATION", pem),
+                ("RTDS_KAFKA_SSL_CERTIFICATE_LOCATION", pem),
+                ("RTDS_KAFKA_SSL_KEY_LOCATION", pem),
+                ("RTDS_CASSANDRA_TLS_CA_FILE", pem),
+            ]),
+            Ok(())
+        );
     }
 
     #[test]

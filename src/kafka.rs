@@ -255,11 +255,14 @@ pub struct Alarm {
 }
 
 /// The words of librdkafka's hopeless failures, in its error callback and
-/// its log: a refused SASL login, a failed TLS handshake.
-const HOPELESS: [&str; 3] = [
+/// its log: a refused SASL login, a failed TLS handshake, a client
+/// certificate refused or missing.
+const HOPELESS: [&str; 5] = [
     "SASL authentication error",
     "Authentication failed",
     "SSL handshake failed",
+    "alert bad certificate",
+    "alert certificate required",
 ];
 
 impl ClientContext for Alarm {
@@ -350,6 +353,13 @@ impl Alarm {
                 "the certificate of the Kafka broker at {at} is not trusted ({reason}): \
                  kafka.ssl_ca_location must be the CA that signed it (it is {})",
                 shown_path(&settings.ssl_ca_location, "empty: the system's CAs")
+            )
+        } else if lower.contains("bad certificate") || lower.contains("certificate required") {
+            anyhow::anyhow!(
+                "the Kafka broker at {at} refused the client's certificate ({reason}): its \
+                 listener wants one signed by its CA, in kafka.ssl_certificate_location and \
+                 kafka.ssl_key_location (now {})",
+                shown_path(&settings.ssl_certificate_location, "none")
             )
         } else if lower.contains("authentication") {
             anyhow::anyhow!(

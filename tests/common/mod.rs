@@ -427,7 +427,7 @@ pub fn send_signal(signal: &str, pid: &str) {
 }
 
 /// The local stack's state folder (where `scripts/stack` keeps pid files).
-fn stack_dir() -> std::path::PathBuf {
+pub fn stack_dir() -> std::path::PathBuf {
     std::env::var("RTDS_STACK_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".stack"))
