@@ -26,9 +26,20 @@ variables.) The environment is passed on to rtds, so its other settings
 directory) apply too; the four values above are always passed as flags, which
 take precedence over rtds.toml.
 
+A secured Kafka is best described by the Airflow Connection ``rtds_kafka``, used
+when it exists (Airflow keeps its password encrypted and masks it in task logs):
+
+    host, port      the brokers (``host`` may list several, ``h1:9093,h2:9093``);
+                    they win over ``rtds_bootstrap_servers``
+    login           RTDS_KAFKA_SASL_USERNAME
+    password        RTDS_KAFKA_SASL_PASSWORD
+    extra (JSON)    any other ``[kafka]`` setting of rtds by name, e.g.
+                    {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+                     "ssl_ca_location": "/etc/rtds/ca.crt"}, as RTDS_KAFKA_<NAME>
+
 Secrets never go on the command line (it is logged): the SASL password is the
-Airflow Variable ``rtds_kafka_sasl_password``, handed to rtds as
-``RTDS_KAFKA_SASL_PASSWORD`` in its environment. Airflow masks the values of
+Connection's, or the Airflow Variable ``rtds_kafka_sasl_password``, handed to rtds
+as ``RTDS_KAFKA_SASL_PASSWORD`` in its environment. Airflow masks the values of
 Variables whose names contain "password" in the task logs of scheduled runs, but
 not in ``airflow dags test`` on Airflow 2, so the task also replaces that value,
 and any ``RTDS_*PASSWORD*`` or ``RTDS_*SECRET*`` value of the worker's
@@ -48,11 +59,12 @@ import subprocess
 import pendulum
 
 try:  # Airflow 3
-    from airflow.sdk import Variable, dag, task
-    from airflow.sdk.exceptions import AirflowException
+    from airflow.sdk import BaseHook, Variable, dag, task
+    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
 except ImportError:  # Airflow 2.7+
     from airflow.decorators import dag, task
-    from airflow.exceptions import AirflowException
+    from airflow.exceptions import AirflowException, AirflowNotFoundException
+    from airflow.hooks.base import BaseHook
     from airflow.models import Variable
 
 # Under "airflow.task" so that Airflow 2 also writes it to the task log (3 takes any logger).
@@ -68,6 +80,16 @@ SETTINGS = {
 }
 # Airflow Variable -> environment variable of rtds, for secrets.
 SECRETS = {"rtds_kafka_sasl_password": "RTDS_KAFKA_SASL_PASSWORD"}
+# The Airflow Connection that describes a secured Kafka, when there is one.
+KAFKA_CONNECTION = "rtds_kafka"
+
+
+def kafka_connection():
+    """The Connection ``rtds_kafka``, or None when it is not defined."""
+    try:
+        return BaseHook.get_connection(KAFKA_CONNECTION)
+    except AirflowNotFoundException:
+        return None
 
 
 def setting(name: str) -> str:
@@ -77,13 +99,21 @@ def setting(name: str) -> str:
     return value or os.environ.get(env) or default
 
 
-def rtds_environment() -> tuple[dict[str, str], list[str]]:
-    """The task's environment plus the secret Variables, and the secret values in it."""
+def rtds_environment(connection) -> tuple[dict[str, str], list[str]]:
+    """The task's environment plus the secret Variables and the Kafka Connection's
+    login and extras, and the secret values in it."""
     env = dict(os.environ)
     for variable, name in SECRETS.items():
         value = Variable.get(variable, None)
         if value:
             env[name] = value
+    if connection is not None:
+        if connection.login:
+            env["RTDS_KAFKA_SASL_USERNAME"] = connection.login
+        if connection.password:
+            env["RTDS_KAFKA_SASL_PASSWORD"] = connection.password
+        for key, value in connection.extra_dejson.items():
+            env["RTDS_KAFKA_" + key.upper()] = str(value)
     secrets = [
         value
         for name, value in env.items()
@@ -111,10 +141,15 @@ def redact(text: str, secrets: list[str]) -> str:
 def user_automation():
     @task(task_id="stream_data_from_api")
     def stream_data_from_api() -> None:
-        cmd = [setting("bin"), "produce", "--duration", setting("duration")]
-        for flag in ("bootstrap_servers", "topic", "source"):
+        connection = kafka_connection()
+        brokers = setting("bootstrap_servers")
+        if connection is not None and connection.host:
+            brokers = f"{connection.host}:{connection.port}" if connection.port else connection.host
+        cmd = [setting("bin"), "produce", "--duration", setting("duration"),
+               "--bootstrap-servers", brokers]
+        for flag in ("topic", "source"):
             cmd += ["--" + flag.replace("_", "-"), setting(flag)]
-        env, secrets = rtds_environment()
+        env, secrets = rtds_environment(connection)
         log.info("running %s", redact(subprocess.list2cmdline(cmd), secrets))
 
         # rtds's progress lines and errors go to the task log as they come; the

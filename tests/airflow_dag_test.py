@@ -10,7 +10,9 @@ target/release/rtds (`cargo build --release`) and Kafka on 127.0.0.1:9092.
   source publishes records to Kafka (counted and read back with Kafka's own tools);
 - with an unreachable broker the task fails with rtds's own error message;
 - a SASL password from an Airflow Variable reaches rtds, and neither it nor one from
-  the environment shows in the task log.
+  the environment shows in the task log;
+- with the Connection rtds_kafka, the task publishes to the secure stack's Kafka over
+  SASL_SSL (scripts/stack up --secure), and its password shows nowhere in the log.
 
 Every run's outcome is read from the metadata database (`airflow tasks
 states-for-dag-run`), and `airflow dags test`'s exit status must agree: older
@@ -39,6 +41,8 @@ AIRFLOW = ROOT / "scripts" / "airflow"
 STACK = ROOT / "scripts" / "stack"
 RTDS = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "rtds"
 KAFKA = "127.0.0.1:9092"
+SECURE = Path(os.environ.get("RTDS_STACK_DIR", ROOT / ".stack")) / "secure"
+SECURE_KAFKA = "127.0.0.1:9192"  # SASL_SSL
 DEAD_KAFKA = "127.0.0.1:1"  # nothing listens on port 1
 USER_FIELDS = {
     "id", "first_name", "last_name", "gender", "address", "post_code", "email",
@@ -51,7 +55,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("RTDS_KAFKA_", "RTDS_PRODUCE_", "AIRFLOW_VAR_RTDS_")) and k != "RTDS_BIN"
+        if not k.startswith(("RTDS_KAFKA_", "RTDS_PRODUCE_", "AIRFLOW_VAR_RTDS_", "AIRFLOW_CONN_RTDS_"))
+        and k != "RTDS_BIN"
     }
     env.update(extra)
     return env
@@ -161,6 +166,28 @@ def topic(kafka_tools: list[str]):
          "--bootstrap-server", KAFKA, "--delete", "--if-exists", "--topic", name])
 
 
+@pytest.fixture
+def secure_kafka(kafka_tools: list[str]):
+    """The secure stack's Kafka: Kafka's tools flags for it, and a topic of this test."""
+    client = SECURE / "kafka-client.properties"
+    if not client.is_file():
+        pytest.fail(f"{client} is missing: start the secure stack with `scripts/stack up --secure`")
+    flags = ["--bootstrap-server", SECURE_KAFKA, "--command-config", str(client)]
+    name = f"airflow_test_{uuid.uuid4().hex[:12]}"
+    yield flags, name
+    run([*kafka_tools, "org.apache.kafka.tools.TopicCommand", *flags, "--delete", "--if-exists",
+         "--topic", name])
+
+
+def end_offsets(kafka_tools: list[str], flags: list[str], topic: str) -> list[int]:
+    """The end offset of each partition of `topic` (none when it does not exist)."""
+    offsets = run([*kafka_tools, "org.apache.kafka.tools.GetOffsetShell", *flags, "--topic", topic])
+    assert offsets.returncode == 0, offsets.stderr
+    # One "topic:partition:end offset" line per partition.
+    return [int(line.rsplit(":", 1)[1]) for line in offsets.stdout.split()
+            if line.startswith(topic + ":")]
+
+
 # ---------------------------------------------------------------- tests
 
 
@@ -218,13 +245,8 @@ def test_dag_run_publishes_users_to_kafka(rtds, randomuser_api, kafka_tools, top
                f"--topic {topic} --source {randomuser_api}")
     assert command in log, f"task did not run `rtds {command}`:\n{log}"
 
-    offsets = run([*kafka_tools, "org.apache.kafka.tools.GetOffsetShell",
-                   "--bootstrap-server", KAFKA, "--topic", topic])
-    assert offsets.returncode == 0, offsets.stderr
-    # One "topic:partition:end offset" line per partition.
-    ends = [int(line.rsplit(":", 1)[1]) for line in offsets.stdout.split()
-            if line.startswith(topic + ":")]
-    assert ends and sum(ends) > 0, f"no records on {topic}: {offsets.stdout!r}"
+    ends = end_offsets(kafka_tools, ["--bootstrap-server", KAFKA], topic)
+    assert ends and sum(ends) > 0, f"no records on {topic}: {ends}"
 
     consumed = run([*kafka_tools, "org.apache.kafka.tools.consumer.ConsoleConsumer",
                     "--bootstrap-server", KAFKA, "--topic", topic, "--from-beginning",
@@ -283,3 +305,37 @@ def test_dag_run_keeps_passwords_out_of_the_task_log(tmp_path):
     # in its output and in the task's exception.
     shown = "sasl password: ***; cassandra password: ***"
     assert log.count(shown) >= 2, log
+
+
+def test_dag_run_reaches_a_secured_kafka_through_a_connection(rtds, randomuser_api, kafka_tools,
+                                                            secure_kafka):
+    flags, topic = secure_kafka
+    password = (SECURE / "secrets" / "kafka-rtds").read_text().strip()
+    connection = {
+        "conn_type": "generic",
+        "host": "127.0.0.1",
+        "port": int(SECURE_KAFKA.rsplit(":", 1)[1]),
+        "login": "rtds",
+        "password": password,
+        "extra": {
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "ssl_ca_location": str(SECURE / "tls" / "ca.crt"),
+        },
+    }
+    env = clean_env(
+        AIRFLOW_VAR_RTDS_BIN=str(rtds),
+        AIRFLOW_VAR_RTDS_SOURCE=randomuser_api,
+        AIRFLOW_VAR_RTDS_TOPIC=topic,
+        AIRFLOW_VAR_RTDS_DURATION="3s",
+        # The Connection's brokers win over this Variable: were it used, the run would fail.
+        AIRFLOW_VAR_RTDS_BOOTSTRAP_SERVERS=DEAD_KAFKA,
+        RTDS_KAFKA_TIMEOUT="10s",
+        AIRFLOW_CONN_RTDS_KAFKA=json.dumps(connection),
+    )
+    log, state = dags_test(env)
+    assert state == "success", f"the task ended {state}:\n{log}"
+    assert f"--bootstrap-servers {SECURE_KAFKA} " in log, log
+    assert password not in log, "the Connection's password shows in the task log"
+    ends = end_offsets(kafka_tools, flags, topic)
+    assert ends and sum(ends) > 0, f"no records on {topic} at {SECURE_KAFKA}: {ends}"
