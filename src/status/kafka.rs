@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
@@ -220,12 +221,34 @@ impl Observer {
         })
     }
 
+    /// Runs a request of the group's coordinator, again while the cluster is
+    /// still choosing or loading it (a fresh broker's first seconds, when
+    /// the offsets topic is being made), for up to `kafka.timeout`.
+    fn coordinated<T>(&self, request: impl Fn() -> KafkaResult<T>) -> KafkaResult<T> {
+        use RDKafkaErrorCode::{
+            CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator,
+        };
+        let deadline = Instant::now() + self.settings.timeout;
+        loop {
+            match request() {
+                Err(error)
+                    if matches!(
+                        error.rdkafka_error_code(),
+                        Some(NotCoordinator | CoordinatorLoadInProgress | CoordinatorNotAvailable)
+                    ) && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+    }
+
     fn group(&self, topic: Option<&Topic>) -> anyhow::Result<Group> {
         let timeout = self.settings.timeout;
         let name = &self.settings.group_id;
         let list = self
-            .consumer
-            .fetch_group_list(Some(name), timeout)
+            .coordinated(|| self.consumer.fetch_group_list(Some(name), timeout))
             .with_context(|| format!("cannot describe consumer group {name}"))?;
         let (state, members) = list.groups().first().map_or(("Dead".to_string(), 0), |g| {
             (g.state().to_string(), g.members().len())
@@ -238,8 +261,7 @@ impl Observer {
                 wanted.add_partition(&topic.name, p.partition);
             }
             let committed = self
-                .consumer
-                .committed_offsets(wanted, timeout)
+                .coordinated(|| self.consumer.committed_offsets(wanted.clone(), timeout))
                 .with_context(|| format!("cannot read the commit points of group {name}"))?;
             for p in &topic.partitions {
                 let element = committed.find_partition(&topic.name, p.partition);
@@ -341,8 +363,10 @@ impl Observer {
             wanted.add_partition(&topic.name, p.partition);
         }
         let committed = self
-            .consumer
-            .committed_offsets(wanted, self.settings.timeout)
+            .coordinated(|| {
+                self.consumer
+                    .committed_offsets(wanted.clone(), self.settings.timeout)
+            })
             .with_context(|| {
                 format!(
                     "cannot read the commit points of group {}",
