@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use common::{assert_fails_naming, json_summary, rtds_command_with_config, text, unique};
 use rtds::config::Settings;
 
+/// Environment variables a run sets.
+type Env<'a> = Vec<(&'a str, &'a str)>;
+
 /// Each failure below must come well within this (the configured timeouts).
 const TIMEOUT: &str = "10s";
 
@@ -273,7 +276,7 @@ fn wrong_secrets_and_certificates_fail_at_once_naming_the_cause() {
         ("RTDS_KAFKA_SSL_CA_LOCATION", ""),
         ("RTDS_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
     ];
-    let cases: Vec<(&str, &[&str], Vec<(&str, &str)>, &[&str])> = vec![
+    let cases: Vec<(&str, &[&str], Env, &[&str])> = vec![
         (
             "wrong Kafka password",
             &produce,
@@ -350,7 +353,7 @@ fn no_secret_shows_in_any_output() {
     let (wrong_kafka, wrong_cassandra) = (unique("kafka-pw"), unique("cql-pw"));
     let pipeline = flags(&topic, &table, &group);
     let source = ["--source", "builtin"];
-    let commands: Vec<(&str, Vec<&str>, Vec<(&str, &str)>)> = vec![
+    let commands: Vec<(&str, Vec<&str>, Env)> = vec![
         ("admin", vec!["config"], vec![]),
         ("admin", vec!["schema", "--table", &table], vec![]),
         (
