@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures::StreamExt;
+use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::{OpenSsl010Config, Session, TlsContext};
 use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::Consistency;
 use scylla::statement::Statement;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::{DeserializeRow, SerializeRow};
@@ -140,9 +143,22 @@ struct Upsert<'a> {
 /// tell, the cause: a refused login, an untrusted certificate, TLS on one
 /// side only.
 pub async fn connect(settings: &CassandraSettings) -> anyhow::Result<Session> {
+    // Token-aware (each request to a replica of its row), and kept in the
+    // local datacenter when one is named.
+    let mut routing = DefaultPolicy::builder().token_aware(true);
+    if !settings.local_datacenter.is_empty() {
+        routing = routing
+            .prefer_datacenter(settings.local_datacenter.clone())
+            .permit_dc_failover(false);
+    }
+    let profile = ExecutionProfile::builder()
+        .load_balancing_policy(routing.build())
+        .consistency(consistency(&settings.read_consistency))
+        .build();
     let mut builder = SessionBuilder::new()
         .known_nodes(&settings.contact_points)
-        .connection_timeout(settings.timeout);
+        .connection_timeout(settings.timeout)
+        .default_execution_profile_handle(profile.into_handle());
     if !settings.username.is_empty() {
         builder = builder.user(&settings.username, &settings.password);
     }
@@ -187,6 +203,22 @@ pub async fn connect(settings: &CassandraSettings) -> anyhow::Result<Session> {
             ),
         })
     })
+}
+
+/// The driver's consistency of a level as the settings spell it (checked
+/// against [`crate::config::CONSISTENCIES`] when they are read).
+fn consistency(level: &str) -> Consistency {
+    match level {
+        "ANY" => Consistency::Any,
+        "ONE" => Consistency::One,
+        "TWO" => Consistency::Two,
+        "THREE" => Consistency::Three,
+        "QUORUM" => Consistency::Quorum,
+        "ALL" => Consistency::All,
+        "EACH_QUORUM" => Consistency::EachQuorum,
+        "LOCAL_ONE" => Consistency::LocalOne,
+        _ => Consistency::LocalQuorum,
+    }
 }
 
 /// Why a session could not be opened, as far as the driver's words tell:
@@ -258,14 +290,14 @@ impl Store {
         let delete = format!("DELETE FROM {table} USING TIMESTAMP ? WHERE id = ?");
         let mut prepared = Vec::new();
         for statement in [upsert, delete] {
-            let mut write = session
-                .prepare(statement)
+            let mut write = prepare_when_ready(&session, statement, settings.timeout)
                 .await
                 .with_context(|| format!("cannot prepare the writes into {table}"))?;
             // By primary key, at a given write time: replaying one is
             // harmless, so the driver may retry it and speculate.
             write.set_is_idempotent(true);
             write.set_request_timeout(Some(settings.timeout));
+            write.set_consistency(consistency(&settings.write_consistency));
             prepared.push(write);
         }
         let (delete, upsert) = (prepared.pop().expect("two"), prepared.pop().expect("two"));
@@ -457,6 +489,33 @@ impl Store {
     pub fn table(&self) -> &str {
         &self.table
     }
+
+    /// Every node of the cluster as the driver knows it (from the cluster's
+    /// own metadata, not only the contact points), and whether it has a
+    /// connection to it now.
+    pub fn nodes(&self) -> Vec<NodeState> {
+        let mut nodes: Vec<NodeState> = self
+            .session
+            .get_cluster_state()
+            .get_nodes_info()
+            .iter()
+            .map(|node| NodeState {
+                address: node.address.to_string(),
+                datacenter: node.datacenter.clone(),
+                up: node.is_connected(),
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.address.cmp(&b.address));
+        nodes
+    }
+}
+
+/// A node of the cluster, for the status and the dashboard.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeState {
+    pub address: String,
+    pub datacenter: Option<String>,
+    pub up: bool,
 }
 
 /// A keyspace and table name as CQL takes them unquoted, checked before
@@ -652,6 +711,29 @@ async fn ensure_schema(
             .context("Cassandra nodes did not agree on the schema")?;
     }
     Ok(ran)
+}
+
+/// Prepares `statement`, again while the node says its table does not
+/// exist, for up to `patience`: a table another writer created a moment ago
+/// is in `system_schema` before every node has loaded it, and a writer that
+/// found it there runs no DDL that would have waited for it.
+async fn prepare_when_ready(
+    session: &Session,
+    statement: String,
+    patience: Duration,
+) -> Result<PreparedStatement, scylla::errors::PrepareError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match session.prepare(statement.clone()).await {
+            Err(error)
+                if error.to_string().contains("does not exist")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// The words for a request refused for want of a permission, naming the

@@ -53,6 +53,19 @@ const MASK: &str = "***";
 /// milliseconds, so anything less is 0, which they read as "never" or "at once".
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
+/// Cassandra's consistency levels for reads and writes, as CQL spells them.
+pub const CONSISTENCIES: [&str; 9] = [
+    "ANY",
+    "ONE",
+    "TWO",
+    "THREE",
+    "QUORUM",
+    "ALL",
+    "LOCAL_QUORUM",
+    "EACH_QUORUM",
+    "LOCAL_ONE",
+];
+
 /// Cassandra's longest time to live, 20 years.
 const MAX_TTL: Duration = Duration::from_secs(630_720_000);
 
@@ -99,6 +112,11 @@ pub struct KafkaSettings {
     /// Copies of each partition of topics rtds creates; default 1, right for
     /// one broker. Use 3 on a production cluster so a broker can fail.
     pub replication_factor: i32,
+    /// `min.insync.replicas` of topics rtds creates: copies that must have a
+    /// record before it counts as delivered (producers use `acks=all`);
+    /// default 0 = the brokers' default. Use 2 with 3 replicas: one broker may
+    /// fail without losing an acknowledged record or stopping writes.
+    pub min_insync_replicas: i32,
     /// How long a client waits for the broker (metadata, topic creation,
     /// delivery of a record) before giving up; default 30s, at least 1ms.
     /// Raise it for slow links, lower it to fail faster.
@@ -170,6 +188,19 @@ pub struct CassandraSettings {
     /// trailing newline dropped; default empty = none. Set this or
     /// `password`, not both.
     pub password_file: String,
+    /// Datacenter whose nodes serve the requests (the driver's DC-aware
+    /// routing; `LOCAL_*` consistencies count its replicas); default empty =
+    /// any node. Set it on a cluster of several datacenters.
+    pub local_datacenter: String,
+    /// Consistency of writes: how many replicas acknowledge each one;
+    /// default `LOCAL_QUORUM` (a majority of the local datacenter's replicas:
+    /// 1 of 1, 2 of 3). ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM,
+    /// EACH_QUORUM, LOCAL_ONE, ANY.
+    pub write_consistency: String,
+    /// Consistency of reads (`rtds users`, the status, the dashboard);
+    /// default `LOCAL_QUORUM`. `ALL` reads every replica, repairing any
+    /// that missed a write.
+    pub read_consistency: String,
     /// CA certificate (PEM file) of the nodes; default empty = plain TCP.
     /// When set, connections use TLS and check each node's certificate
     /// against it and against the node's IP address (an `IP:` entry of its
@@ -287,6 +318,7 @@ impl Default for Settings {
                 group_id: "rtds-processor".into(),
                 partitions: 3,
                 replication_factor: 1,
+                min_insync_replicas: 0,
                 timeout: Duration::from_secs(30),
                 security_protocol: "PLAINTEXT".into(),
                 sasl_mechanism: String::new(),
@@ -308,6 +340,9 @@ impl Default for Settings {
                 username: String::new(),
                 password: String::new(),
                 password_file: String::new(),
+                local_datacenter: String::new(),
+                write_consistency: "LOCAL_QUORUM".into(),
+                read_consistency: "LOCAL_QUORUM".into(),
                 tls_ca_file: String::new(),
                 concurrency: 256,
                 timeout: Duration::from_secs(10),
@@ -673,6 +708,37 @@ impl Loaded {
         }
         self.validate_sasl()?;
         self.validate_tls()?;
+        let k = &s.kafka;
+        if !(0..=k.replication_factor).contains(&k.min_insync_replicas) {
+            return Err(self.invalid(
+                "kafka.min_insync_replicas",
+                format!(
+                    "is {}, must be between 0 (the brokers' default) and kafka.replication_factor ({}): \
+                     more copies in sync than exist would refuse every write",
+                    k.min_insync_replicas, k.replication_factor
+                ),
+            ));
+        }
+        for (key, level) in [
+            (
+                "cassandra.write_consistency",
+                &s.cassandra.write_consistency,
+            ),
+            ("cassandra.read_consistency", &s.cassandra.read_consistency),
+        ] {
+            if !CONSISTENCIES.contains(&level.as_str()) {
+                return Err(self.invalid(
+                    key,
+                    format!("`{level}` is not one of {}", CONSISTENCIES.join(", ")),
+                ));
+            }
+        }
+        if s.cassandra.read_consistency == "ANY" {
+            return Err(self.invalid(
+                "cassandra.read_consistency",
+                "ANY is for writes only: Cassandra refuses reads at ANY",
+            ));
+        }
         check_replication(&s.cassandra.replication)
             .map_err(|m| self.invalid("cassandra.replication", m))?;
         if !(1..=5000).contains(&s.produce.batch_size) {

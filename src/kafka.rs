@@ -442,11 +442,15 @@ pub async fn ensure_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Resu
     if let Some(partitions) = partition_count(&looker, topic, settings).await? {
         return Ok(partitions);
     }
-    let new_topic = NewTopic::new(
+    let min_insync = settings.min_insync_replicas.to_string();
+    let mut new_topic = NewTopic::new(
         topic,
         settings.partitions,
         TopicReplication::Fixed(settings.replication_factor),
     );
+    if settings.min_insync_replicas > 0 {
+        new_topic = new_topic.set("min.insync.replicas", &min_insync);
+    }
     let options = AdminOptions::new().request_timeout(Some(timeout));
     let admin: AdminClient<DefaultClientContext> =
         client_config(settings, Role::Admin)?

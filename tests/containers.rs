@@ -73,9 +73,9 @@ fn the_compose_file_follows_the_compose_specification() {
     );
     assert!(config.contains("replicas: 1"), "{config}");
     // The processors scale out by a variable.
-    let scaled = stdout(&docker_compose(&["config"], &[("RTDS_PROCESSORS", "3")]));
+    let scaled = stdout(&docker_compose(&["config"], &[("PROCESSORS", "3")]));
     assert!(scaled.contains("replicas: 3"), "{scaled}");
-    let refused = docker_compose(&["config", "--quiet"], &[("RTDS_PROCESSORS", "three")]);
+    let refused = docker_compose(&["config", "--quiet"], &[("PROCESSORS", "three")]);
     assert!(!refused.status.success(), "replicas: three was accepted");
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use crate::cassandra::{Sampled, Store, connect};
+use crate::cassandra::{NodeState, Sampled, Store, connect};
 use crate::config::CassandraSettings;
 
 /// Why the table could not be looked at.
@@ -37,6 +37,8 @@ pub struct Facts {
     pub estimate: Option<u64>,
     /// When the newest sampled row was written.
     pub newest: Option<DateTime<Utc>>,
+    /// Every node of the cluster, up or down.
+    pub nodes: Vec<NodeState>,
 }
 
 /// One look: the facts and the sample they come from.
@@ -110,6 +112,7 @@ async fn sample(store: &Store, limit: u32) -> anyhow::Result<TableLook> {
             exact,
             estimate,
             newest,
+            nodes: store.nodes(),
         },
         sample,
     })

@@ -100,7 +100,13 @@ pub struct DeadLetter {
 /// Everything Kafka answered in one look.
 #[derive(Debug, Clone, Serialize)]
 pub struct Facts {
+    /// The brokers that answer, as `host:port`.
     pub brokers: Vec<String>,
+    /// Ids of brokers that hold replicas but are not in the cluster's
+    /// metadata: down (Kafka lists live brokers only).
+    pub brokers_down: Vec<i32>,
+    /// Partitions, of every topic, with fewer replicas in sync than they have.
+    pub under_replicated: usize,
     /// None when the topic does not exist.
     pub topic: Option<Topic>,
     pub group: Group,
@@ -134,6 +140,20 @@ impl Observer {
             .iter()
             .map(|b| format!("{}:{}", b.host(), b.port()))
             .collect();
+        let live: Vec<i32> = metadata.brokers().iter().map(|b| b.id()).collect();
+        let partitions = metadata.topics().iter().flat_map(|t| t.partitions());
+        let (mut brokers_down, mut under_replicated) = (Vec::new(), 0);
+        for partition in partitions {
+            if partition.isr().len() < partition.replicas().len() {
+                under_replicated += 1;
+            }
+            for id in partition.replicas() {
+                if !live.contains(id) && !brokers_down.contains(id) {
+                    brokers_down.push(*id);
+                }
+            }
+        }
+        brokers_down.sort_unstable();
         let partitions_of = |name: &str| {
             metadata
                 .topics()
@@ -159,6 +179,8 @@ impl Observer {
         };
         Ok(Facts {
             brokers,
+            brokers_down,
+            under_replicated,
             topic,
             group,
             dlq,

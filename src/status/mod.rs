@@ -303,6 +303,23 @@ fn kafka_hops(
     };
     let brokers = facts.brokers.join(",");
     let topic_hop = match &facts.topic {
+        Some(_) if !facts.brokers_down.is_empty() => {
+            let ids: Vec<String> = facts.brokers_down.iter().map(i32::to_string).collect();
+            hop(
+                "kafka",
+                State::Warn,
+                format!(
+                    "{brokers} up; broker {} down: {} partitions under-replicated",
+                    ids.join(", "),
+                    facts.under_replicated
+                ),
+                Some(
+                    "start the broker again: until then writes need the brokers left \
+                     (min.insync.replicas), and one more loss may stop them",
+                ),
+            )
+            .with(facts.topic.as_ref().expect("matched"))
+        }
         None => hop(
             "kafka",
             State::Fail,
@@ -481,11 +498,34 @@ fn cassandra_hop(
                     format!(", newest written {}{of}", ago(at, now))
                 })
                 .unwrap_or_default();
+            let down: Vec<&str> = facts
+                .nodes
+                .iter()
+                .filter(|n| !n.up)
+                .map(|n| n.address.as_str())
+                .collect();
+            let (state, cluster, advice) = if down.is_empty() {
+                (State::Ok, String::new(), None)
+            } else {
+                (
+                    State::Warn,
+                    format!(
+                        "; {} of {} nodes down: {}",
+                        down.len(),
+                        facts.nodes.len(),
+                        down.join(", ")
+                    ),
+                    Some(
+                        "start the node again: until then writes need enough replicas left \
+                         for cassandra.write_consistency",
+                    ),
+                )
+            };
             hop(
                 "cassandra",
-                State::Ok,
-                format!("{nodes}: {}, {rows}{newest}", facts.table),
-                None,
+                state,
+                format!("{nodes}: {}, {rows}{newest}{cluster}", facts.table),
+                advice,
             )
             .with(facts)
         }
@@ -507,6 +547,8 @@ mod tests {
     fn facts(members: usize, lag: i64) -> kafka::Facts {
         kafka::Facts {
             brokers: vec!["127.0.0.1:9092".into()],
+            brokers_down: Vec::new(),
+            under_replicated: 0,
             topic: Some(kafka::Topic {
                 name: "users_created".into(),
                 partitions: vec![kafka::Partition {
@@ -531,6 +573,13 @@ mod tests {
     }
 
     fn report(kafka: Result<kafka::Facts, String>) -> Report {
+        report_with_nodes(kafka, Vec::new())
+    }
+
+    fn report_with_nodes(
+        kafka: Result<kafka::Facts, String>,
+        nodes: Vec<crate::cassandra::NodeState>,
+    ) -> Report {
         let look = Look {
             source: SourceLook::Builtin,
             kafka,
@@ -540,10 +589,44 @@ mod tests {
                 exact: true,
                 estimate: None,
                 newest: None,
+                nodes,
             }),
             jobs: None,
         };
         Report::of(&look, &Settings::default())
+    }
+
+    #[test]
+    fn a_broker_or_a_node_down_is_named() {
+        let mut kafka = facts(1, 0);
+        kafka.brokers_down = vec![3];
+        kafka.under_replicated = 4;
+        let node = |address: &str, up| crate::cassandra::NodeState {
+            address: address.into(),
+            datacenter: Some("dc1".into()),
+            up,
+        };
+        let nodes = vec![node("127.0.1.1:9042", true), node("127.0.1.2:9042", false)];
+        let report = report_with_nodes(Ok(kafka), nodes);
+        let hop = |name| report.hops.iter().find(|h| h.name == name).unwrap();
+        assert_eq!(hop("kafka").state, State::Warn);
+        assert!(
+            hop("kafka")
+                .summary
+                .contains("broker 3 down: 4 partitions under-replicated"),
+            "{}",
+            report.render()
+        );
+        assert_eq!(hop("cassandra").state, State::Warn);
+        assert!(
+            hop("cassandra")
+                .summary
+                .contains("1 of 2 nodes down: 127.0.1.2:9042"),
+            "{}",
+            report.render()
+        );
+        // Degraded, but records still flow: a warning, not a failure.
+        assert!(report.healthy, "{}", report.render());
     }
 
     #[test]
