@@ -589,9 +589,18 @@ impl Loaded {
     /// rest of rtds sees one password however an operator keeps it.
     fn read_password_files(&mut self) -> Result<(), ConfigError> {
         let s = &self.settings;
-        let sasl = self.password_file("kafka.sasl_password", &s.kafka.sasl_password)?;
-        let key = self.password_file("kafka.ssl_key_password", &s.kafka.ssl_key_password)?;
-        let cassandra = self.password_file("cassandra.password", &s.cassandra.password)?;
+        let (k, c) = (&s.kafka, &s.cassandra);
+        let sasl = self.password_file(
+            "kafka.sasl_password",
+            &k.sasl_password,
+            &k.sasl_password_file,
+        )?;
+        let key = self.password_file(
+            "kafka.ssl_key_password",
+            &k.ssl_key_password,
+            &k.ssl_key_password_file,
+        )?;
+        let cassandra = self.password_file("cassandra.password", &c.password, &c.password_file)?;
         let s = &mut self.settings;
         for (read, password) in [
             (sasl, &mut s.kafka.sasl_password),
@@ -605,15 +614,15 @@ impl Loaded {
         Ok(())
     }
 
-    /// The password in the file that `{key}_file` names, if it names one:
+    /// The password in `file`, the setting `{key}_file`, if it names one:
     /// read whole, one trailing newline dropped (`echo` and editors add it).
-    fn password_file(&self, key: &str, password: &str) -> Result<Option<String>, ConfigError> {
+    fn password_file(
+        &self,
+        key: &str,
+        password: &str,
+        file: &str,
+    ) -> Result<Option<String>, ConfigError> {
         let file_key = format!("{key}_file");
-        let file = match file_key.as_str() {
-            "kafka.sasl_password_file" => &self.settings.kafka.sasl_password_file,
-            "kafka.ssl_key_password_file" => &self.settings.kafka.ssl_key_password_file,
-            _ => &self.settings.cassandra.password_file,
-        };
         if file.is_empty() {
             return Ok(None);
         }
