@@ -5,6 +5,8 @@ local stack. Prints figures and ratios; asserts nothing about speed.
     benches/run.py produce [--records N] [--rounds R]   rtds produce vs Kafka's ProducerPerformance
     benches/run.py process [--records N] [--rounds R]   rtds process vs a plain prepared-insert loop,
                                            plus end-to-end latency at a steady rate
+    benches/run.py scale [--records N]     on the local cluster: 1, 2 and 3 rtds process in one
+                                           group on a topic of 6 partitions, rows/s for each
 
 Run through scripts/bench, which brings the stack up and builds first.
 """
@@ -262,9 +264,69 @@ def bench_process(records, rounds):
           f"processor peak RSS {rss_latency:.1f} MiB")
 
 
+# ------------------------------------------------------------------ scale
+
+CLUSTER_CONFIG = os.path.join(ROOT, ".stack", "cluster", "rtds.toml")
+
+
+def cpu_ticks():
+    """(busy, total) clock ticks of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(f) for f in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU seconds a process has used, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_scale(records):
+    on_cluster = lambda *args: [RTDS, "--config", CLUSTER_CONFIG, *args]
+    topic = unique("scale")
+    log(f"filling {topic} (6 partitions, 3 replicas) with {records} records")
+    subprocess.run(on_cluster("produce", "--topic", topic, "--source", "builtin", "--count", str(records)),
+                   check=True, capture_output=True, env={**os.environ, "RTDS_KAFKA_PARTITIONS": "6"})
+    rows, single = [], None
+    for processors in (1, 2, 3):
+        group, keyspace = unique("group"), unique("ks")
+        log(f"{processors} rtds process in group {group}")
+        # The keyspace first, by one processor alone, so that the timed run
+        # measures writes, not several processors racing to create a table.
+        subprocess.run(on_cluster("schema", "--keyspace", keyspace), check=True, capture_output=True)
+        busy_before, total_before = cpu_ticks()
+        started = [subprocess.Popen(on_cluster("process", "--topic", topic, "--keyspace", keyspace,
+                                               "--group", group, "--until-idle", "5s", "--json"),
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                   for _ in range(processors)]
+        cpu, summaries = 0.0, []
+        for process in started:
+            # Read before the wait: /proc/PID/stat is gone once reaped.
+            stdout = process.stdout.read()
+            cpu += process_cpu_seconds(process.pid)
+            process.wait()
+            if process.returncode:
+                sys.exit(f"bench: rtds process failed with status {process.returncode}")
+            summaries.append(last_json(stdout))
+        busy_after, total_after = cpu_ticks()
+        written = sum(s["written"] for s in summaries)
+        # The group's rate: every row over the longest busy span of its members.
+        rate = written / max(s["busy_seconds"] for s in summaries)
+        single = single or rate
+        machine = 100 * (busy_after - busy_before) / max(total_after - total_before, 1)
+        rows.append([processors, written, f"{rate:,.0f}", f"{rate / single:.2f}",
+                     f"{100_000 * cpu / written:.2f}", f"{machine:.0f}%"])
+    print(f"\nscale: {records} records on 6 partitions, 3 brokers and 3 Cassandra nodes (RF 3, LOCAL_QUORUM) "
+          f"on this one machine of {os.cpu_count()} cores; ratio against one processor")
+    table(rows, ["processors", "rows", "rows/s", "ratio", "rtds CPU s / 100k rows", "machine CPU busy"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["produce", "process", "all"])
+    parser.add_argument("which", choices=["produce", "process", "all", "scale"])
     parser.add_argument("--records", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=2, help="baseline/rtds pairs, alternated")
     args = parser.parse_args()
@@ -272,6 +334,8 @@ def main():
         bench_produce(args.records or 1_000_000, args.rounds)
     if args.which in ("process", "all"):
         bench_process(args.records or 200_000, args.rounds)
+    if args.which == "scale":
+        bench_scale(args.records or 300_000)
 
 
 if __name__ == "__main__":

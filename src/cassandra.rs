@@ -221,6 +221,45 @@ fn consistency(level: &str) -> Consistency {
     }
 }
 
+/// The consistency level as CQL (and the settings) spell it.
+fn cql_name(level: Consistency) -> String {
+    crate::config::CONSISTENCIES
+        .into_iter()
+        .find(|name| consistency(name) == level)
+        .map_or_else(|| format!("{level:?}"), str::to_string)
+}
+
+/// What a write failed on when too few replicas answer: the consistency it
+/// asked for and how many replicas it had of those it needs. Nothing for
+/// any other failure. This is the failure of a cluster with nodes down, and
+/// the one way out is to bring them back (or to ask for less).
+pub fn unmet_consistency(error: &scylla::errors::ExecutionError) -> Option<String> {
+    use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+    let ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) = error else {
+        return None;
+    };
+    match db {
+        DbError::Unavailable {
+            consistency,
+            required,
+            alive,
+        } => Some(format!(
+            "consistency {} cannot be met: {alive} replica(s) alive of the {required} it needs",
+            cql_name(*consistency)
+        )),
+        DbError::WriteTimeout {
+            consistency,
+            received,
+            required,
+            ..
+        } => Some(format!(
+            "consistency {} was not met in time: {received} replica(s) acknowledged of the {required} it needs",
+            cql_name(*consistency)
+        )),
+        _ => None,
+    }
+}
+
 /// Why a session could not be opened, as far as the driver's words tell:
 /// each has its own advice.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -884,5 +923,23 @@ mod tests {
         assert!(check_name("cassandra.table", &"a".repeat(48)).is_ok());
         let reserved = check_name("cassandra.table", "table").unwrap_err();
         assert!(reserved.to_string().contains("reserved"), "{reserved}");
+    }
+
+    #[test]
+    fn an_unmet_consistency_names_the_level_and_the_replicas() {
+        use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+        let failed = |db| {
+            ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, String::new()))
+        };
+        let unavailable = failed(DbError::Unavailable {
+            consistency: Consistency::LocalQuorum,
+            required: 2,
+            alive: 1,
+        });
+        assert_eq!(
+            unmet_consistency(&unavailable).unwrap(),
+            "consistency LOCAL_QUORUM cannot be met: 1 replica(s) alive of the 2 it needs"
+        );
+        assert!(unmet_consistency(&failed(DbError::Overloaded)).is_none());
     }
 }

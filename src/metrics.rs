@@ -80,6 +80,8 @@ pub struct Metrics {
     pub dlq_retries: Counter,
     /// Records consumed but not yet written (bounded: that is backpressure).
     pub in_flight: Gauge,
+    /// 1 while consumption is paused because every write waits on Cassandra.
+    pub consumption_paused: Gauge,
     /// Messages in the topic the processor has not read yet.
     pub lag: Gauge,
     /// The same, per partition this processor owns.
@@ -124,6 +126,7 @@ impl Metrics {
             consumer_errors: Counter::default(),
             dlq_retries: Counter::default(),
             in_flight: Gauge::default(),
+            consumption_paused: Gauge::default(),
             lag: Gauge::default(),
             partition_lag: Family::default(),
             rebalances: Counter::default(),
@@ -197,6 +200,11 @@ impl Metrics {
             "records_in_flight",
             "Consumed, not yet written",
             m.in_flight.clone(),
+        );
+        registry.register(
+            "consumption_paused",
+            "1 while every write waits on Cassandra and the partitions are paused",
+            m.consumption_paused.clone(),
         );
         registry.register("consumer_lag", "Messages not yet read", m.lag.clone());
         registry.register(

@@ -33,12 +33,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::cassandra::Store;
+use crate::cassandra::{self, Store};
 use crate::config::Settings;
 use crate::kafka;
 use crate::metrics::Metrics;
 use crate::progress::{self, Progress};
-use crate::retry::{self, Class, Retry, Stop};
+use crate::retry::{self, Class, Retry, Said, Stop};
 use crate::user::{Invalid, User};
 use consumer::{Consumed, GroupConsumer};
 use dlq::{DeadLetters, Sent};
@@ -143,6 +143,9 @@ pub async fn run(
         stop: shutdown.child_token(),
         failure: Mutex::new(None),
         busy: BusyClock::default(),
+        writes_said: Said::default(),
+        dlq_said: Said::default(),
+        writes_held_by: Mutex::new(None),
     });
     let permits = Arc::new(Semaphore::new(settings.cassandra.concurrency));
 
@@ -302,8 +305,22 @@ impl Listener {
             _ = self.job.stop.cancelled() => return Ok(None),
             _ = tokio::time::sleep(POLL_EVERY) => {}
         }
-        info!("every write is waiting on Cassandra: pausing consumption until writes go through");
+        let held_by = || {
+            self.job
+                .writes_held_by
+                .lock()
+                .expect("held-by lock")
+                .clone()
+                .unwrap_or_else(|| "no write has failed yet, they are slow".into())
+        };
+        warn!(
+            "every write is waiting on Cassandra ({}): consumption paused until writes go through",
+            held_by()
+        );
         consumer::set_paused(consumer, true);
+        self.job.metrics.consumption_paused.set(1);
+        let (paused_at, said) = (Instant::now(), Said::default());
+        said.due();
         let waited = loop {
             tokio::select! {
                 biased;
@@ -317,12 +334,23 @@ impl Listener {
                         break Err(fatal);
                     },
                 },
-                _ = tokio::time::sleep(POLL_EVERY) => {}
+                _ = tokio::time::sleep(POLL_EVERY) => if said.due() {
+                    warn!(
+                        "consumption still paused after {:.0?}, every write waiting on Cassandra ({})",
+                        paused_at.elapsed(),
+                        held_by()
+                    );
+                },
             }
         };
         consumer::set_paused(consumer, false);
+        self.job.metrics.consumption_paused.set(0);
+        *self.job.writes_held_by.lock().expect("held-by lock") = None;
         if let Ok(Some(_)) = waited {
-            info!("writes go through again: consumption resumed");
+            info!(
+                "writes go through again after {:.0?}: consumption resumed",
+                paused_at.elapsed()
+            );
         }
         waited
     }
@@ -356,6 +384,17 @@ impl Listener {
             // meaning a finished record.
             drop(permit);
         });
+    }
+}
+
+/// A retried write failure in words, with what to do when it is a
+/// cluster short of replicas.
+fn held_by(error: &scylla::errors::ExecutionError) -> String {
+    match cassandra::unmet_consistency(error) {
+        Some(unmet) => format!(
+            "{unmet}: start the nodes that are down again, or lower cassandra.write_consistency"
+        ),
+        None => error.to_string(),
     }
 }
 
@@ -417,6 +456,11 @@ struct Job {
     stop: CancellationToken,
     failure: Mutex<Option<anyhow::Error>>,
     busy: BusyClock,
+    /// Pace the retry log lines of all writes, and of all DLQ sends.
+    writes_said: Said,
+    dlq_said: Said,
+    /// The last write failure retried, in words: what a pause waits on.
+    writes_held_by: Mutex<Option<String>>,
 }
 
 impl Job {
@@ -452,9 +496,11 @@ impl Job {
         let result = WRITE_RETRY
             .run(
                 &self.stop,
+                &self.writes_said,
                 retry::cassandra,
-                |_| {
+                |error| {
                     self.metrics.write_retries.inc();
+                    *self.writes_held_by.lock().expect("held-by lock") = Some(held_by(error));
                 },
                 || async {
                     let started = Instant::now();
@@ -493,6 +539,7 @@ impl Job {
         let result = DLQ_RETRY
             .run(
                 &self.stop,
+                &self.dlq_said,
                 retry::kafka,
                 |_| {
                     self.metrics.dlq_retries.inc();

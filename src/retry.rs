@@ -6,6 +6,7 @@
 //! logged, a shutdown cuts waits short, and a permanent error ends the loop.
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -29,6 +30,25 @@ pub enum Class {
 
 /// How often a retrying loop says that it still retries.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// When the loops retrying one kind of work last said so. Shared by all of
+/// them: 256 writes held by one outage log one line every [`LOG_EVERY`],
+/// not 256.
+#[derive(Debug, Default)]
+pub struct Said(Mutex<Option<Instant>>);
+
+impl Said {
+    /// True when nothing was said for [`LOG_EVERY`] (or ever): the caller
+    /// says it now.
+    pub fn due(&self) -> bool {
+        let mut last = self.0.lock().expect("said lock");
+        let due = last.is_none_or(|at| at.elapsed() >= LOG_EVERY);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
+}
 
 /// Why a retried operation did not succeed.
 #[derive(Debug)]
@@ -57,12 +77,14 @@ pub struct Retry {
 impl Retry {
     /// Runs `attempt` until it succeeds, failing permanently, running out of
     /// attempts or patience, or `cancel` firing. `classify` sorts each
-    /// error; `on_retry` is told of every failure retried (for counters). An
+    /// error; `on_retry` is told of every failure retried (for counters);
+    /// `said` paces the log lines of every loop it is shared by. An
     /// attempt in flight is never cut short (each has its own timeout); the
     /// waits between attempts are.
     pub async fn run<T, E, F, Fut>(
         &self,
         cancel: &CancellationToken,
+        said: &Said,
         classify: impl Fn(&E) -> Class,
         mut on_retry: impl FnMut(&E),
         mut attempt: F,
@@ -73,7 +95,6 @@ impl Retry {
         Fut: Future<Output = Result<T, E>>,
     {
         let (mut tries, mut waited_later) = (0u32, Duration::ZERO);
-        let mut logged: Option<Instant> = None;
         let started = Instant::now();
         loop {
             let error = match attempt().await {
@@ -99,14 +120,13 @@ impl Retry {
                 }
             };
             on_retry(&error);
-            if logged.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
+            if said.due() {
                 warn!(
                     "{} failed, retrying in {:.1?} ({:.0?} since the first try): {error}",
                     self.what,
                     wait,
                     started.elapsed()
                 );
-                logged = Some(Instant::now());
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -214,6 +234,7 @@ mod tests {
         let result: Result<u32, Stop<&str>> = quick(None)
             .run(
                 &CancellationToken::new(),
+                &Said::default(),
                 |_| Class::Transient,
                 |_| {
                     retries.fetch_add(1, Ordering::Relaxed);
@@ -234,6 +255,7 @@ mod tests {
         let result: Result<(), Stop<&str>> = quick(None)
             .run(
                 &CancellationToken::new(),
+                &Said::default(),
                 |e| {
                     if *e == "invalid" {
                         Class::Permanent
@@ -257,6 +279,7 @@ mod tests {
         let result: Result<(), Stop<&str>> = quick(Some(2))
             .run(
                 &CancellationToken::new(),
+                &Said::default(),
                 |_| Class::Transient,
                 |_| {},
                 || async { Err("down") },
@@ -269,6 +292,7 @@ mod tests {
         let result: Result<(), Stop<&str>> = quick(None)
             .run(
                 &cancel,
+                &Said::default(),
                 |_| Class::Transient,
                 |_| {},
                 || async { Err("down") },
@@ -283,6 +307,7 @@ mod tests {
         let result: Result<(), Stop<&str>> = quick(Some(1))
             .run(
                 &CancellationToken::new(),
+                &Said::default(),
                 |_| Class::Later(Duration::from_millis(2)),
                 |_| {},
                 || async {
@@ -295,6 +320,13 @@ mod tests {
         // up; one attempt allowed does not limit them.
         assert!(matches!(result, Err(Stop::Exhausted("429"))));
         assert_eq!(calls.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn one_said_speaks_once_per_interval() {
+        let said = Said::default();
+        assert!(said.due());
+        assert!(!said.due(), "a second loop within LOG_EVERY stays quiet");
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! rtds on the local cluster (`scripts/stack up --nodes 3`): three KRaft
 //! brokers and three Cassandra nodes, topics with 3 replicas (2 in sync),
-//! a keyspace with 3 replicas in dc1 and LOCAL_QUORUM writes. A node lost
-//! in the middle of `rtds process` loses nothing, and the status names it.
+//! a keyspace with 3 replicas in dc1 and LOCAL_QUORUM writes. A Cassandra
+//! node lost in the middle of `rtds process` loses nothing, and the status
+//! names it; with two lost the processor waits, saying which consistency
+//! cannot be met, and catches up when one is back; a broker lost in the
+//! middle of `rtds produce`, and another in the middle of `rtds process`,
+//! neither loses nor doubles a record.
 //!
 //! One test brings the cluster up, plays its scenarios one after another
 //! (they share the nodes, so they may not run at once) and brings it down:
@@ -10,10 +14,12 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{free_port, metric, rtds_command_with_config, send_signal, text, unique, wait_until};
+use common::{
+    Followed, free_port, metric, rtds_command_with_config, send_signal, text, unique, wait_until,
+};
 
 const STACK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack");
 
@@ -71,10 +77,84 @@ fn status(flags: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The cluster's brokers, as its rtds config lists them.
+const BROKERS: &str = "127.0.1.1:9092,127.0.1.2:9092,127.0.1.3:9092";
+
 #[test]
-fn the_cluster_loses_a_node_and_no_record() {
+fn the_cluster_loses_nodes_and_no_record() {
     let _cluster = Cluster::up();
     a_cassandra_node_killed_mid_process_loses_no_record();
+    two_cassandra_nodes_down_hold_the_processor_until_one_is_back();
+    brokers_killed_mid_produce_and_mid_process_lose_and_double_nothing();
+}
+
+/// `rtds produce` of `records` builtin users into `topic`, already in the
+/// topic when it returns.
+fn produce(topic: &str, records: u64) {
+    let produced = rtds(&[
+        "produce",
+        "--source",
+        "builtin",
+        "--count",
+        &records.to_string(),
+        "--topic",
+        topic,
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(
+        common::json_summary(&produced)["acked"],
+        records,
+        "{}",
+        text(&produced)
+    );
+}
+
+/// `rtds process --until-idle 10s` of `topic` into `keyspace`, serving
+/// its metrics on `port`, its log followed.
+fn processor(topic: &str, keyspace: &str, port: u16) -> Followed {
+    let metrics = format!("127.0.0.1:{port}");
+    let group = format!("{topic}-group");
+    Followed::spawn(rtds(&[
+        "process",
+        "--until-idle",
+        "10s",
+        "--json",
+        "--metrics-listen",
+        &metrics,
+        "--topic",
+        topic,
+        "--keyspace",
+        keyspace,
+        "--group",
+        &group,
+    ]))
+}
+
+/// `rtds users --count` on `keyspace`, read at `consistency`.
+fn stored(keyspace: &str, consistency: &str) -> u64 {
+    let counted = rtds(&["users", "--count", "--keyspace", keyspace])
+        .env("RTDS_CASSANDRA_READ_CONSISTENCY", consistency)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&counted.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// Waits until every partition of every topic has all its replicas in
+/// sync again, after a broker came back (`topic` is one that exists).
+fn wait_for_replicas_in_sync(topic: &str) {
+    wait_until(
+        "every partition's replicas in sync",
+        Duration::from_secs(120),
+        || {
+            let status = status(&["--topic", topic]);
+            status.contains("kafka") && !status.contains("under-replicated")
+        },
+    );
 }
 
 /// RF 3, LOCAL_QUORUM writes: with one node of three killed while the
@@ -85,47 +165,9 @@ fn a_cassandra_node_killed_mid_process_loses_no_record() {
     const RECORDS: u64 = 100_000;
     let (topic, keyspace) = (unique("cluster"), unique("cluster"));
     let group = format!("{topic}-group");
-    let count = RECORDS.to_string();
-    let produced = rtds(&[
-        "produce", "--source", "builtin", "--count", &count, "--topic", &topic, "--json",
-    ])
-    .output()
-    .unwrap();
-    assert_eq!(
-        common::json_summary(&produced)["acked"],
-        RECORDS,
-        "{}",
-        text(&produced)
-    );
-
+    produce(&topic, RECORDS);
     let port = free_port();
-    let metrics = format!("127.0.0.1:{port}");
-    let flags = [
-        "--topic",
-        &topic,
-        "--keyspace",
-        &keyspace,
-        "--group",
-        &group,
-    ];
-    let processor = rtds(
-        &[
-            &[
-                "process",
-                "--until-idle",
-                "10s",
-                "--json",
-                "--metrics-listen",
-                &metrics,
-            ][..],
-            &flags,
-        ]
-        .concat(),
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let processor = processor(&topic, &keyspace, port);
     let written = || metric(port, "rtds_rows_written_total").unwrap_or(0);
     wait_until("the processor writing", Duration::from_secs(120), || {
         written() >= 10_000
@@ -154,7 +196,7 @@ fn a_cassandra_node_killed_mid_process_loses_no_record() {
         },
     );
 
-    let output = processor.wait_with_output().unwrap();
+    let output = processor.wait();
     assert!(output.status.success(), "rtds process: {}", text(&output));
     let summary = common::json_summary(&output);
     assert_eq!(summary["written"], RECORDS, "{summary}");
@@ -169,12 +211,128 @@ fn a_cassandra_node_killed_mid_process_loses_no_record() {
     wait_until(
         "a read at ALL finding every row",
         Duration::from_secs(120),
+        || stored(&keyspace, "ALL") == RECORDS,
+    );
+}
+
+/// Two nodes of three down: LOCAL_QUORUM (2 of 3 replicas) cannot be met.
+/// Every write waits, so the processor stops pulling records (its
+/// partitions paused, as many in flight as it allows) and says which
+/// consistency it waits for; one node back is a quorum again, and it
+/// catches up without losing a record.
+fn two_cassandra_nodes_down_hold_the_processor_until_one_is_back() {
+    const RECORDS: u64 = 100_000;
+    let (topic, keyspace) = (unique("quorum"), unique("quorum"));
+    produce(&topic, RECORDS);
+    let port = free_port();
+    let processor = processor(&topic, &keyspace, port);
+    let written = || metric(port, "rtds_rows_written_total").unwrap_or(0);
+    wait_until("the processor writing", Duration::from_secs(120), || {
+        written() >= 5_000
+    });
+    send_signal("-KILL", &node_pid("cassandra-2"));
+    send_signal("-KILL", &node_pid("cassandra-3"));
+
+    wait_until(
+        "the processor naming the consistency it waits for",
+        Duration::from_secs(90),
         || {
-            let counted = rtds(&["users", "--count", "--keyspace", &keyspace])
-                .env("RTDS_CASSANDRA_READ_CONSISTENCY", "ALL")
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&counted.stdout).trim() == count
+            processor
+                .logged()
+                .contains("waiting on Cassandra (consistency LOCAL_QUORUM")
         },
     );
+    assert_eq!(metric(port, "rtds_consumption_paused"), Some(1));
+    // Paused: what it took stays what it holds in flight, no more, until
+    // it says again (every 10 s) that it is still paused.
+    let consumed = || metric(port, "rtds_records_consumed_total").unwrap();
+    let (at_pause, in_flight) = (consumed(), metric(port, "rtds_records_in_flight").unwrap());
+    assert!(at_pause < RECORDS, "consumed {at_pause} of {RECORDS}");
+    wait_until("the processor still paused", Duration::from_secs(30), || {
+        processor.logged().contains("consumption still paused after")
+    });
+    assert_eq!(consumed(), at_pause, "records consumed while paused");
+
+    stack(&["start", "cassandra-2"]);
+    let output = processor.wait();
+    assert!(output.status.success(), "rtds process: {}", text(&output));
+    let summary = common::json_summary(&output);
+    assert_eq!(summary["written"], RECORDS, "{summary}");
+    assert!(
+        text(&output).contains("consumption resumed"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(stored(&keyspace, "LOCAL_QUORUM"), RECORDS);
+    println!(
+        "two nodes down at {at_pause} records consumed ({in_flight} in flight); {} writes retried",
+        summary["write_retries"]
+    );
+    stack(&["start", "cassandra-3"]);
+}
+
+/// A broker killed (SIGKILL) while `rtds produce` sends, and restarted; then
+/// another killed while `rtds process` reads the same records. The topic
+/// holds each record once (the idempotent producer's retries to the new
+/// leaders are not doubled: the high watermarks add up to the count), and
+/// the table holds every record once.
+fn brokers_killed_mid_produce_and_mid_process_lose_and_double_nothing() {
+    const RECORDS: u64 = 200_000;
+    let (topic, keyspace) = (unique("brokers"), unique("brokers"));
+    let port = free_port();
+    let metrics = format!("127.0.0.1:{port}");
+    let producer = Followed::spawn(rtds(&[
+        "produce",
+        "--source",
+        "builtin",
+        "--count",
+        &RECORDS.to_string(),
+        "--max-rate",
+        "20000",
+        "--topic",
+        &topic,
+        "--metrics-listen",
+        &metrics,
+        "--json",
+    ]));
+    let acked = || metric(port, "rtds_records_acked_total").unwrap_or(0);
+    wait_until("the producer sending", Duration::from_secs(60), || {
+        acked() >= 20_000
+    });
+    send_signal("-KILL", &node_pid("kafka-2"));
+    let at_kill = acked();
+    assert!(at_kill < RECORDS, "the producer finished before the kill");
+    let output = producer.wait();
+    assert!(output.status.success(), "rtds produce: {}", text(&output));
+    assert_eq!(common::json_summary(&output)["acked"], RECORDS);
+    assert_eq!(
+        common::topic_size_at(BROKERS, &topic),
+        RECORDS as i64,
+        "records lost or doubled in the topic"
+    );
+    stack(&["start", "kafka-2"]);
+    wait_for_replicas_in_sync(&topic);
+
+    let port = free_port();
+    let processor = processor(&topic, &keyspace, port);
+    let written = || metric(port, "rtds_rows_written_total").unwrap_or(0);
+    wait_until("the processor writing", Duration::from_secs(120), || {
+        written() >= 20_000
+    });
+    send_signal("-KILL", &node_pid("kafka-3"));
+    let written_at_kill = written();
+    assert!(written_at_kill < RECORDS, "the processor finished before the kill");
+    wait_until("rtds status naming the broker down", Duration::from_secs(60), || {
+        status(&["--topic", &topic]).contains("broker 3 down")
+    });
+    let output = processor.wait();
+    assert!(output.status.success(), "rtds process: {}", text(&output));
+    let summary = common::json_summary(&output);
+    assert_eq!(stored(&keyspace, "LOCAL_QUORUM"), RECORDS);
+    println!(
+        "killed kafka-2 at {at_kill} records acked, kafka-3 at {written_at_kill} rows written; \
+         {} rows written in all (a record read again after the kill is the same upsert)",
+        summary["written"]
+    );
+    stack(&["start", "kafka-3"]);
 }

@@ -12,7 +12,7 @@ use tracing::warn;
 use super::api::{ApiUser, RECORD_FIELDS, Reply};
 use crate::config::{ProduceSettings, masked_source, masked_url};
 use crate::metrics::Metrics;
-use crate::retry::{Class, Retry, Stop};
+use crate::retry::{Class, Retry, Said, Stop};
 use crate::user::User;
 
 /// The largest reply body read: a few times the largest page (5000 users of
@@ -64,6 +64,8 @@ pub struct ApiClient {
     nats: Option<String>,
     retries: u32,
     metrics: Metrics,
+    /// Paces the retry log lines of all pages in flight.
+    said: Said,
 }
 
 /// One failed attempt, as the retry loop sorts it.
@@ -125,6 +127,7 @@ impl ApiClient {
             nats: nats.map(|n| n.join(",")),
             retries: settings.retries.max(1),
             metrics,
+            said: Said::default(),
         })
     }
 
@@ -154,6 +157,7 @@ impl ApiClient {
         let result = policy
             .run(
                 stop,
+                &self.said,
                 Failure::class,
                 |failure| match failure {
                     Failure::Retry(reason, _) => self.metrics.source_errors.inc(reason),

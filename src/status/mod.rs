@@ -41,6 +41,17 @@ pub struct Hop {
     pub advice: Option<String>,
     /// The numbers behind the summary, for scripts.
     pub details: serde_json::Value,
+    /// The brokers or nodes behind the hop, each up or down: the
+    /// dashboard shows one mark each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Member>,
+}
+
+/// A broker or a node, as the hop's cluster sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    pub name: String,
+    pub up: bool,
 }
 
 /// What the report is about: the configured names.
@@ -151,12 +162,18 @@ fn hop(name: &'static str, state: State, summary: String, advice: Option<&str>) 
         summary,
         advice: advice.map(str::to_string),
         details: serde_json::Value::Null,
+        members: Vec::new(),
     }
 }
 
 impl Hop {
     fn with<T: Serialize>(mut self, details: &T) -> Hop {
         self.details = serde_json::to_value(details).unwrap_or_default();
+        self
+    }
+
+    fn among(mut self, members: Vec<Member>) -> Hop {
+        self.members = members;
         self
     }
 }
@@ -320,6 +337,19 @@ fn kafka_hops(
             )
             .with(facts.topic.as_ref().expect("matched"))
         }
+        Some(topic) if facts.under_replicated > 0 => hop(
+            "kafka",
+            State::Warn,
+            format!(
+                "{brokers} up; {} partitions under-replicated: replicas catching up",
+                facts.under_replicated
+            ),
+            Some(
+                "wait: a broker that came back catches up by itself; if this stays, \
+                 read the brokers' logs",
+            ),
+        )
+        .with(topic),
         None => hop(
             "kafka",
             State::Fail,
@@ -347,6 +377,15 @@ fn kafka_hops(
         )
         .with(topic),
     };
+    let up = facts.brokers.iter().map(|address| Member {
+        name: address.clone(),
+        up: true,
+    });
+    let down = facts.brokers_down.iter().map(|id| Member {
+        name: format!("broker {id}"),
+        up: false,
+    });
+    let topic_hop = topic_hop.among(up.chain(down).collect());
     let group = &facts.group;
     let last_commit = group
         .last_commit
@@ -528,6 +567,16 @@ fn cassandra_hop(
                 advice,
             )
             .with(facts)
+            .among(
+                facts
+                    .nodes
+                    .iter()
+                    .map(|node| Member {
+                        name: node.address.clone(),
+                        up: node.up,
+                    })
+                    .collect(),
+            )
         }
     }
 }
@@ -597,6 +646,20 @@ mod tests {
     }
 
     #[test]
+    fn replicas_catching_up_are_a_warning() {
+        let mut kafka = facts(1, 0);
+        kafka.under_replicated = 2;
+        let report = report_with_nodes(Ok(kafka), Vec::new());
+        let hop = report.hops.iter().find(|h| h.name == "kafka").unwrap();
+        assert_eq!(hop.state, State::Warn);
+        assert!(
+            hop.summary.contains("2 partitions under-replicated: replicas catching up"),
+            "{}",
+            report.render()
+        );
+    }
+
+    #[test]
     fn a_broker_or_a_node_down_is_named() {
         let mut kafka = facts(1, 0);
         kafka.brokers_down = vec![3];
@@ -624,6 +687,18 @@ mod tests {
                 .contains("1 of 2 nodes down: 127.0.1.2:9042"),
             "{}",
             report.render()
+        );
+        let member = |name: &str, up| Member {
+            name: name.into(),
+            up,
+        };
+        assert_eq!(
+            hop("kafka").members,
+            [member("127.0.0.1:9092", true), member("broker 3", false)]
+        );
+        assert_eq!(
+            hop("cassandra").members,
+            [member("127.0.1.1:9042", true), member("127.0.1.2:9042", false)]
         );
         // Degraded, but records still flow: a warning, not a failure.
         assert!(report.healthy, "{}", report.render());

@@ -565,10 +565,74 @@ impl Drop for Background {
     }
 }
 
+/// A child whose stderr is read as it comes, so that a test can wait on a
+/// log line; killed when dropped, like [`Background`].
+pub struct Followed {
+    child: Background,
+    logged: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Followed {
+    /// Spawns `command` with stdout and stderr piped.
+    pub fn spawn(mut command: Command) -> Followed {
+        use std::io::BufRead;
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the command runs");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let logged = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let reader = std::thread::spawn({
+            let logged = logged.clone();
+            move || {
+                for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut logged = logged.lock().unwrap();
+                    logged.push_str(&line);
+                    logged.push('\n');
+                }
+            }
+        });
+        Followed {
+            child: Background(child),
+            logged,
+            reader: Some(reader),
+        }
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn logged(&self) -> String {
+        self.logged.lock().unwrap().clone()
+    }
+
+    /// Waits for its exit: its status, stdout and the whole of its stderr.
+    pub fn wait(mut self) -> Output {
+        let mut stdout = Vec::new();
+        if let Some(mut out) = self.child.0.stdout.take() {
+            std::io::Read::read_to_end(&mut out, &mut stdout).unwrap();
+        }
+        let status = self.child.0.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        Output {
+            status,
+            stdout,
+            stderr: self.logged().into_bytes(),
+        }
+    }
+}
+
 /// The total number of messages in `topic` (sum of its high watermarks).
 pub fn topic_size(topic: &str) -> i64 {
+    topic_size_at(KAFKA, topic)
+}
+
+/// [`topic_size`] on the brokers `bootstrap`.
+pub fn topic_size_at(bootstrap: &str, topic: &str) -> i64 {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
+        .set("bootstrap.servers", bootstrap)
         .create()
         .unwrap();
     let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {

@@ -162,8 +162,18 @@ function hopCard(h) {
     el("p", "hop-summary", text(h.summary)));
   card.dataset.state = ["ok", "warn", "fail"].includes(h.state) ? h.state : "warn";
   card.dataset.hop = name;
+  const members = list(h.members);
+  if (members.length) card.append(el("ul", "members", ...members.map(memberMark)));
   if (h.advice) card.append(el("p", "hop-advice", text(h.advice)));
   return card;
+}
+
+// One broker or node of the hop: green when up, red when down.
+function memberMark(m) {
+  const mark = el("li", "member", text(m.name));
+  mark.dataset.up = String(m.up === true);
+  mark.title = m.up === true ? "up" : "down";
+  return mark;
 }
 
 // ---------- flow ----------
