@@ -36,6 +36,14 @@ def unique(what):
     return f"rtds_bench_{what}_{uuid.uuid4().hex[:8]}"
 
 
+def reap(process):
+    """Waits for a child that has closed its stdout; returns the CPU seconds
+    (user + system) it used, from the kernel's accounting at its exit."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
 class PeakRss:
     """Follows a process's peak RSS (VmHWM in /proc) while it runs. Not
     getrusage: a child's ru_maxrss starts at the parent's peak (Linux keeps
@@ -43,7 +51,7 @@ class PeakRss:
     script's own memory."""
 
     def __init__(self, pid):
-        self.peak_kib = 0
+        self.peak_kib, self.cpu_seconds = 0, 0.0
         self._thread = threading.Thread(target=self._follow, args=(pid,), daemon=True)
         self._thread.start()
 
@@ -62,15 +70,21 @@ class PeakRss:
         self._thread.join(timeout=1)
         return self.peak_kib / 1024
 
+    def per_100k(self, records):
+        """CPU seconds per 100,000 records (set by run_measured)."""
+        return 100_000 * self.cpu_seconds / max(records, 1)
+
 
 def run_measured(argv):
-    """Runs a command to completion; returns its stdout and peak RSS in MiB."""
+    """Runs a command to completion; returns its stdout and its PeakRss,
+    with its CPU seconds."""
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     rss = PeakRss(process.pid)
-    stdout, _ = process.communicate()
+    stdout = process.stdout.read()
+    rss.cpu_seconds = reap(process)
     if process.returncode:
         sys.exit(f"bench: {' '.join(argv)} failed with status {process.returncode}")
-    return stdout, rss.mib()
+    return stdout, rss
 
 
 def rtds(*args):
@@ -145,14 +159,14 @@ def bench_produce(records, rounds):
         log(f"round {round}: Kafka's ProducerPerformance, {records} records of the same payloads")
         perf_rate = producer_performance(records, payload_file, partitions)
         log(f"round {round}: rtds produce --source builtin, {records} records")
-        out, rss = run_measured(rtds("produce", "--topic", unique("builtin"), "--source", "builtin",
-                                     "--count", str(records), "--json"))
+        out, measured = run_measured(rtds("produce", "--topic", unique("builtin"), "--source", "builtin",
+                                          "--count", str(records), "--json"))
         builtin = last_json(out)
         rows += [
-            [f"{round}: Kafka ProducerPerformance (baseline)", records, f"{perf_rate:,.0f}", "1.00", "-"],
+            [f"{round}: Kafka ProducerPerformance (baseline)", records, f"{perf_rate:,.0f}", "1.00", "-", "-"],
             [f"{round}: rtds produce --source builtin", builtin["acked"],
              f"{builtin['records_per_second']:,.0f}", f"{builtin['records_per_second'] / perf_rate:.2f}",
-             f"{rss:.1f}"],
+             f"{measured.mib():.1f}", f"{measured.per_100k(builtin['acked']):.2f}"],
         ]
 
     api_records = max(records // 2, 10000)
@@ -161,19 +175,20 @@ def bench_produce(records, rounds):
                               stderr=subprocess.DEVNULL)
     try:
         time.sleep(1)
-        out, rss_api = run_measured(rtds("produce", "--topic", unique("api"), "--source",
-                                         "http://127.0.0.1:18800/api/", "--count", str(api_records), "--json"))
+        out, measured_api = run_measured(rtds("produce", "--topic", unique("api"), "--source",
+                                              "http://127.0.0.1:18800/api/", "--count", str(api_records),
+                                              "--json"))
         api = last_json(out)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait()
     rows.append([f"{rounds}: rtds produce --source local API server", api["acked"],
                  f"{api['records_per_second']:,.0f}", f"{api['records_per_second'] / perf_rate:.2f}",
-                 f"{rss_api:.1f}"])
+                 f"{measured_api.mib():.1f}", f"{measured_api.per_100k(api['acked']):.2f}"])
 
     print(f"\nproduce: acks=all, lz4, idempotent, {partitions} partitions, average record {average:.0f} bytes; "
           f"ratio against the same round's baseline")
-    table(rows, ["round: run", "records", "records/s", "ratio", "peak RSS MiB"])
+    table(rows, ["round: run", "records", "records/s", "ratio", "peak RSS MiB", "CPU s / 100k"])
 
 
 # ------------------------------------------------------------------ process
@@ -216,14 +231,15 @@ def bench_process(records, rounds):
                                      capture_output=True, text=True).stdout
         ceiling = last_json(ceiling_out)
         log(f"round {round}: rtds process on them (a new group and keyspace)")
-        out, rss = run_measured(rtds("process", "--topic", topic, "--keyspace", unique("ks"),
-                                     "--group", unique("group"), "--until-idle", "3s", "--json"))
+        out, measured = run_measured(rtds("process", "--topic", topic, "--keyspace", unique("ks"),
+                                          "--group", unique("group"), "--until-idle", "3s", "--json"))
         process = last_json(out)
         rows += [
             [f"{round}: plain prepared-insert loop (ceiling)", ceiling["rows"],
-             f"{ceiling['rows_per_second']:,.0f}", "1.00", "-"],
+             f"{ceiling['rows_per_second']:,.0f}", "1.00", "-", "-"],
             [f"{round}: rtds process", process["written"], f"{process['rows_per_second']:,.0f}",
-             f"{process['rows_per_second'] / ceiling['rows_per_second']:.2f}", f"{rss:.1f}"],
+             f"{process['rows_per_second'] / ceiling['rows_per_second']:.2f}", f"{measured.mib():.1f}",
+             f"{measured.per_100k(process['written']):.2f}"],
         ]
 
     rate, seconds = 1000, 30
@@ -239,29 +255,40 @@ def bench_process(records, rounds):
     time.sleep(8)
     # Steady state: the histogram's growth between two scrapes taken after the
     # producer's start-up and before its end.
+    # The whole run: from just before the producer starts to its last record
+    # stored, its first second included.
     warmup = 5
-    producer = subprocess.Popen(rtds("produce", "--topic", latency_topic, "--source", "builtin", "--max-rate",
-                                     str(rate), "--batch-size", "10", "--duration", f"{seconds + warmup + 2}s"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     scrape = lambda: histogram(urllib.request.urlopen("http://127.0.0.1:19100/metrics").read().decode(),
                                "rtds_end_to_end_seconds")
+    at_start = scrape()
+    producer = subprocess.Popen(rtds("produce", "--topic", latency_topic, "--source", "builtin", "--max-rate",
+                                     str(rate), "--batch-size", "10", "--duration", f"{seconds + warmup + 2}s",
+                                     "--json"),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(warmup)
     before = scrape()
     time.sleep(seconds)
     after = scrape()
-    producer.wait()
+    acked = last_json(producer.communicate()[0])["acked"]
+    deadline = time.time() + 10
+    while (at_end := scrape())[-1][1] - at_start[-1][1] < acked and time.time() < deadline:
+        time.sleep(0.1)
     processor.send_signal(signal.SIGTERM)
     processor.communicate()
     rss_latency = processor_rss.mib()
     steady = [(bound, count - was) for (bound, count), (_, was) in zip(after, before)]
     observed, (p50, p99) = quantiles(steady, [0.5, 0.99])
+    whole = [(bound, count - was) for (bound, count), (_, was) in zip(at_end, at_start)]
+    whole_observed, (whole_p50, whole_p99, whole_max) = quantiles(whole, [0.5, 0.99, 1.0])
 
     print(f"\nprocess: {records} records already in Kafka, Cassandra concurrency {ceiling['concurrency']}; "
           f"ratio against the same round's ceiling")
-    table(rows, ["round: run", "rows", "rows/s", "ratio", "peak RSS MiB"])
+    table(rows, ["round: run", "rows", "rows/s", "ratio", "peak RSS MiB", "CPU s / 100k"])
     print(f"\nend-to-end latency (Kafka record timestamp -> Cassandra write acknowledged), "
           f"{observed} records at a steady {rate} records/s (after {warmup}s warm-up): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
           f"processor peak RSS {rss_latency:.1f} MiB")
+    print(f"the whole run, its first second included: {whole_observed} records, p50 {whole_p50 * 1000:.1f} ms, "
+          f"p99 {whole_p99 * 1000:.1f} ms, slowest under {whole_max * 1000:.0f} ms")
 
 
 # ------------------------------------------------------------------ scale
@@ -275,13 +302,6 @@ def cpu_ticks():
         fields = [int(f) for f in stat.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle, sum(fields)
-
-
-def process_cpu_seconds(pid):
-    """User + system CPU seconds a process has used, from /proc."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_scale(records):
@@ -304,10 +324,8 @@ def bench_scale(records):
                    for _ in range(processors)]
         cpu, summaries = 0.0, []
         for process in started:
-            # Read before the wait: /proc/PID/stat is gone once reaped.
             stdout = process.stdout.read()
-            cpu += process_cpu_seconds(process.pid)
-            process.wait()
+            cpu += reap(process)
             if process.returncode:
                 sys.exit(f"bench: rtds process failed with status {process.returncode}")
             summaries.append(last_json(stdout))

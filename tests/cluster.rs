@@ -277,7 +277,7 @@ fn two_cassandra_nodes_down_hold_the_processor_until_one_is_back() {
 /// leaders are not doubled: the high watermarks add up to the count), and
 /// the table holds every record once.
 fn brokers_killed_mid_produce_and_mid_process_lose_and_double_nothing() {
-    const RECORDS: u64 = 200_000;
+    const RECORDS: u64 = 100_000;
     let (topic, keyspace) = (unique("brokers"), unique("brokers"));
     let port = free_port();
     let metrics = format!("127.0.0.1:{port}");
@@ -288,7 +288,7 @@ fn brokers_killed_mid_produce_and_mid_process_lose_and_double_nothing() {
         "--count",
         &RECORDS.to_string(),
         "--max-rate",
-        "20000",
+        "10000",
         "--topic",
         &topic,
         "--metrics-listen",
@@ -297,7 +297,7 @@ fn brokers_killed_mid_produce_and_mid_process_lose_and_double_nothing() {
     ]));
     let acked = || metric(port, "rtds_records_acked_total").unwrap_or(0);
     wait_until("the producer sending", Duration::from_secs(60), || {
-        acked() >= 20_000
+        acked() >= 10_000
     });
     send_signal("-KILL", &node_pid("kafka-2"));
     let at_kill = acked();
@@ -317,7 +317,7 @@ fn brokers_killed_mid_produce_and_mid_process_lose_and_double_nothing() {
     let processor = processor(&topic, &keyspace, port);
     let written = || metric(port, "rtds_rows_written_total").unwrap_or(0);
     wait_until("the processor writing", Duration::from_secs(120), || {
-        written() >= 20_000
+        written() >= 10_000
     });
     send_signal("-KILL", &node_pid("kafka-3"));
     let written_at_kill = written();

@@ -239,8 +239,9 @@ impl ApiClient {
             }));
         }
         // Results stay raw text until each is read on its own, so one bad
-        // result costs only itself, and no JSON tree is built in between.
-        let reply: Reply<Box<RawValue>> = serde_json::from_slice(&body).map_err(|e| {
+        // result costs only itself, and no JSON tree is built in between;
+        // the raw texts borrow the body, they are not copied out of it.
+        let reply: Reply<&RawValue> = serde_json::from_slice(&body).map_err(|e| {
             Failure::Retry(
                 "malformed",
                 format!("reply is not a Random User API result list: {e}"),
@@ -257,13 +258,13 @@ impl ApiClient {
                 limit: MAX_BODY_BYTES,
             })
         };
-        if reply
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-        {
+        let length = reply.content_length();
+        if length.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(too_large());
         }
-        let mut body = Vec::new();
+        // Sized once when the length is known: a 6 MB page grown by
+        // doubling would hold up to twice that.
+        let mut body = Vec::with_capacity(length.unwrap_or(0) as usize);
         while let Some(chunk) = reply
             .chunk()
             .await
@@ -278,7 +279,7 @@ impl ApiClient {
     }
 
     /// Makes each result a record, counting and logging those that cannot.
-    fn keep_complete(&self, results: Vec<Box<RawValue>>) -> Vec<User> {
+    fn keep_complete(&self, results: Vec<&RawValue>) -> Vec<User> {
         results
             .iter()
             .filter_map(|raw| match serde_json::from_str::<ApiUser>(raw.get()) {
