@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -105,12 +106,25 @@ impl Counts {
     }
 }
 
-/// Counts deliveries as Kafka reports them, so no record is awaited one by one.
+/// Counts deliveries as Kafka reports them, so no record is awaited one by
+/// one, and tells when the idempotent producer has its producer id.
 struct DeliveryCounter {
     metrics: Metrics,
+    /// True once the producer id is assigned: records sent before wait
+    /// for it in librdkafka's queue (half a second after start).
+    has_id: watch::Sender<bool>,
 }
 
-impl ClientContext for DeliveryCounter {}
+impl ClientContext for DeliveryCounter {
+    /// librdkafka says that the id is assigned only in its `eos` debug log
+    /// ("Idempotent producer state change WaitPID -> Assigned").
+    fn log(&self, _: RDKafkaLogLevel, fac: &str, message: &str) {
+        if fac == "IDEMPSTATE" && message.ends_with("-> Assigned") {
+            self.has_id.send_replace(true);
+        }
+        tracing::debug!(target: "librdkafka", "{fac}: {message}");
+    }
+}
 
 impl ProducerContext for DeliveryCounter {
     type DeliveryOpaque = ();
@@ -138,9 +152,36 @@ fn create_producer(
     settings: &KafkaSettings,
     metrics: Metrics,
 ) -> anyhow::Result<ThreadedProducer<DeliveryCounter>> {
-    kafka::client_config(settings, Role::Producer)?
-        .create_with_context(DeliveryCounter { metrics })
+    let mut config = kafka::client_config(settings, Role::Producer)?;
+    let debug = match config.get("debug") {
+        Some(asked) => format!("{asked},eos"),
+        None => "eos".to_string(),
+    };
+    config.set("debug", debug).set_log_level(RDKafkaLogLevel::Debug);
+    config
+        .create_with_context(DeliveryCounter {
+            metrics,
+            has_id: watch::Sender::new(false),
+        })
         .context("cannot create the Kafka producer (check the kafka.* settings)")
+}
+
+/// How long a run waits for its producer id before its clock starts.
+const ID_WITHIN: Duration = Duration::from_secs(10);
+
+/// Waits until the producer has its id, so that the run's first records
+/// are sent at once instead of waiting in the queue, their latency counted.
+/// Past [`ID_WITHIN`] the run starts anyway (its records wait for the id,
+/// within their delivery timeout), saying so.
+async fn has_id(producer: &ThreadedProducer<DeliveryCounter>) {
+    let mut has_id = producer.context().has_id.subscribe();
+    let waited = tokio::time::timeout(ID_WITHIN, has_id.wait_for(|has| *has)).await;
+    if waited.is_err() {
+        warn!(
+            "the Kafka producer has no producer id after {ID_WITHIN:?}: records wait for it \
+             (is every broker reachable? kafka.bootstrap_servers)"
+        );
+    }
 }
 
 /// How long the final flush waits beyond the delivery timeout: a record
@@ -158,6 +199,7 @@ pub async fn run(
     let topic = settings.kafka.topic.clone();
     kafka::ensure_topic(&settings.kafka, &topic).await?;
     let producer = create_producer(&settings.kafka, metrics.clone())?;
+    has_id(&producer).await;
 
     let seed = match settings.produce.seed.as_str() {
         "" => builtin::random_seed(),
