@@ -928,9 +928,8 @@ mod tests {
     #[test]
     fn an_unmet_consistency_names_the_level_and_the_replicas() {
         use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
-        let failed = |db| {
-            ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, String::new()))
-        };
+        let failed =
+            |db| ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, String::new()));
         let unavailable = failed(DbError::Unavailable {
             consistency: Consistency::LocalQuorum,
             required: 2,

@@ -157,7 +157,9 @@ fn create_producer(
         Some(asked) => format!("{asked},eos"),
         None => "eos".to_string(),
     };
-    config.set("debug", debug).set_log_level(RDKafkaLogLevel::Debug);
+    config
+        .set("debug", debug)
+        .set_log_level(RDKafkaLogLevel::Debug);
     config
         .create_with_context(DeliveryCounter {
             metrics,

@@ -248,9 +248,15 @@ fn two_cassandra_nodes_down_hold_the_processor_until_one_is_back() {
     let consumed = || metric(port, "rtds_records_consumed_total").unwrap();
     let (at_pause, in_flight) = (consumed(), metric(port, "rtds_records_in_flight").unwrap());
     assert!(at_pause < RECORDS, "consumed {at_pause} of {RECORDS}");
-    wait_until("the processor still paused", Duration::from_secs(30), || {
-        processor.logged().contains("consumption still paused after")
-    });
+    wait_until(
+        "the processor still paused",
+        Duration::from_secs(30),
+        || {
+            processor
+                .logged()
+                .contains("consumption still paused after")
+        },
+    );
     assert_eq!(consumed(), at_pause, "records consumed while paused");
 
     stack(&["start", "cassandra-2"]);
@@ -321,10 +327,15 @@ fn brokers_killed_mid_produce_and_mid_process_lose_and_double_nothing() {
     });
     send_signal("-KILL", &node_pid("kafka-3"));
     let written_at_kill = written();
-    assert!(written_at_kill < RECORDS, "the processor finished before the kill");
-    wait_until("rtds status naming the broker down", Duration::from_secs(60), || {
-        status(&["--topic", &topic]).contains("broker 3 down")
-    });
+    assert!(
+        written_at_kill < RECORDS,
+        "the processor finished before the kill"
+    );
+    wait_until(
+        "rtds status naming the broker down",
+        Duration::from_secs(60),
+        || status(&["--topic", &topic]).contains("broker 3 down"),
+    );
     let output = processor.wait();
     assert!(output.status.success(), "rtds process: {}", text(&output));
     let summary = common::json_summary(&output);

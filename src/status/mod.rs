@@ -653,7 +653,8 @@ mod tests {
         let hop = report.hops.iter().find(|h| h.name == "kafka").unwrap();
         assert_eq!(hop.state, State::Warn);
         assert!(
-            hop.summary.contains("2 partitions under-replicated: replicas catching up"),
+            hop.summary
+                .contains("2 partitions under-replicated: replicas catching up"),
             "{}",
             report.render()
         );
@@ -698,7 +699,10 @@ mod tests {
         );
         assert_eq!(
             hop("cassandra").members,
-            [member("127.0.1.1:9042", true), member("127.0.1.2:9042", false)]
+            [
+                member("127.0.1.1:9042", true),
+                member("127.0.1.2:9042", false)
+            ]
         );
         // Degraded, but records still flow: a warning, not a failure.
         assert!(report.healthy, "{}", report.render());

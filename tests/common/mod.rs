@@ -587,7 +587,10 @@ impl Followed {
         let reader = std::thread::spawn({
             let logged = logged.clone();
             move || {
-                for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
                     let mut logged = logged.lock().unwrap();
                     logged.push_str(&line);
                     logged.push('\n');
