@@ -266,17 +266,6 @@ async fn a_browser_shows_the_written_count_rise() {
         ["source", "kafka", "group", "dlq", "cassandra", "jobs"],
         "every hop on the page, the scraped jobs last"
     );
-    // The broker and the node behind their hops, each marked up.
-    for (hop, member) in [("kafka", "127.0.0.1:9092"), ("cassandra", "127.0.0.1:9042")] {
-        let mark = browser
-            .find(fantoccini::Locator::Css(&format!(
-                "#hops .hop[data-hop='{hop}'] .member[data-up='true']"
-            )))
-            .await
-            .unwrap_or_else(|_| panic!("the {hop} hop marks its {member} up"));
-        assert_eq!(mark.text().await.unwrap(), member);
-    }
-
     let producer = std::thread::spawn({
         let topic = topic.clone();
         move || produce_builtin(&topic, RECORDS)
@@ -305,6 +294,20 @@ async fn a_browser_shows_the_written_count_rise() {
         seen.windows(2).all(|w| w[0] < w[1]),
         "it only rose: {seen:?}"
     );
+
+    // The broker and the node behind their hops, each marked up (the
+    // node once the table exists to look at).
+    for (hop, member) in [("kafka", "127.0.0.1:9092"), ("cassandra", "127.0.0.1:9042")] {
+        let mark = browser
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(fantoccini::Locator::Css(&format!(
+                "#hops .hop[data-hop='{hop}'] .member[data-up='true']"
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("the {hop} hop marks its {member} up"));
+        assert_eq!(mark.text().await.unwrap(), member);
+    }
 
     let screenshot = browser.screenshot().await.unwrap();
     let file = artifacts().join("dashboard.png");

@@ -55,9 +55,14 @@ fn written(port: u16) -> u64 {
 }
 
 /// SIGTERM once every record is written, then the clean exit and summary.
+/// Rows written count a record read again twice (after a broker restart
+/// the group goes back to its last commit), so "every record" is also the
+/// topic read to its end (no lag) with no write in flight.
 fn stop_when_written(child: Child, port: u16, total: u64) -> serde_json::Value {
     wait_until("every record written", Duration::from_secs(180), || {
         written(port) >= total
+            && metric(port, "rtds_consumer_lag") == Some(0)
+            && metric(port, "rtds_records_in_flight") == Some(0)
     });
     send_signal("-TERM", &child.id().to_string());
     let output = child.wait_with_output().unwrap();
