@@ -75,10 +75,10 @@ class PeakRss:
         return 100_000 * self.cpu_seconds / max(records, 1)
 
 
-def run_measured(argv):
-    """Runs a command to completion; returns its stdout and its PeakRss,
-    with its CPU seconds."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+def run_measured(argv, env=None):
+    """Runs a command to completion (with `env` added to the environment);
+    returns its stdout and its PeakRss, with its CPU seconds."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
     rss = PeakRss(process.pid)
     stdout = process.stdout.read()
     rss.cpu_seconds = reap(process)
@@ -218,6 +218,19 @@ def quantiles(buckets, qs):
     return total, results
 
 
+def ceiling(records, mode):
+    """The plain loop of benches/insert_ceiling.rs: `single` inserts or `batches`."""
+    out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--",
+                          str(records), unique("ceiling"), mode], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    return last_json(out)
+
+
+# rtds as it wrote before batches and adaptive concurrency: one insert per
+# row, 256 in flight whatever the node does.
+AS_BEFORE = {"RTDS_CASSANDRA_BATCH_ROWS": "1", "RTDS_CASSANDRA_ADAPTIVE_CONCURRENCY": "false"}
+
+
 def bench_process(records, rounds):
     topic = unique("process")
     log(f"filling {topic} with {records} records")
@@ -225,23 +238,75 @@ def bench_process(records, rounds):
 
     rows = []
     for round in range(1, rounds + 1):
-        log(f"round {round}: the ceiling: the same prepared insert in a plain loop, same driver and concurrency")
-        ceiling_out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--",
-                                      str(records), unique("ceiling")], cwd=ROOT, check=True,
-                                     capture_output=True, text=True).stdout
-        ceiling = last_json(ceiling_out)
-        log(f"round {round}: rtds process on them (a new group and keyspace)")
-        out, measured = run_measured(rtds("process", "--topic", topic, "--keyspace", unique("ks"),
-                                          "--group", unique("group"), "--until-idle", "3s", "--json"))
-        process = last_json(out)
+        log(f"round {round}: the ceilings: the same prepared insert in a plain loop, same driver and "
+            f"concurrency, one row per write and then in batches")
+        single, batched = ceiling(records, "single"), ceiling(records, "batches")
+        runs = []
+        for name, env in (("rtds process, one insert per row (as before)", AS_BEFORE), ("rtds process", {})):
+            log(f"round {round}: {name} (a new group and keyspace)")
+            out, measured = run_measured(rtds("process", "--topic", topic, "--keyspace", unique("ks"),
+                                              "--group", unique("group"), "--until-idle", "3s", "--json"),
+                                         env)
+            runs.append((name, last_json(out), measured))
+        rate = lambda r: r["rows_per_second"]
         rows += [
-            [f"{round}: plain prepared-insert loop (ceiling)", ceiling["rows"],
-             f"{ceiling['rows_per_second']:,.0f}", "1.00", "-", "-"],
-            [f"{round}: rtds process", process["written"], f"{process['rows_per_second']:,.0f}",
-             f"{process['rows_per_second'] / ceiling['rows_per_second']:.2f}", f"{measured.mib():.1f}",
-             f"{measured.per_100k(process['written']):.2f}"],
+            [f"{round}: plain single-insert loop (ceiling)", single["rows"], f"{rate(single):,.0f}", "1.00",
+             f"{rate(single) / rate(batched):.2f}", "-", "-"],
+            [f"{round}: plain batch loop (ceiling of batches)", batched["rows"], f"{rate(batched):,.0f}",
+             f"{rate(batched) / rate(single):.2f}", "1.00", "-", "-"],
+        ] + [
+            [f"{round}: {name}", process["written"], f"{rate(process):,.0f}",
+             f"{rate(process) / rate(single):.2f}", f"{rate(process) / rate(batched):.2f}",
+             f"{measured.mib():.1f}", f"{measured.per_100k(process['written']):.2f}"]
+            for name, process, measured in runs
         ]
+    print(f"\nprocess: {records} records already in Kafka, Cassandra concurrency {single['concurrency']}, "
+          f"batches of {records / batched['writes']:.1f} rows on average; "
+          f"ratios against the same round's ceilings")
+    table(rows, ["round: run", "rows", "rows/s", "x single", "x batches", "peak RSS MiB", "CPU s / 100k"])
+    bench_slowed(topic, records)
+    bench_latency()
 
+
+def bench_slowed(topic, records):
+    """rtds process on a node slowed by a second writer (a loop of single
+    inserts at 256 in flight), writes timing out after 1 s: fixed concurrency
+    against adaptive."""
+    rows = []
+    for name, env in (("fixed 256 in flight", {"RTDS_CASSANDRA_ADAPTIVE_CONCURRENCY": "false"}),
+                      ("adaptive", {})):
+        log(f"slowed node: rtds process, {name}, while another writer loads the node")
+        load = subprocess.Popen(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--",
+                                 str(records * 4), unique("load"), "single"], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        port = 19101
+        processor = subprocess.Popen(rtds("process", "--topic", topic, "--keyspace", unique("ks"), "--group",
+                                          unique("group"), "--until-idle", "3s", "--metrics-listen",
+                                          f"127.0.0.1:{port}", "--json"),
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     env={**os.environ, "RTDS_CASSANDRA_TIMEOUT": "1s", **env})
+        scraped, limits = None, []
+        while processor.poll() is None:
+            try:
+                scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+                limits.append(int(float(re.search(r"^rtds_write_concurrency_limit (\S+)", scraped, re.M)[1])))
+            except (OSError, TypeError):
+                pass
+            time.sleep(0.5)
+        os.killpg(load.pid, signal.SIGTERM)
+        load.wait()
+        summary = last_json(processor.stdout.read())
+        _, (p50, p99) = quantiles(histogram(scraped, "rtds_write_seconds"), [0.5, 0.99])
+        rows.append([name, summary["written"], f"{summary['rows_per_second']:,.0f}", f"{p50 * 1000:.1f}",
+                     f"{p99 * 1000:.1f}", summary["write_retries"],
+                     f"{min(limits)}-{max(limits)}" if limits else "-"])
+    print(f"\nslowed node: {records} records, while a second writer keeps 256 single inserts in flight on the "
+          f"same node; writes time out after 1 s and are retried")
+    table(rows, ["concurrency", "rows written", "rows/s", "write p50 ms", "write p99 ms", "write retries",
+                 "limit seen"])
+
+
+def bench_latency():
     rate, seconds = 1000, 30
     log(f"end-to-end latency at a steady {rate} records/s for {seconds}s")
     latency_topic, latency_keyspace = unique("latency"), unique("ks")
@@ -281,9 +346,6 @@ def bench_process(records, rounds):
     whole = [(bound, count - was) for (bound, count), (_, was) in zip(at_end, at_start)]
     whole_observed, (whole_p50, whole_p99, whole_max) = quantiles(whole, [0.5, 0.99, 1.0])
 
-    print(f"\nprocess: {records} records already in Kafka, Cassandra concurrency {ceiling['concurrency']}; "
-          f"ratio against the same round's ceiling")
-    table(rows, ["round: run", "rows", "rows/s", "ratio", "peak RSS MiB", "CPU s / 100k"])
     print(f"\nend-to-end latency (Kafka record timestamp -> Cassandra write acknowledged), "
           f"{observed} records at a steady {rate} records/s (after {warmup}s warm-up): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
           f"processor peak RSS {rss_latency:.1f} MiB")

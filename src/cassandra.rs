@@ -20,6 +20,9 @@ use uuid::Uuid;
 use crate::config::CassandraSettings;
 use crate::user::User;
 
+mod batches;
+pub use batches::{Limits as BatchLimits, MAX_ROWS as MAX_BATCH_ROWS, Replicas, row_bytes};
+
 /// The table's columns and their CQL types, key first: what rtds creates,
 /// checks at start, writes and reads. [`Row`] has a field of each name.
 const SCHEMA: [(&str, &str); 12] = [
@@ -120,10 +123,15 @@ pub struct Store {
     table: String,
 }
 
-/// The writer's prepared statements and the time to live of its rows.
+/// The writer's prepared statements, its batches and the time to live of
+/// its rows.
 struct Writes {
     upsert: PreparedStatement,
     delete: PreparedStatement,
+    /// `batches[n - 1]` holds `n` upserts.
+    batches: Vec<scylla::statement::batch::Batch>,
+    batch_limits: BatchLimits,
+    name: TableName,
     ttl_seconds: i32,
 }
 
@@ -340,13 +348,23 @@ impl Store {
             prepared.push(write);
         }
         let (delete, upsert) = (prepared.pop().expect("two"), prepared.pop().expect("two"));
+        let mut batch_limits = batches::node_limits(&session).await;
+        if settings.batch_rows > 0 {
+            batch_limits.rows = settings.batch_rows;
+        }
         Ok(Store {
-            session,
             writes: Some(Writes {
+                batches: batches::templates(&upsert, batch_limits.rows),
+                batch_limits,
                 upsert,
                 delete,
                 ttl_seconds: settings.ttl.as_secs() as i32,
+                name: TableName {
+                    keyspace: table.keyspace.clone(),
+                    table: table.table.clone(),
+                },
             }),
+            session,
             table: table.to_string(),
         })
     }

@@ -206,10 +206,26 @@ pub struct CassandraSettings {
     /// against it and against the node's IP address (an `IP:` entry of its
     /// subjectAltName), which is how the driver addresses nodes.
     pub tls_ca_file: String,
-    /// Writes in flight at once, 1 to 65,536; default 256. Also the bound on
-    /// records consumed but not yet written, which makes backpressure: raise
-    /// it for throughput on a big cluster, lower it to spare a small one.
+    /// Writes (single rows or batches) in flight at once at most, 1 to
+    /// 65,536; default 256. Records consumed but not yet written are bounded
+    /// by what those writes hold, which makes backpressure: raise it for
+    /// throughput on a big cluster, lower it to spare a small one.
     pub concurrency: usize,
+    /// Whether the writes in flight adapt to the node: from 4 up to
+    /// `concurrency` while latency holds, down by a tenth when writes time
+    /// out or latency rises (the node queueing); default true. False keeps
+    /// `concurrency` in flight whatever the node does.
+    pub adaptive_concurrency: bool,
+    /// Rows per write at most, 1 to 64: rows with the same replicas go
+    /// together in unlogged batches. Default 0 = as many as the node's batch
+    /// warn thresholds allow (10 rows and 5 KiB on a stock node); 1 = one
+    /// insert per row.
+    pub batch_rows: usize,
+    /// How long a batch waits for more rows before it is sent anyway;
+    /// default 2ms. Longer fills batches at low rates, at that cost in
+    /// latency; `0s` sends at once what is there.
+    #[serde(with = "human_duration")]
+    pub batch_linger: Duration,
     /// How long connecting and each write may take before it is retried or
     /// the job fails; default 10s, at least 1ms.
     #[serde(with = "human_duration")]
@@ -345,6 +361,9 @@ impl Default for Settings {
                 read_consistency: "LOCAL_QUORUM".into(),
                 tls_ca_file: String::new(),
                 concurrency: 256,
+                adaptive_concurrency: true,
+                batch_rows: 0,
+                batch_linger: Duration::from_millis(2),
                 timeout: Duration::from_secs(10),
                 ttl: Duration::ZERO,
             },
@@ -769,6 +788,15 @@ impl Loaded {
             if !(1..=MAX_CONCURRENCY).contains(&value) {
                 return Err(self.invalid(key, format!("must be between 1 and {MAX_CONCURRENCY}")));
             }
+        }
+        if s.cassandra.batch_rows > crate::cassandra::MAX_BATCH_ROWS {
+            return Err(self.invalid(
+                "cassandra.batch_rows",
+                format!(
+                    "must be between 1 and {} (0 = as the node allows)",
+                    crate::cassandra::MAX_BATCH_ROWS
+                ),
+            ));
         }
         let http_url = |text: &str| {
             reqwest::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))

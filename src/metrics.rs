@@ -82,6 +82,8 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// 1 while consumption is paused because every write waits on Cassandra.
     pub consumption_paused: Gauge,
+    /// Cassandra writes allowed in flight now, as adaptive concurrency set it.
+    pub write_concurrency_limit: Gauge,
     /// Messages in the topic the processor has not read yet.
     pub lag: Gauge,
     /// The same, per partition this processor owns.
@@ -127,6 +129,7 @@ impl Metrics {
             dlq_retries: Counter::default(),
             in_flight: Gauge::default(),
             consumption_paused: Gauge::default(),
+            write_concurrency_limit: Gauge::default(),
             lag: Gauge::default(),
             partition_lag: Family::default(),
             rebalances: Counter::default(),
@@ -205,6 +208,11 @@ impl Metrics {
             "consumption_paused",
             "1 while every write waits on Cassandra and the partitions are paused",
             m.consumption_paused.clone(),
+        );
+        registry.register(
+            "write_concurrency_limit",
+            "Cassandra writes allowed in flight, learned from the node's latency",
+            m.write_concurrency_limit.clone(),
         );
         registry.register("consumer_lag", "Messages not yet read", m.lag.clone());
         registry.register(

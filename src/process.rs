@@ -9,20 +9,26 @@
 //! Delivery: an offset is stored for commit only when every record before it
 //! in its partition is written or dead-lettered ([`offsets::Tracker`]), so a
 //! crash replays and never skips; writes are idempotent upserts, so a replay
-//! leaves each user exactly once in the table. A semaphore of
-//! `cassandra.concurrency` permits bounds the records between "consumed" and
-//! "done": when Cassandra stalls, the permits run out and the consumer pauses
+//! leaves each user exactly once in the table. Upserts go in unlogged
+//! batches of rows with the same replicas ([`batcher`]); a record is done
+//! when its batch is written. Writes in flight are limited adaptively
+//! ([`limiter`], at most `cassandra.concurrency`), and a semaphore bounds the
+//! records between "consumed" and "done" to as many as those writes hold:
+//! when Cassandra stalls, the permits run out and the consumer pauses
 //! its partitions (backpressure) while it keeps serving the group. A
 //! permanent failure (see [`crate::retry`]) stops the job with its message;
 //! the record that hit it is never committed.
 
+mod batcher;
 mod consumer;
 mod dlq;
+mod limiter;
 mod offsets;
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::anyhow;
@@ -40,8 +46,10 @@ use crate::metrics::Metrics;
 use crate::progress::{self, Progress};
 use crate::retry::{self, Class, Retry, Said, Stop};
 use crate::user::{Invalid, User};
+use batcher::{Batches, Queued};
 use consumer::{Consumed, GroupConsumer};
 use dlq::{DeadLetters, Sent};
+use limiter::{Answer, Limiter};
 
 /// How often finished records move the stored commit points; librdkafka
 /// commits what is stored every `process.commit_interval`.
@@ -134,20 +142,50 @@ pub async fn run(
         let _ = ready.send(());
     }
 
-    let job = Arc::new(Job {
-        store,
-        dead_letters,
-        metrics: metrics.clone(),
-        consumer: consumer.clone(),
-        max_record_bytes: settings.process.max_record_bytes,
-        stop: shutdown.child_token(),
-        failure: Mutex::new(None),
-        busy: BusyClock::default(),
-        writes_said: Said::default(),
-        dlq_said: Said::default(),
-        writes_held_by: Mutex::new(None),
+    let limits = store.batch_limits();
+    let cassandra = &settings.cassandra;
+    let limiter = Limiter::new(
+        cassandra.concurrency,
+        cassandra.adaptive_concurrency,
+        metrics.write_concurrency_limit.clone(),
+    );
+    let mut batching = None;
+    let job = Arc::new_cyclic(|job: &Weak<Job>| {
+        let batches = (limits.rows > 1).then(|| {
+            let job = job.clone();
+            let (batches, task) = Batches::start(limits, cassandra.batch_linger, move |batch| {
+                match job.upgrade() {
+                    Some(job) => drop(tokio::spawn(async move { job.write_batch(batch).await })),
+                    None => batch.into_iter().for_each(|row| row.finish(false)),
+                }
+            });
+            batching = Some(task);
+            batches
+        });
+        Job {
+            store,
+            dead_letters,
+            batches,
+            limiter,
+            metrics: metrics.clone(),
+            consumer: consumer.clone(),
+            max_record_bytes: settings.process.max_record_bytes,
+            stop: shutdown.child_token(),
+            failure: Mutex::new(None),
+            busy: BusyClock::default(),
+            writes_said: Said::default(),
+            dlq_said: Said::default(),
+            writes_held_by: Mutex::new(None),
+        }
     });
-    let permits = Arc::new(Semaphore::new(settings.cassandra.concurrency));
+    info!(
+        rows_per_batch = limits.rows,
+        batch_bytes = limits.bytes,
+        "writes in unlogged batches of rows with the same replicas"
+    );
+    // As many records as the writes in flight can hold.
+    let records_in_flight = cassandra.concurrency * limits.rows;
+    let permits = Arc::new(Semaphore::new(records_in_flight));
 
     let started = Instant::now();
     let progress = Progress::start("process", None, {
@@ -193,11 +231,14 @@ pub async fn run(
     // shutdown or a failure cut a retry short, left uncommitted for the next
     // run). Each record's task holds a permit until it is done: all permits
     // back means all tasks done.
-    let all = settings.cassandra.concurrency as u32; // at most MAX_CONCURRENCY
+    let all = records_in_flight as u32; // at most MAX_CONCURRENCY * MAX_BATCH_ROWS
     let _drained = permits
         .acquire_many(all)
         .await
         .expect("semaphore is never closed");
+    if let Some(batching) = batching {
+        batching.abort();
+    }
     lag.abort();
     storer.abort();
     consumer.context().store_moved(&*consumer);
@@ -449,6 +490,10 @@ async fn idle_after(idle: Option<Duration>, consumer: &GroupConsumer, last: Opti
 struct Job {
     store: Store,
     dead_letters: DeadLetters,
+    /// Where upserts go to be batched; none when every row is its own write
+    /// (`cassandra.batch_rows = 1`).
+    batches: Option<Batches>,
+    limiter: Limiter,
     metrics: Metrics,
     consumer: Arc<GroupConsumer>,
     max_record_bytes: usize,
@@ -482,7 +527,7 @@ impl Job {
                 Err(invalid) => return self.dead_letter(record, &invalid).await,
             }
         };
-        let written = self.write(&write, at).await?;
+        let written = self.write(write, at).await?;
         if written && let Some(ms) = record.timestamp_ms {
             let latency = now_ms().saturating_sub(ms).max(0) as f64 / 1000.0;
             self.metrics.end_to_end_seconds.observe(latency);
@@ -490,29 +535,30 @@ impl Job {
         Ok(written)
     }
 
+    /// Batches an upsert with others, or writes it alone (a delete, or a
+    /// row whose replicas the driver cannot tell).
+    async fn write(&self, write: Write, at: i64) -> anyhow::Result<bool> {
+        if let (Write::Upsert(user), Some(batches)) = (&write, &self.batches)
+            && let Some(replicas) = self.store.replicas(user.id)
+        {
+            let Write::Upsert(user) = write else {
+                unreachable!("matched above")
+            };
+            return Ok(batches.write(replicas, user, at).await);
+        }
+        self.write_alone(&write, at).await
+    }
+
     /// Retries transient failures with backoff, so a Cassandra outage holds
     /// this record (and its permit) until the node is back.
-    async fn write(&self, write: &Write, at: i64) -> anyhow::Result<bool> {
-        let result = WRITE_RETRY
-            .run(
-                &self.stop,
-                &self.writes_said,
-                retry::cassandra,
-                |error| {
-                    self.metrics.write_retries.inc();
-                    *self.writes_held_by.lock().expect("held-by lock") = Some(held_by(error));
-                },
-                || async {
-                    let started = Instant::now();
-                    let result = match write {
-                        Write::Upsert(user) => self.store.upsert(user, at).await,
-                        Write::Delete(id) => self.store.delete(*id, at).await,
-                    };
-                    let took = started.elapsed().as_secs_f64();
-                    self.metrics.write_seconds.observe(took);
-                    result
-                },
-            )
+    async fn write_alone(&self, write: &Write, at: i64) -> anyhow::Result<bool> {
+        let result = self
+            .retried(|| async {
+                match write {
+                    Write::Upsert(user) => self.store.upsert(user, at).await,
+                    Write::Delete(id) => self.store.delete(*id, at).await,
+                }
+            })
             .await;
         match result {
             Ok(()) => {
@@ -523,16 +569,83 @@ impl Job {
                 Ok(true)
             }
             Err(Stop::Cancelled) => Ok(false),
-            Err(Stop::Permanent(error) | Stop::Exhausted(error)) => Err(anyhow!(
-                "Cassandra refused to {} user {} {} {}: {error}. Retrying cannot help: \
-                 check the table's schema and the role's permissions, then run again \
-                 (nothing was committed past this record)",
-                write.verb(),
-                write.id(),
+            Err(Stop::Permanent(error) | Stop::Exhausted(error)) => Err(self.refused(
+                format!("{} user {}", write.verb(), write.id()),
                 write.preposition(),
-                self.store.table()
+                &error,
             )),
         }
+    }
+
+    /// Writes a batch, retried whole (its upserts are idempotent), and tells
+    /// each of its records' tasks whether it was written.
+    async fn write_batch(&self, batch: Vec<Queued>) {
+        let rows: Vec<(&User, i64)> = batch.iter().map(|row| (&*row.user, row.at)).collect();
+        let result = self.retried(|| self.store.upsert_batch(&rows)).await;
+        let written = match result {
+            Ok(()) => {
+                self.metrics.written.inc_by(rows.len() as u64);
+                true
+            }
+            Err(Stop::Cancelled) => false,
+            Err(Stop::Permanent(error) | Stop::Exhausted(error)) => {
+                let what = format!(
+                    "write a batch of {} users (the first {})",
+                    rows.len(),
+                    rows[0].0.id
+                );
+                self.fail(self.refused(what, "into", &error));
+                false
+            }
+        };
+        drop(rows);
+        for row in batch {
+            row.finish(written);
+        }
+    }
+
+    /// Runs one write (single or batch) until it goes through, each attempt
+    /// within the adaptive limit, timed and told to it.
+    async fn retried<F, Fut>(&self, write: F) -> Result<(), Stop<scylla::errors::ExecutionError>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<(), scylla::errors::ExecutionError>>,
+    {
+        WRITE_RETRY
+            .run(
+                &self.stop,
+                &self.writes_said,
+                retry::cassandra,
+                |error| {
+                    self.metrics.write_retries.inc();
+                    *self.writes_held_by.lock().expect("held-by lock") = Some(held_by(error));
+                },
+                || async {
+                    let slot = self.limiter.acquire().await;
+                    let started = Instant::now();
+                    let result = write().await;
+                    let took = started.elapsed();
+                    self.metrics.write_seconds.observe(took.as_secs_f64());
+                    self.limiter.answered(slot, Answer::of(&result, took));
+                    result
+                },
+            )
+            .await
+    }
+
+    /// A write Cassandra refused for good, in words that say what to do.
+    fn refused(
+        &self,
+        what: String,
+        preposition: &str,
+        error: &scylla::errors::ExecutionError,
+    ) -> anyhow::Error {
+        anyhow!(
+            "Cassandra refused to {what} {preposition} {}: {error}. Retrying cannot help: \
+             check the table's schema and the role's permissions, then run again \
+             (nothing was committed past this record)",
+            self.store.table()
+        )
     }
 
     async fn dead_letter(&self, record: &Consumed, invalid: &Invalid) -> anyhow::Result<bool> {

@@ -1,0 +1,271 @@
+//! Adaptive concurrency for Cassandra writes: how many may be in flight is
+//! learned from how the node answers, as Vector's adaptive request
+//! concurrency does. Once per window (about one round trip), the limit
+//! grows by one if the window used it all and its latency stayed within the
+//! usual, and shrinks by a tenth if a write timed out, the node said it was
+//! overloaded, or the window's latency rose well above the usual (the node
+//! queueing): additive increase, multiplicative decrease, between a floor and
+//! `cassandra.concurrency`. A node slowed by other load then gets fewer
+//! writes at once, which it answers in time, instead of a fixed number that
+//! it times out and that are retried on top.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::metrics::gauge::Gauge;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// The lowest limit: below it, a slow node would starve the job.
+const FLOOR: usize = 4;
+/// The limit shrinks to this share of itself on backpressure.
+const DECREASE: f64 = 0.9;
+/// Latency above the usual by this many deviations counts as the node
+/// queueing.
+const DEVIATIONS: f64 = 2.5;
+/// The weight of the newest window in the usual latency.
+const ALPHA: f64 = 0.4;
+/// Windows last at least this long, whatever the round trip.
+const MIN_WINDOW: Duration = Duration::from_millis(20);
+
+/// Writes in flight, at most the current limit.
+pub struct Limiter {
+    state: Mutex<State>,
+    freed: Notify,
+    max: usize,
+    /// `cassandra.adaptive_concurrency = false` keeps the limit at the max.
+    adaptive: bool,
+    /// Where the limit is exported.
+    gauge: Gauge,
+}
+
+struct State {
+    limit: usize,
+    in_flight: usize,
+    window: Window,
+    /// The usual latency and its deviation, in seconds, once known.
+    usual: Option<(f64, f64)>,
+}
+
+struct Window {
+    started: Instant,
+    latency_sum: f64,
+    answered: u32,
+    backpressure: bool,
+    /// Whether the writes in flight reached the limit in this window:
+    /// only then is a bigger limit worth trying.
+    full: bool,
+}
+
+impl Window {
+    fn new() -> Window {
+        Window {
+            started: Instant::now(),
+            latency_sum: 0.0,
+            answered: 0,
+            backpressure: false,
+            full: false,
+        }
+    }
+}
+
+/// How one write went, for the limiter.
+pub enum Answer {
+    /// Written, in this long.
+    Written(Duration),
+    /// Timed out or refused as overloaded: the node is saturated.
+    Backpressure,
+    /// Failed for another reason (a node down, say): says nothing of load.
+    Other,
+}
+
+impl Answer {
+    pub fn of(result: &Result<(), ExecutionError>, took: Duration) -> Answer {
+        match result {
+            Ok(()) => Answer::Written(took),
+            Err(error) if saturated(error) => Answer::Backpressure,
+            Err(_) => Answer::Other,
+        }
+    }
+}
+
+fn saturated(error: &ExecutionError) -> bool {
+    matches!(
+        error,
+        ExecutionError::RequestTimeout(_)
+            | ExecutionError::LastAttemptError(RequestAttemptError::DbError(
+                DbError::WriteTimeout { .. }
+                    | DbError::Overloaded
+                    | DbError::RateLimitReached { .. },
+                _,
+            ))
+    )
+}
+
+/// One write's place in flight; give it back with [`Limiter::answered`].
+pub struct Slot(());
+
+impl Limiter {
+    /// Starts at the floor when adaptive (it finds its level within a few
+    /// hundred round trips), at `max` when not.
+    pub fn new(max: usize, adaptive: bool, gauge: Gauge) -> Limiter {
+        let limit = if adaptive { FLOOR.min(max) } else { max };
+        gauge.set(limit as i64);
+        Limiter {
+            state: Mutex::new(State {
+                limit,
+                in_flight: 0,
+                window: Window::new(),
+                usual: None,
+            }),
+            freed: Notify::new(),
+            max,
+            adaptive,
+            gauge,
+        }
+    }
+
+    /// Waits for room under the limit.
+    pub async fn acquire(&self) -> Slot {
+        loop {
+            let freed = self.freed.notified();
+            {
+                let mut state = self.state.lock().expect("limiter lock");
+                if state.in_flight < state.limit {
+                    state.in_flight += 1;
+                    if state.in_flight == state.limit {
+                        state.window.full = true;
+                    }
+                    return Slot(());
+                }
+            }
+            freed.await;
+        }
+    }
+
+    /// Frees the slot and learns from the answer; at the end of a window,
+    /// moves the limit.
+    pub fn answered(&self, _slot: Slot, answer: Answer) {
+        let mut state = self.state.lock().expect("limiter lock");
+        state.in_flight -= 1;
+        match answer {
+            Answer::Written(took) => {
+                state.window.latency_sum += took.as_secs_f64();
+                state.window.answered += 1;
+            }
+            Answer::Backpressure => state.window.backpressure = true,
+            Answer::Other => {}
+        }
+        let round_trip = state
+            .usual
+            .map_or(MIN_WINDOW, |(usual, _)| Duration::from_secs_f64(usual));
+        if self.adaptive && state.window.started.elapsed() >= round_trip.max(MIN_WINDOW) {
+            let before = state.limit;
+            adjust(&mut state, self.max);
+            if state.limit != before {
+                self.gauge.set(state.limit as i64);
+            }
+        }
+        let room = state.limit.saturating_sub(state.in_flight);
+        drop(state);
+        for _ in 0..room.min(2) {
+            self.freed.notify_one();
+        }
+    }
+}
+
+/// The end of a window: the new limit, and the window's latency folded
+/// into the usual.
+fn adjust(state: &mut State, max: usize) {
+    let window = std::mem::replace(&mut state.window, Window::new());
+    let mean = (window.answered > 0).then(|| window.latency_sum / f64::from(window.answered));
+    let queueing = match (mean, state.usual) {
+        (Some(mean), Some((usual, deviation))) => {
+            mean > usual + DEVIATIONS * deviation.max(usual * 0.05)
+        }
+        _ => false,
+    };
+    if window.backpressure || queueing {
+        state.limit = ((state.limit as f64 * DECREASE) as usize).max(FLOOR.min(max));
+    } else if window.full {
+        state.limit = (state.limit + 1).min(max);
+    }
+    if let Some(mean) = mean {
+        state.usual = Some(match state.usual {
+            None => (mean, 0.0),
+            Some((usual, deviation)) => (
+                usual + ALPHA * (mean - usual),
+                deviation + ALPHA * ((mean - usual).abs() - deviation),
+            ),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn round(limiter: &Limiter, took: Duration, answer: fn(Duration) -> Answer) {
+        let mut slots = Vec::new();
+        let limit = limiter.state.lock().unwrap().limit;
+        for _ in 0..limit {
+            slots.push(limiter.acquire().await);
+        }
+        tokio::time::advance(took).await;
+        for slot in slots {
+            limiter.answered(slot, answer(took));
+        }
+    }
+
+    fn limit(limiter: &Limiter) -> usize {
+        limiter.state.lock().unwrap().limit
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limit_grows_while_latency_holds_and_falls_on_timeouts() {
+        let limiter = Limiter::new(64, true, Gauge::default());
+        assert_eq!(limit(&limiter), FLOOR);
+        for _ in 0..30 {
+            round(&limiter, Duration::from_millis(25), Answer::Written).await;
+        }
+        let grown = limit(&limiter);
+        assert!(grown >= FLOOR + 20, "grew to {grown}");
+        assert_eq!(limiter.gauge.get(), grown as i64);
+        round(&limiter, Duration::from_millis(25), |_| {
+            Answer::Backpressure
+        })
+        .await;
+        assert_eq!(limit(&limiter), (grown as f64 * DECREASE) as usize);
+        for _ in 0..200 {
+            round(&limiter, Duration::from_millis(25), |_| {
+                Answer::Backpressure
+            })
+            .await;
+        }
+        assert_eq!(limit(&limiter), FLOOR, "never below the floor");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rising_latency_shrinks_the_limit_and_the_max_caps_it() {
+        let limiter = Limiter::new(16, true, Gauge::default());
+        for _ in 0..40 {
+            round(&limiter, Duration::from_millis(20), Answer::Written).await;
+        }
+        assert_eq!(limit(&limiter), 16, "capped at the max");
+        round(&limiter, Duration::from_millis(200), Answer::Written).await;
+        assert!(limit(&limiter) < 16, "a tenfold latency is queueing");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fixed_limiter_stays_at_the_max() {
+        let limiter = Limiter::new(32, false, Gauge::default());
+        for _ in 0..5 {
+            round(&limiter, Duration::from_millis(20), |_| {
+                Answer::Backpressure
+            })
+            .await;
+        }
+        assert_eq!(limit(&limiter), 32);
+    }
+}
