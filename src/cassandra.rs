@@ -359,10 +359,7 @@ impl Store {
                 upsert,
                 delete,
                 ttl_seconds: settings.ttl.as_secs() as i32,
-                name: TableName {
-                    keyspace: table.keyspace.clone(),
-                    table: table.table.clone(),
-                },
+                name: table.clone(),
             }),
             session,
             table: table.to_string(),

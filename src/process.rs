@@ -178,11 +178,13 @@ pub async fn run(
             writes_held_by: Mutex::new(None),
         }
     });
-    info!(
-        rows_per_batch = limits.rows,
-        batch_bytes = limits.bytes,
-        "writes in unlogged batches of rows with the same replicas"
-    );
+    if job.batches.is_some() {
+        info!(
+            rows_per_batch = limits.rows,
+            batch_bytes = limits.bytes,
+            "writes in unlogged batches of rows with the same replicas"
+        );
+    }
     // As many records as the writes in flight can hold.
     let records_in_flight = cassandra.concurrency * limits.rows;
     let permits = Arc::new(Semaphore::new(records_in_flight));
@@ -538,15 +540,19 @@ impl Job {
     /// Batches an upsert with others, or writes it alone (a delete, or a
     /// row whose replicas the driver cannot tell).
     async fn write(&self, write: Write, at: i64) -> anyhow::Result<bool> {
-        if let (Write::Upsert(user), Some(batches)) = (&write, &self.batches)
-            && let Some(replicas) = self.store.replicas(user.id)
-        {
-            let Write::Upsert(user) = write else {
-                unreachable!("matched above")
-            };
-            return Ok(batches.write(replicas, user, at).await);
+        let batch = match &write {
+            Write::Upsert(user) => self
+                .batches
+                .as_ref()
+                .and_then(|batches| Some((batches, self.store.replicas(user.id)?))),
+            Write::Delete(_) => None,
+        };
+        match (batch, write) {
+            (Some((batches, replicas)), Write::Upsert(user)) => {
+                Ok(batches.write(replicas, user, at).await)
+            }
+            (_, write) => self.write_alone(&write, at).await,
         }
-        self.write_alone(&write, at).await
     }
 
     /// Retries transient failures with backoff, so a Cassandra outage holds

@@ -122,7 +122,6 @@ impl Open {
                 Vec::with_capacity(limits.rows),
             ));
             filling.bytes = 0;
-            filling.since = Instant::now();
         }
         if filling.rows.is_empty() {
             filling.since = Instant::now();
