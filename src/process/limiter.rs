@@ -3,8 +3,8 @@
 //! concurrency does. Once per window (about one round trip), the limit
 //! grows by one if the window used it all and its latency stayed within the
 //! usual, and shrinks by a tenth if a write timed out, the node said it was
-//! overloaded, or the window's latency rose well above the usual (the node
-//! queueing): additive increase, multiplicative decrease, between a floor and
+//! overloaded, or the window used it all and its latency rose well above
+//! the usual (the node queueing): additive increase, multiplicative decrease, between a floor and
 //! `cassandra.concurrency`. A node slowed by other load then gets fewer
 //! writes at once, which it answers in time, instead of a fixed number that
 //! it times out and that are retried on top.
@@ -186,7 +186,10 @@ fn adjust(state: &mut State, max: usize) {
         }
         _ => false,
     };
-    if window.backpressure || queueing {
+    // Latency alone counts only when the window used all its room: below
+    // the limit, the limit is not what loads the node, and shrinking it
+    // would only queue the next records behind noise (a slow disk sync).
+    if window.backpressure || (queueing && window.full) {
         state.limit = ((state.limit as f64 * DECREASE) as usize).max(FLOOR.min(max));
     } else if window.full {
         state.limit = (state.limit + 1).min(max);
@@ -255,6 +258,22 @@ mod tests {
         assert_eq!(limit(&limiter), 16, "capped at the max");
         round(&limiter, Duration::from_millis(200), Answer::Written).await;
         assert!(limit(&limiter) < 16, "a tenfold latency is queueing");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_answers_below_the_limit_leave_it_alone() {
+        let limiter = Limiter::new(16, true, Gauge::default());
+        for _ in 0..40 {
+            round(&limiter, Duration::from_millis(20), Answer::Written).await;
+        }
+        // One write at a time, ten times slower: the node is slow, but not
+        // because of what the limit lets through.
+        for _ in 0..5 {
+            let slot = limiter.acquire().await;
+            tokio::time::advance(Duration::from_millis(200)).await;
+            limiter.answered(slot, Answer::Written(Duration::from_millis(200)));
+        }
+        assert_eq!(limit(&limiter), 16);
     }
 
     #[tokio::test(start_paused = true)]
