@@ -289,7 +289,9 @@ def bench_slowed(topic, records):
         while processor.poll() is None:
             try:
                 scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
-                limits.append(int(float(re.search(r"^rtds_write_concurrency_limit (\S+)", scraped, re.M)[1])))
+                limit = int(float(re.search(r"^rtds_write_concurrency_limit (\S+)", scraped, re.M)[1]))
+                if limit:  # 0 until the job has its session and its limiter
+                    limits.append(limit)
             except (OSError, TypeError):
                 pass
             time.sleep(0.5)

@@ -513,6 +513,10 @@ struct Job {
 impl Job {
     /// Writes, deletes or dead-letters one record: true when done, false
     /// when a shutdown cut it short, an error when it can never be done.
+    ///
+    /// The rare paths' futures (a write alone with its retries, a dead
+    /// letter) are boxed: kilobytes each, inline they would size every
+    /// record's task, the thousands waiting in batches too.
     async fn handle(&self, record: &Consumed) -> anyhow::Result<bool> {
         // The record's own time orders the writes of one id (see
         // [`Store::upsert`]): one key's records share a partition, so this
@@ -521,12 +525,12 @@ impl Job {
         let write = if record.tombstone {
             match tombstone_id(record) {
                 Ok(id) => Write::Delete(id),
-                Err(invalid) => return self.dead_letter(record, &invalid).await,
+                Err(invalid) => return Box::pin(self.dead_letter(record, &invalid)).await,
             }
         } else {
             match User::parse(&record.payload, self.max_record_bytes) {
                 Ok(user) => Write::Upsert(Box::new(user)),
-                Err(invalid) => return self.dead_letter(record, &invalid).await,
+                Err(invalid) => return Box::pin(self.dead_letter(record, &invalid)).await,
             }
         };
         let written = self.write(write, at).await?;
@@ -551,7 +555,7 @@ impl Job {
             (Some((batches, replicas)), Write::Upsert(user)) => {
                 Ok(batches.write(replicas, user, at).await)
             }
-            (_, write) => self.write_alone(&write, at).await,
+            (_, write) => Box::pin(self.write_alone(&write, at)).await,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Adaptive concurrency for Cassandra writes: how many may be in flight is
 //! learned from how the node answers, as Vector's adaptive request
 //! concurrency does. Once per window (about one round trip), the limit
-//! grows by one if the window used it all and its latency stayed within the
+//! grows by one (doubles, until the first sign of backpressure) if the
+//! window used it all and its latency stayed within the
 //! usual, and shrinks by a tenth if a write timed out, the node said it was
 //! overloaded, or the window used it all and its latency rose well above
 //! the usual (the node queueing): additive increase, multiplicative decrease, between a floor and
@@ -46,6 +47,10 @@ struct State {
     window: Window,
     /// The usual latency and its deviation, in seconds, once known.
     usual: Option<(f64, f64)>,
+    /// Until the first backpressure, the limit doubles where it would grow
+    /// by one (TCP's slow start): from the floor to 256 by ones would take
+    /// hundreds of round trips, seconds of a node left idle.
+    slow_start: bool,
 }
 
 struct Window {
@@ -118,6 +123,7 @@ impl Limiter {
                 in_flight: 0,
                 window: Window::new(),
                 usual: None,
+                slow_start: true,
             }),
             freed: Notify::new(),
             max,
@@ -191,8 +197,10 @@ fn adjust(state: &mut State, max: usize) {
     // would only queue the next records behind noise (a slow disk sync).
     if window.backpressure || (queueing && window.full) {
         state.limit = ((state.limit as f64 * DECREASE) as usize).max(FLOOR.min(max));
+        state.slow_start = false;
     } else if window.full {
-        state.limit = (state.limit + 1).min(max);
+        let step = if state.slow_start { state.limit } else { 1 };
+        state.limit = (state.limit + step).min(max);
     }
     if let Some(mean) = mean {
         state.usual = Some(match state.usual {
@@ -227,19 +235,25 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_limit_grows_while_latency_holds_and_falls_on_timeouts() {
-        let limiter = Limiter::new(64, true, Gauge::default());
+        let limiter = Limiter::new(256, true, Gauge::default());
         assert_eq!(limit(&limiter), FLOOR);
-        for _ in 0..30 {
+        for _ in 0..6 {
             round(&limiter, Duration::from_millis(25), Answer::Written).await;
         }
-        let grown = limit(&limiter);
-        assert!(grown >= FLOOR + 20, "grew to {grown}");
-        assert_eq!(limiter.gauge.get(), grown as i64);
+        assert_eq!(limit(&limiter), 256, "doubled from the floor to the max");
+        assert_eq!(limiter.gauge.get(), 256);
         round(&limiter, Duration::from_millis(25), |_| {
             Answer::Backpressure
         })
         .await;
-        assert_eq!(limit(&limiter), (grown as f64 * DECREASE) as usize);
+        let shrunk = (256.0 * DECREASE) as usize;
+        assert_eq!(limit(&limiter), shrunk);
+        // The round's later timeouts fell in the next window: one more
+        // round ends it, and from there the limit grows by ones.
+        round(&limiter, Duration::from_millis(25), Answer::Written).await;
+        let settled = limit(&limiter);
+        round(&limiter, Duration::from_millis(25), Answer::Written).await;
+        assert_eq!(limit(&limiter), settled + 1, "by ones after backpressure");
         for _ in 0..200 {
             round(&limiter, Duration::from_millis(25), |_| {
                 Answer::Backpressure
