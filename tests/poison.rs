@@ -8,12 +8,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use rdkafka::Offset;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
 
 /// About 2 MB of JSON that compresses to a few kB: the broker takes it,
 /// since its size limit applies to the compressed batch.
@@ -189,22 +188,7 @@ fn a_table_of_the_wrong_types_is_refused_before_consuming() {
     );
 
     // Nothing committed: the group has no offset on any partition.
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
-        .set("group.id", &group)
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(&topic), Duration::from_secs(10))
-        .unwrap();
-    let mut partitions = TopicPartitionList::new();
-    for partition in metadata.topics()[0].partitions() {
-        partitions.add_partition(&topic, partition.id());
-    }
-    let committed = consumer
-        .committed_offsets(partitions, Duration::from_secs(10))
-        .unwrap();
-    for element in committed.elements() {
-        assert_eq!(element.offset(), Offset::Invalid, "{element:?}");
+    for offset in committed_offsets(&topic, &group) {
+        assert_eq!(offset, Offset::Invalid);
     }
 }

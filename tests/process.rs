@@ -9,6 +9,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::*;
+use rdkafka::Offset;
 use rdkafka::message::{Headers, Message};
 use rtds::cassandra::Store;
 use rtds::user::User;
@@ -162,6 +163,17 @@ fn a_killed_processor_restarts_without_loss_or_duplicates() {
         .block_on(Store::open(&settings(&topic, &keyspace).cassandra))
         .unwrap();
     wait_for_rows(&runtime, &store, 5_000, Duration::from_secs(120));
+    // And until it has committed: a kill before the first commit (every
+    // second) rightly means writing the whole topic again.
+    wait_until(
+        "the killed processor's group committing",
+        Duration::from_secs(30),
+        || {
+            committed_offsets(&topic, &format!("{topic}-group"))
+                .iter()
+                .any(|offset| matches!(offset, Offset::Offset(n) if *n > 0))
+        },
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let at_kill = runtime.block_on(store.count()).unwrap();

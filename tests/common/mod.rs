@@ -176,6 +176,30 @@ pub fn process_command(topic: &str, keyspace: &str, extra: &[&str]) -> Command {
     command
 }
 
+/// The offsets `group` has committed on each partition of `topic`
+/// (`Offset::Invalid` where it has none).
+pub fn committed_offsets(topic: &str, group: &str) -> Vec<Offset> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", KAFKA)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut partitions = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        partitions.add_partition(topic, partition.id());
+    }
+    consumer
+        .committed_offsets(partitions, Duration::from_secs(10))
+        .unwrap()
+        .elements()
+        .iter()
+        .map(|element| element.offset())
+        .collect()
+}
+
 /// [`process_command`] running until dropped, its output dropped.
 pub fn processor(topic: &str, keyspace: &str, extra: &[&str]) -> Background {
     let child = process_command(topic, keyspace, extra)
