@@ -2,11 +2,11 @@
 //! learned from how the node answers, as Vector's adaptive request
 //! concurrency does. Once per window (about one round trip), the limit
 //! grows by one (doubles, until the first sign of backpressure) if the
-//! window used it all and its latency stayed within the
-//! usual, and shrinks by a tenth if a write timed out, the node said it was
-//! overloaded, or the window used it all and its latency rose well above
-//! the usual (the node queueing): additive increase, multiplicative decrease, between a floor and
-//! `cassandra.concurrency`. A node slowed by other load then gets fewer
+//! window used it all and its latency stayed within the usual, and shrinks
+//! by a tenth if a write timed out, the node said it was overloaded, or the
+//! window used it all and its latency rose well above the usual (the node
+//! queueing): additive increase, multiplicative decrease, between a floor
+//! and `cassandra.concurrency`. A node slowed by other load then gets fewer
 //! writes at once, which it answers in time, instead of a fixed number that
 //! it times out and that are retried on top.
 
