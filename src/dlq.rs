@@ -9,13 +9,15 @@ use std::fmt::Write as _;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Serialize;
 
 use crate::config::Settings;
 use crate::kafka::{self, Role};
-use crate::status::kafka::{DeadLetter, Observer, REPLAYS, Topic};
+use crate::status::kafka::{DeadLetter, Observer, Topic};
+
+pub mod wire;
 
 /// Which dead letters a command is about.
 #[derive(Debug, Clone, Default)]
@@ -166,26 +168,6 @@ struct Resend {
     timestamp: Option<i64>,
 }
 
-/// The record's own headers, without the DLQ's, and its replay count + 1.
-fn resent_headers(message: &BorrowedMessage<'_>, replays: u32) -> OwnedHeaders {
-    let mut headers = OwnedHeaders::new();
-    if let Some(original) = message.headers() {
-        for header in original.iter() {
-            if !header.key.starts_with("rtds.") {
-                headers = headers.insert(Header {
-                    key: header.key,
-                    value: header.value,
-                });
-            }
-        }
-    }
-    let count = (replays + 1).to_string();
-    headers.insert(Header {
-        key: REPLAYS,
-        value: Some(count.as_str()),
-    })
-}
-
 /// Sends the dead letters `filter` takes back to the source topic, keeping
 /// their key, payload, headers and time (so a later delete of the same user
 /// still wins, see [`crate::cassandra::Store::upsert`]), from where this
@@ -245,8 +227,10 @@ pub async fn replay(
                     resend.push(Resend {
                         key: message.key().map(<[u8]>::to_vec),
                         payload: message.payload().unwrap_or_default().to_vec(),
-                        headers: resent_headers(message, letter.replays),
-                        timestamp: message.timestamp().to_millis(),
+                        headers: wire::restored(message.headers(), letter.replays),
+                        timestamp: wire::ours(message.headers(), wire::SOURCE_TIMESTAMP)
+                            .and_then(|ms| ms.parse().ok())
+                            .or(message.timestamp().to_millis()),
                     });
                 }
             })?;

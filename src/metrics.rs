@@ -90,6 +90,9 @@ pub struct Metrics {
     pub partition_lag: Family<PartitionLabel, Gauge>,
     /// Partition assignments this processor received from its group.
     pub rebalances: Counter,
+    /// Records received but dropped unstarted: their partition was revoked
+    /// while they waited for a write permit (its next owner reads them).
+    pub dropped_revoked: Counter,
     /// Seconds from the Kafka record's timestamp to the write acknowledged.
     pub end_to_end_seconds: Histogram,
     /// Seconds one Cassandra write took, retries apart.
@@ -133,6 +136,7 @@ impl Metrics {
             lag: Gauge::default(),
             partition_lag: Family::default(),
             rebalances: Counter::default(),
+            dropped_revoked: Counter::default(),
             end_to_end_seconds: latency_buckets(),
             write_seconds: latency_buckets(),
             source_request_seconds: latency_buckets(),
@@ -224,6 +228,11 @@ impl Metrics {
             "rebalances",
             "Partition assignments received",
             m.rebalances.clone(),
+        );
+        registry.register(
+            "dropped_revoked",
+            "Records dropped unstarted because their partition was revoked",
+            m.dropped_revoked.clone(),
         );
         registry.register(
             "end_to_end_seconds",

@@ -29,11 +29,12 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
+use scylla::errors::ExecutionError;
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -308,7 +309,7 @@ impl Listener {
                     Ok(message) => {
                         last_record = Some(Instant::now());
                         errors.last = None;
-                        pending.push_back(Consumed::from_message(&message));
+                        pending.push_back(consumer.context().received(&message));
                     }
                     Err(error) => errors.seen(error, &self.job.metrics)?,
                 },
@@ -372,7 +373,7 @@ impl Listener {
                     break Ok(Some(permit.expect("semaphore is never closed")));
                 }
                 message = consumer.recv() => match message {
-                    Ok(message) => pending.push_back(Consumed::from_message(&message)),
+                    Ok(message) => pending.push_back(consumer.context().received(&message)),
                     Err(error) => if let Err(fatal) = errors.seen(error, &self.job.metrics) {
                         break Err(fatal);
                     },
@@ -398,25 +399,29 @@ impl Listener {
         waited
     }
 
-    /// Starts the task that takes `record` to its row or to the DLQ.
+    /// Starts the task that takes `record` to its row or to the DLQ; drops
+    /// it unstarted when its partition was revoked since it was received
+    /// (its partition's next owner, maybe this one again, reads it anew).
     fn start(&self, record: Consumed, permit: OwnedSemaphorePermit) {
         let job = self.job.clone();
+        let offsets = &job.consumer.context().offsets;
+        let Some(generation) = record.generation.filter(|&generation| {
+            let mut offsets = offsets.lock().expect("offsets lock");
+            offsets.begin(record.partition, record.offset, generation)
+        }) else {
+            job.metrics.dropped_revoked.inc();
+            return;
+        };
         job.metrics.consumed.inc();
         job.metrics.in_flight.inc();
         job.busy.consumed();
-        let offsets = &job.consumer.context().offsets;
-        offsets
-            .lock()
-            .expect("offsets lock")
-            .begin(record.partition, record.offset);
         tokio::spawn(async move {
             match job.handle(&record).await {
                 Ok(true) => {
                     let offsets = &job.consumer.context().offsets;
-                    offsets
-                        .lock()
-                        .expect("offsets lock")
-                        .complete(record.partition, record.offset);
+                    let mut offsets = offsets.lock().expect("offsets lock");
+                    offsets.complete(record.partition, record.offset, generation);
+                    drop(offsets);
                     job.busy.done();
                 }
                 Ok(false) => {}
@@ -432,7 +437,7 @@ impl Listener {
 
 /// A retried write failure in words, with what to do when it is a
 /// cluster short of replicas.
-fn held_by(error: &scylla::errors::ExecutionError) -> String {
+fn held_by(error: &ExecutionError) -> String {
     match cassandra::unmet_consistency(error) {
         Some(unmet) => format!(
             "{unmet}: start the nodes that are down again, or lower cassandra.write_consistency"
@@ -518,10 +523,17 @@ impl Job {
     /// letter) are boxed: kilobytes each, inline they would size every
     /// record's task, the thousands waiting in batches too.
     async fn handle(&self, record: &Consumed) -> anyhow::Result<bool> {
+        // After a stop nothing new starts: the record waits for the next run.
+        if self.stop.is_cancelled() {
+            return Ok(false);
+        }
         // The record's own time orders the writes of one id (see
         // [`Store::upsert`]): one key's records share a partition, so this
         // is the partition's order, whatever order the writes run in.
-        let at = record.timestamp_ms.unwrap_or_else(now_ms) * 1000;
+        let Some(at) = record.written_at else {
+            let invalid = Invalid::BadTimestamp(record.timestamp_ms.unwrap_or_default());
+            return Box::pin(self.dead_letter(record, &invalid)).await;
+        };
         let write = if record.tombstone {
             match tombstone_id(record) {
                 Ok(id) => Write::Delete(id),
@@ -535,7 +547,7 @@ impl Job {
         };
         let written = self.write(write, at).await?;
         if written && let Some(ms) = record.timestamp_ms {
-            let latency = now_ms().saturating_sub(ms).max(0) as f64 / 1000.0;
+            let latency = consumer::now_ms().saturating_sub(ms).max(0) as f64 / 1000.0;
             self.metrics.end_to_end_seconds.observe(latency);
         }
         Ok(written)
@@ -615,41 +627,46 @@ impl Job {
     }
 
     /// Runs one write (single or batch) until it goes through, each attempt
-    /// within the adaptive limit, timed and told to it.
-    async fn retried<F, Fut>(&self, write: F) -> Result<(), Stop<scylla::errors::ExecutionError>>
+    /// within the adaptive limit, timed and told to it. After a stop no new
+    /// attempt starts; one in flight ends within its request timeout.
+    async fn retried<F, Fut>(&self, write: F) -> Result<(), Stop<ExecutionError>>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<(), scylla::errors::ExecutionError>>,
+        Fut: Future<Output = Result<(), ExecutionError>>,
     {
-        WRITE_RETRY
+        let result = WRITE_RETRY
             .run(
                 &self.stop,
                 &self.writes_said,
-                retry::cassandra,
-                |error| {
-                    self.metrics.write_retries.inc();
-                    *self.writes_held_by.lock().expect("held-by lock") = Some(held_by(error));
+                Attempt::class,
+                |attempt| {
+                    if let Attempt::Failed(error) = attempt {
+                        self.metrics.write_retries.inc();
+                        *self.writes_held_by.lock().expect("held-by lock") = Some(held_by(error));
+                    }
                 },
                 || async {
-                    let slot = self.limiter.acquire().await;
+                    let Some(slot) = self.limiter.acquire(&self.stop).await else {
+                        return Err(Attempt::Stopped);
+                    };
                     let started = Instant::now();
                     let result = write().await;
                     let took = started.elapsed();
                     self.metrics.write_seconds.observe(took.as_secs_f64());
                     self.limiter.answered(slot, Answer::of(&result, took));
-                    result
+                    result.map_err(|error| Attempt::Failed(Box::new(error)))
                 },
             )
-            .await
+            .await;
+        result.map_err(|stop| match stop {
+            Stop::Permanent(Attempt::Failed(error)) => Stop::Permanent(*error),
+            Stop::Exhausted(Attempt::Failed(error)) => Stop::Exhausted(*error),
+            _ => Stop::Cancelled,
+        })
     }
 
     /// A write Cassandra refused for good, in words that say what to do.
-    fn refused(
-        &self,
-        what: String,
-        preposition: &str,
-        error: &scylla::errors::ExecutionError,
-    ) -> anyhow::Error {
+    fn refused(&self, what: String, preposition: &str, error: &ExecutionError) -> anyhow::Error {
         anyhow!(
             "Cassandra refused to {what} {preposition} {}: {error}. Retrying cannot help: \
              check the table's schema and the role's permissions, then run again \
@@ -732,6 +749,32 @@ impl BusyClock {
     }
 }
 
+/// Why a write attempt did not go through.
+enum Attempt {
+    /// Boxed: a failure is rare, and the error is hundreds of bytes.
+    Failed(Box<ExecutionError>),
+    /// The job stopped before a slot under the limit was free.
+    Stopped,
+}
+
+impl Attempt {
+    fn class(&self) -> Class {
+        match self {
+            Attempt::Failed(error) => retry::cassandra(error),
+            Attempt::Stopped => Class::Permanent,
+        }
+    }
+}
+
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Attempt::Failed(error) => error.fmt(f),
+            Attempt::Stopped => f.write_str("stopped before it started"),
+        }
+    }
+}
+
 /// What a valid record does to the table.
 enum Write {
     Upsert(Box<User>),
@@ -768,12 +811,17 @@ fn tombstone_id(record: &Consumed) -> Result<uuid::Uuid, Invalid> {
     std::str::from_utf8(key)
         .ok()
         .and_then(|text| text.parse().ok())
-        .ok_or_else(|| Invalid::BadTombstone(String::from_utf8_lossy(key).into_owned()))
+        .ok_or_else(|| Invalid::BadTombstone(shown_key(key)))
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+/// A key as a reason quotes it: its first characters, and its size when
+/// longer. A key is the producer's to choose, and can be a megabyte.
+fn shown_key(key: &[u8]) -> String {
+    const SHOWN: usize = 64;
+    let text = String::from_utf8_lossy(&key[..key.len().min(SHOWN)]).into_owned();
+    if key.len() > SHOWN {
+        format!("{text}… ({} bytes)", key.len())
+    } else {
+        text
+    }
 }

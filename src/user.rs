@@ -48,6 +48,10 @@ pub enum Invalid {
     /// A null value deletes the row of its key, which must be a user's id.
     #[error("tombstone (null value) whose key `{0}` is not a UUID: it deletes no row")]
     BadTombstone(String),
+    /// Its time cannot be a write time in microseconds (see
+    /// [`crate::process`]): past about 292,000 years either way.
+    #[error("record timestamp {0} ms is out of range: no write time can order it")]
+    BadTimestamp(i64),
 }
 
 impl Invalid {
@@ -60,6 +64,7 @@ impl Invalid {
             Invalid::NotObject(_) => "not_object",
             Invalid::Shape(_) => "bad_shape",
             Invalid::BadTombstone(_) => "bad_tombstone",
+            Invalid::BadTimestamp(_) => "bad_timestamp",
         }
     }
 }

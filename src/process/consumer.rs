@@ -11,12 +11,13 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders, Timestamp};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
-use super::offsets::Tracker;
+use super::offsets::{Generation, Tracker};
 use crate::config::Settings;
+use crate::dlq::wire;
 use crate::kafka::{self, Role, STORED_AT};
 use crate::metrics::{Metrics, PartitionLabel};
 use prometheus_client::metrics::counter::Counter;
@@ -86,6 +87,10 @@ impl ConsumerContext for GroupContext {
                 .iter()
                 .map(|p| p.partition())
                 .collect();
+            self.offsets
+                .lock()
+                .expect("offsets lock")
+                .assign(list.iter().copied());
             info!("assigned partitions {list:?}");
             if self.paused.load(Ordering::Relaxed)
                 && let Err(error) = consumer.pause(partitions)
@@ -152,7 +157,15 @@ pub fn set_paused(consumer: &GroupConsumer, paused: bool) {
 pub struct Consumed {
     pub partition: i32,
     pub offset: i64,
+    /// The tenure of its partition it was received in; none when the
+    /// partition was no longer ours (see [`Tracker`]).
+    pub generation: Option<Generation>,
+    /// The record's own time: its timestamp, or on a `LogAppendTime` topic
+    /// the first time of a replayed dead letter (see [`record_time`]).
     pub timestamp_ms: Option<i64>,
+    /// Its row's write time in microseconds (see [`write_time`]); none when
+    /// its time is too far out to count in microseconds.
+    pub written_at: Option<i64>,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
     /// No value at all (not an empty one): a delete.
@@ -160,18 +173,58 @@ pub struct Consumed {
     pub headers: Option<OwnedHeaders>,
 }
 
-impl Consumed {
-    pub fn from_message(message: &BorrowedMessage<'_>) -> Self {
+impl GroupContext {
+    /// `message`, owned, tagged with the generation of its partition now.
+    pub fn received(&self, message: &BorrowedMessage<'_>) -> Consumed {
+        let offsets = self.offsets.lock().expect("offsets lock");
+        let generation = offsets.generation(message.partition());
+        drop(offsets);
+        let time = record_time(message);
         Consumed {
             partition: message.partition(),
             offset: message.offset(),
-            timestamp_ms: message.timestamp().to_millis(),
+            generation,
+            timestamp_ms: time,
+            written_at: write_time(time.unwrap_or_else(now_ms), message.offset()),
             key: message.key().map(<[u8]>::to_vec),
             payload: message.payload().unwrap_or_default().to_vec(),
             tombstone: message.payload().is_none(),
             headers: message.headers().map(|h| h.detach()),
         }
     }
+}
+
+/// When a record was made, which orders the writes of one id. Its
+/// timestamp, except for a dead letter replayed into a `LogAppendTime`
+/// topic: the broker stamped it anew, so the time it was first made comes
+/// from the replay's header, or it would win over a delete made since.
+fn record_time(message: &BorrowedMessage<'_>) -> Option<i64> {
+    let stamped = message.timestamp();
+    if let Timestamp::LogAppendTime(_) = stamped
+        && let Some(first) = wire::ours(message.headers(), wire::SOURCE_TIMESTAMP)
+            .and_then(|ms| ms.parse().ok())
+            .filter(|_| wire::ours(message.headers(), wire::REPLAYS).is_some())
+    {
+        return Some(first);
+    }
+    stamped.to_millis()
+}
+
+/// A row's write time (`USING TIMESTAMP`, microseconds) from its record's
+/// time in milliseconds and its offset: the offset modulo 1000 in the spare
+/// microseconds keeps the partition's order among records of one
+/// millisecond, so two of one id never tie (a tie mixes the rows cell by
+/// cell, or lets a delete beat the insert after it). Exact for up to 1000
+/// consecutive offsets that do not cross a multiple of 1000; across one, the
+/// later record of the same millisecond loses. None past about 292,000
+/// years either way, where microseconds overflow.
+pub fn write_time(ms: i64, offset: i64) -> Option<i64> {
+    ms.checked_mul(1000)?.checked_add(offset.rem_euclid(1000))
+}
+
+/// Now, in milliseconds since the epoch: the time of a record that has none.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// Updates the lag gauges every few seconds: end of each assigned partition
@@ -207,5 +260,28 @@ pub async fn watch_lag(consumer: Arc<GroupConsumer>, topic: String, metrics: Met
                     .set(lag);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_times_keep_partition_order_inside_a_millisecond() {
+        let ms = 1_765_000_000_123;
+        assert_eq!(write_time(ms, 41), Some(ms * 1000 + 41));
+        assert!(write_time(ms, 41) < write_time(ms, 42));
+        assert!(write_time(ms, 999) < write_time(ms + 1, 1000));
+        assert!(write_time(-2, 5) < write_time(-1, 6));
+        assert!(write_time(-1, 999) < write_time(0, 0));
+    }
+
+    #[test]
+    fn write_times_out_of_range_are_none() {
+        assert_eq!(write_time(i64::MAX / 1000, 0), Some(i64::MAX / 1000 * 1000));
+        assert_eq!(write_time(i64::MAX / 1000, 999), None);
+        assert_eq!(write_time(i64::MAX / 1000 + 1, 0), None);
+        assert_eq!(write_time(i64::MIN / 1000 - 1, 0), None);
     }
 }

@@ -1,9 +1,11 @@
 //! The dead-letter topic: a record that fails validation goes there with its
-//! original key, bytes and headers, plus headers that say why and where from,
-//! so it can be inspected and replayed. It never blocks its partition: a
-//! record too large for the DLQ goes there truncated (with its original size
-//! and SHA-256), a producer in a fatal state is made anew, and what can
-//! never be sent is a permanent error that stops the job.
+//! original key, bytes, time and headers, plus rtds's headers that say why
+//! and where from (see [`wire`]), so it can be inspected and replayed. It
+//! never blocks its partition: a record too large for the DLQ goes there
+//! cut (its payload, else its key too, with their original sizes and
+//! SHA-256), one whose time the topic refuses goes stamped now, a producer
+//! in a fatal state is made anew, and what can never be sent (the topic is
+//! gone, rtds may not write it) is a permanent error that stops the job.
 
 use std::sync::Mutex;
 
@@ -15,16 +17,24 @@ use tracing::warn;
 
 use super::consumer::Consumed;
 use crate::config::KafkaSettings;
+use crate::dlq::wire;
 use crate::kafka::{self, Role};
 use crate::retry;
 use crate::user::Invalid;
 
-/// What is kept of a record when the DLQ topic refuses even the cut that
-/// fits the producer's limit (its own `max.message.bytes` is smaller).
+/// What is kept of a record's payload and key when the DLQ refuses even
+/// the cut that fits the producer's limit (the topic's own
+/// `max.message.bytes` is smaller, or key and headers fill it).
 const LAST_RESORT_BYTES: usize = 1024;
+const LAST_RESORT_KEY_BYTES: usize = 256;
 
 /// Room left for the record batch's own framing within `message.max.bytes`.
 const FRAMING_BYTES: usize = 512;
+
+/// The most rtds's own headers take: the reason capped at [`ERROR_BYTES`],
+/// the rest short names and numbers.
+const ERROR_BYTES: usize = 1024;
+const OURS_BYTES: usize = ERROR_BYTES + 1024;
 
 pub struct DeadLetters {
     /// Replaced when it hits a fatal error: it would never send again.
@@ -58,64 +68,73 @@ impl DeadLetters {
     }
 
     /// Sends `record` to the DLQ and waits for Kafka's acknowledgement,
-    /// truncated when it would not fit.
+    /// its payload cut when it would not fit. Should the key and the
+    /// record's own headers leave no room even so, the last resort keeps
+    /// rtds's headers and the first bytes of key and payload: a record's own
+    /// size never stops the job.
     pub async fn send(&self, record: &Consumed, why: &Invalid) -> Result<Sent, KafkaError> {
-        let key = record.key.as_ref().map_or(0, Vec::len);
-        let headers = record.headers.as_ref().map_or(0, headers_size);
+        let whole = Letter::whole(record);
         let room = self
             .max_bytes
-            .saturating_sub(key + headers + FRAMING_BYTES + 256);
-        match self.produce(record, why, room, true).await {
-            Err(error)
-                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
-            {
-                warn!(
-                    topic = %self.topic,
-                    "the DLQ topic refused a {}-byte record as too large; sending its first {LAST_RESORT_BYTES} bytes \
-                     (raise the topic's max.message.bytes to keep whole records)",
-                    record.payload.len()
-                );
-                self.produce(record, why, LAST_RESORT_BYTES, false).await
-            }
-            sent => sent,
+            .saturating_sub(whole.key.len() + whole.headers_size() + OURS_BYTES + FRAMING_BYTES);
+        let mut letter = whole.payload_cut(room);
+        loop {
+            let code = match self.produce(record, &letter, why).await {
+                Err(error) => error.rdkafka_error_code(),
+                sent => return sent,
+            };
+            letter = match code {
+                Some(RDKafkaErrorCode::MessageSizeTooLarge) if !letter.last_resort => {
+                    warn!(
+                        topic = %self.topic,
+                        "a {}-byte record with a {}-byte key and {} bytes of headers is too large for the DLQ; \
+                         sending its first bytes (raise the topic's max.message.bytes to keep whole records)",
+                        record.payload.len(),
+                        record.key.as_ref().map_or(0, Vec::len),
+                        letter.headers_size(),
+                    );
+                    Letter::last_resort(record, letter.stamped)
+                }
+                // The topic refuses the record's own time (its
+                // `message.timestamp.*.max.ms`): it goes stamped now, its
+                // time kept in a header.
+                Some(RDKafkaErrorCode::InvalidTimestamp) if letter.stamped => {
+                    warn!(topic = %self.topic, "the DLQ topic refused a record's own time; sending it stamped now");
+                    Letter {
+                        stamped: false,
+                        ..letter
+                    }
+                }
+                _ => return self.produce(record, &letter, why).await,
+            };
         }
     }
 
-    /// One send of at most `keep` payload bytes, with the record's own
-    /// headers when `own_headers`. A producer in a fatal state is made anew
-    /// and the send tried once more.
+    /// One send of `letter`. A producer in a fatal state is made anew and
+    /// the send tried once more.
     async fn produce(
         &self,
         record: &Consumed,
+        letter: &Letter<'_>,
         why: &Invalid,
-        keep: usize,
-        own_headers: bool,
     ) -> Result<Sent, KafkaError> {
-        let truncated = record.payload.len() > keep;
-        let payload = &record.payload[..record.payload.len().min(keep)];
         let mut remade = false;
         loop {
-            let headers = self.headers(record, why, truncated, own_headers);
+            let headers = self.headers(record, letter, why);
             let mut message = FutureRecord::<[u8], [u8]>::to(&self.topic)
-                .payload(payload)
+                .payload(letter.payload)
                 .headers(headers);
-            if let Some(key) = &record.key {
-                message = message.key(key.as_slice());
+            if record.key.is_some() {
+                message = message.key(letter.key);
             }
             // The record's own time goes with it: a replay keeps it, so the
             // replayed write is ordered by when it was first produced.
-            if let Some(ms) = record.timestamp_ms {
+            if let Some(ms) = record.timestamp_ms.filter(|_| letter.stamped) {
                 message = message.timestamp(ms);
             }
             let producer = self.producer.lock().expect("producer lock").clone();
             match producer.send(message, self.settings.timeout).await {
-                Ok(_) => {
-                    return Ok(if truncated {
-                        Sent::Truncated
-                    } else {
-                        Sent::Whole
-                    });
-                }
+                Ok(_) => return Ok(letter.sent(record)),
                 Err((error, _)) if retry::fatal_producer(&error) && !remade => {
                     warn!(topic = %self.topic, "the DLQ producer hit a fatal error, making a new one: {error}");
                     let fresh = create(&self.settings).map_err(|_| error)?;
@@ -127,44 +146,125 @@ impl DeadLetters {
         }
     }
 
-    fn headers(
-        &self,
-        record: &Consumed,
-        why: &Invalid,
-        truncated: bool,
-        own: bool,
-    ) -> OwnedHeaders {
-        let mut headers = OwnedHeaders::new();
-        if own && let Some(original) = &record.headers {
-            for header in original.iter() {
-                headers = headers.insert(Header {
-                    key: header.key,
-                    value: header.value,
-                });
-            }
-        }
-        let reason = why.to_string();
-        let (partition, offset) = (record.partition.to_string(), record.offset.to_string());
+    /// The letter's own headers, then rtds's (see [`wire`]).
+    fn headers(&self, record: &Consumed, letter: &Letter<'_>, why: &Invalid) -> OwnedHeaders {
         let mut ours = vec![
-            ("rtds.error", reason),
-            ("rtds.error.kind", why.kind().to_string()),
-            ("rtds.source.topic", self.source_topic.clone()),
-            ("rtds.source.partition", partition),
-            ("rtds.source.offset", offset),
+            (wire::ERROR, capped(&why.to_string(), ERROR_BYTES)),
+            (wire::ERROR_KIND, why.kind().to_string()),
+            (wire::SOURCE_TOPIC, self.source_topic.clone()),
+            (wire::SOURCE_PARTITION, record.partition.to_string()),
+            (wire::SOURCE_OFFSET, record.offset.to_string()),
         ];
-        if truncated {
-            ours.push(("rtds.truncated", "true".to_string()));
-            ours.push(("rtds.original.size", record.payload.len().to_string()));
-            ours.push(("rtds.original.sha256", sha256_hex(&record.payload)));
+        if let Some(ms) = record.timestamp_ms {
+            ours.push((wire::SOURCE_TIMESTAMP, ms.to_string()));
         }
-        for (key, value) in &ours {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value.as_str()),
-            });
+        if let Some(replays) = letter.replays {
+            ours.push((wire::REPLAYS, replays.to_string()));
         }
-        headers
+        if letter.sent(record) == Sent::Truncated {
+            ours.push((wire::TRUNCATED, "true".to_string()));
+            ours.push((wire::ORIGINAL_SIZE, record.payload.len().to_string()));
+            ours.push((wire::ORIGINAL_SHA256, sha256_hex(&record.payload)));
+        }
+        if let Some(key) = record
+            .key
+            .as_deref()
+            .filter(|key| key.len() > letter.key.len())
+        {
+            ours.push((wire::ORIGINAL_KEY_SIZE, key.len().to_string()));
+            ours.push((wire::ORIGINAL_KEY_SHA256, sha256_hex(key)));
+        }
+        ours.into_iter()
+            .fold(letter.headers.clone(), |headers, (key, value)| {
+                headers.insert(Header {
+                    key,
+                    value: Some(value.as_str()),
+                })
+            })
     }
+}
+
+/// What of a record goes to the DLQ: its key, its own headers as carried
+/// (see [`wire::carried`]) and its payload, each maybe cut.
+struct Letter<'a> {
+    key: &'a [u8],
+    headers: OwnedHeaders,
+    replays: Option<u32>,
+    payload: &'a [u8],
+    /// The record's own headers were left out.
+    headers_dropped: bool,
+    /// Cut to the last resort already.
+    last_resort: bool,
+    /// Sent with the record's own time (else stamped when sent).
+    stamped: bool,
+}
+
+impl<'a> Letter<'a> {
+    fn whole(record: &'a Consumed) -> Self {
+        let (headers, replays) = wire::carried(record.headers.as_ref());
+        Letter {
+            key: record.key.as_deref().unwrap_or_default(),
+            headers,
+            replays,
+            payload: &record.payload,
+            headers_dropped: false,
+            last_resort: false,
+            stamped: true,
+        }
+    }
+
+    /// The first bytes of key and payload and none of the record's own
+    /// headers: what fits any DLQ topic that takes a few kilobytes.
+    fn last_resort(record: &'a Consumed, stamped: bool) -> Self {
+        let whole = Letter::whole(record);
+        let headers_dropped = whole.headers.count() > 0;
+        Letter {
+            key: &whole.key[..whole.key.len().min(LAST_RESORT_KEY_BYTES)],
+            headers: OwnedHeaders::new(),
+            payload: &record.payload[..record.payload.len().min(LAST_RESORT_BYTES)],
+            headers_dropped,
+            last_resort: true,
+            stamped,
+            ..whole
+        }
+    }
+
+    fn payload_cut(self, room: usize) -> Self {
+        Letter {
+            payload: &self.payload[..self.payload.len().min(room)],
+            ..self
+        }
+    }
+
+    fn headers_size(&self) -> usize {
+        headers_size(&self.headers)
+    }
+
+    /// Truncated when anything of the record was left out: it cannot be
+    /// replayed as it was.
+    fn sent(&self, record: &Consumed) -> Sent {
+        let key = record.key.as_ref().map_or(0, Vec::len);
+        if self.payload.len() < record.payload.len() || self.key.len() < key || self.headers_dropped
+        {
+            Sent::Truncated
+        } else {
+            Sent::Whole
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, with `…` when
+/// cut: a reason quotes the record (a key, an unknown field's name), and
+/// the record's size is the producer's to choose.
+fn capped(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 fn create(settings: &KafkaSettings) -> anyhow::Result<FutureProducer> {

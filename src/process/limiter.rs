@@ -17,6 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// The lowest limit: below it, a slow node would starve the job.
 const FLOOR: usize = 4;
@@ -132,8 +133,9 @@ impl Limiter {
         }
     }
 
-    /// Waits for room under the limit.
-    pub async fn acquire(&self) -> Slot {
+    /// Waits for room under the limit; none once `stop` fires: after a
+    /// shutdown no new write starts, however many wait.
+    pub async fn acquire(&self, stop: &CancellationToken) -> Option<Slot> {
         loop {
             let freed = self.freed.notified();
             {
@@ -143,10 +145,13 @@ impl Limiter {
                     if state.in_flight == state.limit {
                         state.window.full = true;
                     }
-                    return Slot(());
+                    return Some(Slot(()));
                 }
             }
-            freed.await;
+            tokio::select! {
+                _ = freed => {}
+                _ = stop.cancelled() => return None,
+            }
         }
     }
 
@@ -217,11 +222,21 @@ fn adjust(state: &mut State, max: usize) {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_stop_ends_the_wait_for_a_slot() {
+        let limiter = Limiter::new(1, false, Gauge::default());
+        let stop = CancellationToken::new();
+        let _held = limiter.acquire(&stop).await.unwrap();
+        let waiting = limiter.acquire(&stop);
+        stop.cancel();
+        assert!(waiting.await.is_none());
+    }
+
     async fn round(limiter: &Limiter, took: Duration, answer: fn(Duration) -> Answer) {
         let mut slots = Vec::new();
         let limit = limiter.state.lock().unwrap().limit;
         for _ in 0..limit {
-            slots.push(limiter.acquire().await);
+            slots.push(limiter.acquire(&CancellationToken::new()).await.unwrap());
         }
         tokio::time::advance(took).await;
         for slot in slots {
@@ -283,7 +298,7 @@ mod tests {
         // One write at a time, ten times slower: the node is slow, but not
         // because of what the limit lets through.
         for _ in 0..5 {
-            let slot = limiter.acquire().await;
+            let slot = limiter.acquire(&CancellationToken::new()).await.unwrap();
             tokio::time::advance(Duration::from_millis(200)).await;
             limiter.answered(slot, Answer::Written(Duration::from_millis(200)));
         }

@@ -9,15 +9,13 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaResult, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
 use crate::config::KafkaSettings;
+use crate::dlq::wire;
 use crate::kafka::{self, Alarm, Role, STORED_AT};
-
-/// The header that counts a record's replays from the DLQ.
-pub const REPLAYS: &str = "rtds.replays";
 
 /// Bytes of a dead letter's payload shown.
 const PAYLOAD_SHOWN: usize = 120;
@@ -419,14 +417,7 @@ impl Observer {
 
 impl<M: Message> From<&M> for DeadLetter {
     fn from(message: &M) -> DeadLetter {
-        let header = |key: &str| -> Option<String> {
-            let headers = message.headers()?;
-            headers
-                .iter()
-                .find(|h| h.key == key)
-                .and_then(|h| h.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-        };
+        let header = |key: &str| wire::ours(message.headers(), key);
         let payload = message.payload().unwrap_or_default();
         let shown = String::from_utf8_lossy(&payload[..payload.len().min(PAYLOAD_SHOWN)]);
         DeadLetter {
@@ -436,13 +427,15 @@ impl<M: Message> From<&M> for DeadLetter {
                 .and_then(DateTime::from_timestamp_millis),
             partition: message.partition(),
             offset: message.offset(),
-            source_partition: header("rtds.source.partition").and_then(|v| v.parse().ok()),
-            source_offset: header("rtds.source.offset").and_then(|v| v.parse().ok()),
-            reason: header("rtds.error.kind").unwrap_or_else(|| "unknown".into()),
-            error: header("rtds.error").unwrap_or_default(),
+            source_partition: header(wire::SOURCE_PARTITION).and_then(|v| v.parse().ok()),
+            source_offset: header(wire::SOURCE_OFFSET).and_then(|v| v.parse().ok()),
+            reason: header(wire::ERROR_KIND).unwrap_or_else(|| "unknown".into()),
+            error: header(wire::ERROR).unwrap_or_default(),
             payload: crate::table::escape(&shown),
-            replays: header(REPLAYS).and_then(|v| v.parse().ok()).unwrap_or(0),
-            truncated: header("rtds.truncated").is_some(),
+            replays: header(wire::REPLAYS)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            truncated: header(wire::TRUNCATED).is_some(),
         }
     }
 }

@@ -1,0 +1,160 @@
+//! Events in an unlucky order: a rebalance while the processor is paused on
+//! a frozen Cassandra, and a shutdown while every write waits on it. No
+//! commit passes a row that was not written, and a SIGTERM ends the job
+//! within one request timeout.
+//!
+//! These tests freeze the stack's Cassandra, so they hold one lock and run
+//! one at a time; cargo runs test files one after another, so no other test
+//! sees the freeze. Each leaves the stack up (also when it fails).
+
+mod common;
+
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+static STACK: Mutex<()> = Mutex::new(());
+
+/// This file's tests one at a time, and the stack up before each.
+fn exclusive() -> MutexGuard<'static, ()> {
+    let guard = STACK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    stack_up();
+    require_stack();
+    guard
+}
+
+/// `rtds process` in the topic's group with /metrics on `port` and a
+/// 2 s request timeout, followed.
+fn processor(topic: &str, keyspace: &str, port: u16) -> Followed {
+    let listen = format!("127.0.0.1:{port}");
+    let mut command: Command =
+        process_command(topic, keyspace, &["--metrics-listen", &listen, "--json"]);
+    command.env("RTDS_CASSANDRA_TIMEOUT", "2s");
+    Followed::spawn(command)
+}
+
+/// A counter of the job on `port`; fails the test when /metrics is silent,
+/// so that a dead endpoint never passes for "nothing happened".
+fn counter(port: u16, name: &str) -> u64 {
+    metric(port, name).unwrap_or_else(|| panic!("no {name} on /metrics at {port}"))
+}
+
+/// Waits for the job on `port` to answer /metrics and write `rows`.
+fn wait_for_writes(port: u16, rows: u64) {
+    wait_until(
+        &format!("{rows} rows written"),
+        Duration::from_secs(60),
+        || metric(port, "rtds_rows_written_total").is_some_and(|n| n >= rows),
+    );
+}
+
+/// A member of `group` that joins, waits until it owns partitions, and
+/// leaves; it reads nothing and commits nothing.
+fn join_and_leave(topic: &str, group: &str) {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let member: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", KAFKA)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .create()
+        .unwrap();
+    member.subscribe(&[topic]).unwrap();
+    wait_until(
+        "the second member's partitions",
+        Duration::from_secs(60),
+        || {
+            let _ = member.poll(Duration::from_millis(100));
+            member.assignment().is_ok_and(|owned| owned.count() > 0)
+        },
+    );
+    member.unsubscribe();
+    drop(member);
+}
+
+/// How many partitions the job on `port` owns, from its per-partition lag.
+fn owned_partitions(port: u16) -> usize {
+    http_get(port, "/metrics").map_or(0, |(_, text)| {
+        text.lines()
+            .filter(|line| line.starts_with("rtds_partition_lag{"))
+            .count()
+    })
+}
+
+/// A partition revoked while records of it wait on a frozen Cassandra and
+/// given back when the other member leaves: the first tenure's records
+/// must neither start nor move the commit point. The processor is killed
+/// soon after Cassandra thaws; a restart then stores every record once.
+#[test]
+fn a_rebalance_during_a_pause_commits_nothing_unwritten() {
+    let _stack = exclusive();
+    let (topic, keyspace) = (unique("pausebalance"), unique("ks"));
+    let total = 30_000u64;
+    produce_builtin(&topic, total);
+    let port = free_port();
+    let first = processor(&topic, &keyspace, port);
+    wait_for_writes(port, 1_000);
+    let frozen = Frozen::service("cassandra");
+    wait_until("consumption paused", Duration::from_secs(60), || {
+        metric(port, "rtds_consumption_paused") == Some(1)
+    });
+    let rebalances = counter(port, "rtds_rebalances_total");
+
+    // A second member joins (partitions move away) and leaves (they come
+    // back), all while every write waits.
+    join_and_leave(&topic, &format!("{topic}-group"));
+    wait_until("every partition back", Duration::from_secs(60), || {
+        owned_partitions(port) == 3
+    });
+    assert!(counter(port, "rtds_rebalances_total") > rebalances);
+    drop(frozen);
+
+    // Soon after the thaw, once commits move again: a crash.
+    let written = counter(port, "rtds_rows_written_total");
+    wait_for_writes(port, written + 1_000);
+    send_signal("-KILL", &first.pid());
+    let crashed = first.wait();
+    assert!(!crashed.status.success(), "{}", text(&crashed));
+
+    let summary = process_until_idle(&topic, &keyspace, "5s");
+    assert!(summary["consumed"].as_u64().unwrap() > 0, "{summary}");
+    assert_table_matches_topic(&topic, &keyspace, total as usize);
+}
+
+/// SIGTERM while every write waits on a frozen node: the writes in flight
+/// end at their request timeout, the ones waiting for a slot never start,
+/// and the job exits well within `cassandra.timeout` + 5 s, committing
+/// nothing it did not write (a later run stores every record once).
+#[test]
+fn a_shutdown_during_an_outage_ends_within_one_request_timeout() {
+    let _stack = exclusive();
+    let (topic, keyspace) = (unique("stopstuck"), unique("ks"));
+    let total = 30_000u64;
+    produce_builtin(&topic, total);
+    let port = free_port();
+    let job = processor(&topic, &keyspace, port);
+    wait_for_writes(port, 1_000);
+    let frozen = Frozen::service("cassandra");
+    wait_until("writes retried", Duration::from_secs(60), || {
+        metric(port, "rtds_write_retries_total").is_some_and(|n| n > 8)
+    });
+    let stopped = Instant::now();
+    send_signal("-TERM", &job.pid());
+    let output = job.wait();
+    let took = stopped.elapsed();
+    drop(frozen);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        took < Duration::from_secs(2 + 5),
+        "SIGTERM took {took:?}: {}",
+        text(&output)
+    );
+
+    process_until_idle(&topic, &keyspace, "5s");
+    assert_table_matches_topic(&topic, &keyspace, total as usize);
+}
