@@ -150,7 +150,15 @@ impl Role {
                 defaults.push(delivery_timeout);
                 defaults
             }
-            Role::DeadLetters => vec![delivery_timeout],
+            // librdkafka's own queue bound is 1 GB. Twice the largest
+            // message, at least 4 MB, holds every dead letter in flight.
+            Role::DeadLetters => {
+                let queue = (2 * message_max_bytes(settings) / 1024).max(4096);
+                vec![
+                    delivery_timeout,
+                    ("queue.buffering.max.kbytes", queue.to_string()),
+                ]
+            }
             Role::Consumer { commit_interval } => {
                 let mut defaults = own(&CONSUMER_DEFAULTS);
                 defaults.push(("auto.commit.interval.ms", millis(commit_interval)));

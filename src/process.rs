@@ -13,7 +13,8 @@
 //! batches of rows with the same replicas ([`batcher`]); a record is done
 //! when its batch is written. Writes in flight are limited adaptively
 //! ([`limiter`], at most `cassandra.concurrency`), and a semaphore bounds the
-//! records between "consumed" and "done" to as many as those writes hold:
+//! records between "consumed" and "done" to as many as those writes hold,
+//! and their bytes to as many KiB (see [`Consumed::room`]):
 //! when Cassandra stalls, the permits run out and the consumer pauses
 //! its partitions (backpressure) while it keeps serving the group. A
 //! permanent failure (see [`crate::retry`]) stops the job with its message;
@@ -33,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use rdkafka::consumer::Consumer;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use scylla::errors::ExecutionError;
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
@@ -186,9 +187,10 @@ pub async fn run(
             "writes in unlogged batches of rows with the same replicas"
         );
     }
-    // As many records as the writes in flight can hold.
-    let records_in_flight = cassandra.concurrency * limits.rows;
-    let permits = Arc::new(Semaphore::new(records_in_flight));
+    // Room for as many records as the writes in flight can hold, and as
+    // many KiB: a large record takes room for its size (see `Consumed::room`).
+    let room = (cassandra.concurrency * limits.rows) as u32; // at most MAX_CONCURRENCY * MAX_BATCH_ROWS
+    let permits = Arc::new(Semaphore::new(room as usize));
 
     let started = Instant::now();
     let progress = Progress::start("process", None, {
@@ -226,7 +228,9 @@ pub async fn run(
     let listened = Listener {
         job: job.clone(),
         permits: permits.clone(),
+        room,
         idle: options.idle,
+        kafka_timeout: settings.kafka.timeout,
     }
     .run()
     .await;
@@ -234,9 +238,8 @@ pub async fn run(
     // shutdown or a failure cut a retry short, left uncommitted for the next
     // run). Each record's task holds a permit until it is done: all permits
     // back means all tasks done.
-    let all = records_in_flight as u32; // at most MAX_CONCURRENCY * MAX_BATCH_ROWS
     let _drained = permits
-        .acquire_many(all)
+        .acquire_many(room)
         .await
         .expect("semaphore is never closed");
     if let Some(batching) = batching {
@@ -274,7 +277,11 @@ pub async fn run(
 struct Listener {
     job: Arc<Job>,
     permits: Arc<Semaphore>,
+    /// All the room there is in flight, in permits.
+    room: u32,
     idle: Option<Duration>,
+    /// How long the topic may be missing before the job stops.
+    kafka_timeout: Duration,
 }
 
 impl Listener {
@@ -286,10 +293,13 @@ impl Listener {
         let mut errors = ConsumerErrors::default();
         loop {
             if !pending.is_empty() {
-                let permit = match self.permits.clone().try_acquire_owned() {
+                let needs = pending.front().expect("a pending record").room(self.room);
+                let permit = match self.permits.clone().try_acquire_many_owned(needs) {
                     Ok(permit) => permit,
                     Err(_) => {
-                        let waited = self.wait_for_permit(&mut pending, &mut errors).await?;
+                        let waited = self
+                            .wait_for_permit(needs, &mut pending, &mut errors)
+                            .await?;
                         // Time blocked on writes is not idleness.
                         last_record = Some(Instant::now());
                         match waited {
@@ -308,7 +318,7 @@ impl Listener {
                 message = consumer.recv() => match message {
                     Ok(message) => {
                         last_record = Some(Instant::now());
-                        errors.last = None;
+                        errors = ConsumerErrors::default();
                         pending.push_back(consumer.context().received(&message));
                     }
                     Err(error) => errors.seen(error, &self.job.metrics)?,
@@ -326,7 +336,9 @@ impl Listener {
                 }
                 // Polled now and then even when nothing comes: every poll
                 // tells the group the member is alive.
-                _ = tokio::time::sleep(POLL_EVERY) => {}
+                _ = tokio::time::sleep(POLL_EVERY) => {
+                    errors.check_topic(consumer, self.kafka_timeout).await?;
+                }
             }
         }
     }
@@ -338,12 +350,13 @@ impl Listener {
     /// Records that arrive meanwhile queue in `pending`.
     async fn wait_for_permit(
         &self,
+        needs: u32,
         pending: &mut VecDeque<Consumed>,
         errors: &mut ConsumerErrors,
     ) -> anyhow::Result<Option<OwnedSemaphorePermit>> {
         let consumer = &self.job.consumer;
         tokio::select! {
-            permit = self.permits.clone().acquire_owned() => {
+            permit = self.permits.clone().acquire_many_owned(needs) => {
                 return Ok(Some(permit.expect("semaphore is never closed")));
             }
             _ = self.job.stop.cancelled() => return Ok(None),
@@ -369,7 +382,7 @@ impl Listener {
             tokio::select! {
                 biased;
                 _ = self.job.stop.cancelled() => break Ok(None),
-                permit = self.permits.clone().acquire_owned() => {
+                permit = self.permits.clone().acquire_many_owned(needs) => {
                     break Ok(Some(permit.expect("semaphore is never closed")));
                 }
                 message = consumer.recv() => match message {
@@ -447,11 +460,14 @@ fn held_by(error: &ExecutionError) -> String {
 }
 
 /// The consumer's errors since the last record: transient ones are counted
-/// and logged now and then, a permanent one ends the job.
+/// and logged now and then, a permanent one ends the job, and a topic that
+/// stays missing (deleted under the consumer) ends it after `kafka.timeout`.
 #[derive(Default)]
 struct ConsumerErrors {
     last: Option<KafkaError>,
     logged: Option<Instant>,
+    /// When the broker first said the topic is unknown.
+    missing_since: Option<Instant>,
 }
 
 impl ConsumerErrors {
@@ -464,6 +480,9 @@ impl ConsumerErrors {
             ));
         }
         metrics.consumer_errors.inc();
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition) {
+            self.missing_since.get_or_insert_with(Instant::now);
+        }
         if self
             .logged
             .is_none_or(|at| at.elapsed() >= retry::LOG_EVERY)
@@ -473,6 +492,49 @@ impl ConsumerErrors {
         }
         self.last = Some(error);
         Ok(())
+    }
+}
+
+impl ConsumerErrors {
+    /// Once the topic has been unknown for `timeout`, asks the brokers: a
+    /// topic that is gone ends the job loudly, where the consumer would
+    /// wait for it in silence. One that exists (a broker was restarting)
+    /// clears the alarm.
+    async fn check_topic(
+        &mut self,
+        consumer: &Arc<GroupConsumer>,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        if self
+            .missing_since
+            .is_none_or(|since| since.elapsed() < timeout)
+        {
+            return Ok(());
+        }
+        let asked = consumer.clone();
+        let topic = consumer.context().topic().to_string();
+        let exists = tokio::task::spawn_blocking(move || {
+            let metadata = asked.fetch_metadata(Some(&topic), timeout).ok()?;
+            let found = metadata
+                .topics()
+                .iter()
+                .any(|t| t.name() == topic && t.error().is_none());
+            Some(found)
+        })
+        .await
+        .expect("a metadata request does not panic");
+        match exists {
+            Some(false) => Err(anyhow!(
+                "the topic {} no longer exists: it was deleted while rtds read it. Records \
+                 committed so far are stored; create the topic again (or point kafka.topic \
+                 at another) and run again",
+                consumer.context().topic()
+            )),
+            _ => {
+                self.missing_since = None;
+                Ok(())
+            }
+        }
     }
 }
 

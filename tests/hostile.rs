@@ -225,3 +225,42 @@ fn partition_order_holds_inside_one_millisecond() {
         .expect("the re-insert after the delete");
     assert_eq!(row.first_name, "again");
 }
+
+/// A topic deleted under the consumer: the job stops within about
+/// `kafka.timeout` with a message naming the topic, where it idled quietly
+/// before.
+#[test]
+fn a_topic_deleted_under_the_consumer_stops_the_job_loudly() {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    require_stack();
+    let (topic, keyspace) = (unique("deleted"), unique("ks"));
+    produce_builtin(&topic, 100);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = process_command(&topic, &keyspace, &["--metrics-listen", &listen]);
+    command.env("RTDS_KAFKA_TIMEOUT", "5s");
+    let mut job = Followed::spawn(command);
+    wait_until("100 rows written", Duration::from_secs(60), || {
+        metric(port, "rtds_rows_written_total") == Some(100)
+    });
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", KAFKA)
+        .create()
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for result in runtime
+        .block_on(admin.delete_topics(&[&topic], &AdminOptions::new()))
+        .unwrap()
+    {
+        result.unwrap();
+    }
+    wait_until("the job to stop", Duration::from_secs(90), || job.exited());
+    let output = job.wait();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("the topic {topic} no longer exists")),
+        "{stderr}"
+    );
+}

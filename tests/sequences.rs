@@ -148,6 +148,7 @@ fn a_shutdown_during_an_outage_ends_within_one_request_timeout() {
     let output = job.wait();
     let took = stopped.elapsed();
     drop(frozen);
+    eprintln!("SIGTERM to exit with every write stuck: {took:.1?}");
     assert!(output.status.success(), "{}", text(&output));
     assert!(
         took < Duration::from_secs(2 + 5),
@@ -157,4 +158,39 @@ fn a_shutdown_during_an_outage_ends_within_one_request_timeout() {
 
     process_until_idle(&topic, &keyspace, "5s");
     assert_table_matches_topic(&topic, &keyspace, total as usize);
+}
+
+/// Records of 60 kB each while every write waits on a frozen node: before,
+/// as many records as writes hold in number (2,560) could wait in memory,
+/// 180 MB of them and their parsed rows; room in flight is bounded in
+/// bytes too, so the job's peak stays under 100 MB, and every record is
+/// stored once the node is back.
+#[test]
+fn records_held_by_an_outage_are_bounded_in_bytes() {
+    let _stack = exclusive();
+    let (topic, keyspace) = (unique("heldbytes"), unique("ks"));
+    let port = free_port();
+    let job = processor(&topic, &keyspace, port);
+    wait_until("partitions assigned", Duration::from_secs(60), || {
+        metric(port, "rtds_rebalances_total").is_some_and(|n| n >= 1)
+    });
+    let frozen = Frozen::service("cassandra");
+    let users: Vec<(uuid::Uuid, Vec<u8>)> = (0..3_000).map(|_| padded_user(60_000)).collect();
+    let payloads: Vec<Vec<u8>> = users.iter().map(|(_, record)| record.clone()).collect();
+    send_raw_with(&topic, &payloads, &[("compression.type", "lz4")]);
+    wait_until("consumption paused", Duration::from_secs(60), || {
+        metric(port, "rtds_consumption_paused") == Some(1)
+    });
+    let held = counter(port, "rtds_records_in_flight");
+    let peak = peak_rss(&job.pid());
+    drop(frozen);
+    assert!(held < 100, "{held} records of 60 kB in flight");
+    assert!(peak < 100 << 20, "peak RSS {} MB", peak >> 20);
+
+    wait_for_writes(port, users.len() as u64);
+    send_signal("-TERM", &job.pid());
+    assert!(job.wait().status.success());
+    let rows = stored_rows(&topic, &keyspace);
+    assert_eq!(rows.len(), users.len());
+    assert!(users.iter().all(|(id, _)| rows.contains_key(id)));
 }

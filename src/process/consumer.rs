@@ -40,6 +40,11 @@ pub struct GroupContext {
 }
 
 impl GroupContext {
+    /// The topic the consumer reads.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
     /// Hands every commit point that moved to librdkafka, which commits them
     /// in the background (`auto.commit.interval.ms`) and on close.
     pub fn store_moved<C: Consumer<GroupContext>>(&self, consumer: &C) {
@@ -173,6 +178,22 @@ pub struct Consumed {
     pub headers: Option<OwnedHeaders>,
 }
 
+/// The bytes of a record one permit of room stands for, beyond the first:
+/// records in flight are bounded in bytes too, not only in number.
+const ROOM_UNIT: usize = 1024;
+
+impl Consumed {
+    /// The permits of room it takes while in flight: one, and one more
+    /// per [`ROOM_UNIT`] of key and payload, at most `all` (a record larger
+    /// than all the room goes alone). With 2,560 permits, records in flight
+    /// hold at most 2.5 MB however large each may be, and the DLQ sends
+    /// they wait on no more.
+    pub fn room(&self, all: u32) -> u32 {
+        let bytes = self.payload.len() + self.key.as_ref().map_or(0, Vec::len);
+        u32::try_from(1 + bytes / ROOM_UNIT).map_or(all, |room| room.min(all))
+    }
+}
+
 impl GroupContext {
     /// `message`, owned, tagged with the generation of its partition now.
     pub fn received(&self, message: &BorrowedMessage<'_>) -> Consumed {
@@ -275,6 +296,25 @@ mod tests {
         assert!(write_time(ms, 999) < write_time(ms + 1, 1000));
         assert!(write_time(-2, 5) < write_time(-1, 6));
         assert!(write_time(-1, 999) < write_time(0, 0));
+    }
+
+    #[test]
+    fn a_record_takes_room_for_its_bytes() {
+        let record = |key: usize, payload: usize| Consumed {
+            partition: 0,
+            offset: 0,
+            generation: None,
+            timestamp_ms: None,
+            written_at: None,
+            key: Some(vec![b'k'; key]),
+            payload: vec![b'p'; payload],
+            tombstone: false,
+            headers: None,
+        };
+        assert_eq!(record(36, 600).room(2560), 1);
+        assert_eq!(record(36, 1000).room(2560), 2);
+        assert_eq!(record(0, 1 << 20).room(2560), 1025);
+        assert_eq!(record(0, 4 << 20).room(2560), 2560);
     }
 
     #[test]

@@ -632,6 +632,11 @@ impl Followed {
         self.child.pid()
     }
 
+    /// Whether it has exited (without waiting).
+    pub fn exited(&mut self) -> bool {
+        self.child.0.try_wait().unwrap().is_some()
+    }
+
     /// What it wrote to stderr so far.
     pub fn logged(&self) -> String {
         self.logged.lock().unwrap().clone()
@@ -707,4 +712,29 @@ pub fn assert_table_matches_topic(topic: &str, keyspace: &str, total: usize) {
         in_table == from_topic,
         "the table's ids are the topic's ids"
     );
+}
+
+/// A valid user record of a new id padded to about `bytes` (in its
+/// address) of random hex, which compresses about twice as real data does:
+/// the consumer's prefetch, bounded in compressed bytes, stays small.
+pub fn padded_user(bytes: usize) -> (uuid::Uuid, Vec<u8>) {
+    let id = uuid::Uuid::new_v4();
+    let padding: String = (0..bytes.div_ceil(32))
+        .map(|_| uuid::Uuid::new_v4().simple().to_string())
+        .collect();
+    let record = format!(
+        r#"{{"id":"{id}","first_name":"Big","last_name":"Record","gender":"female","address":"{padding}","post_code":"1","email":"big@example.com","username":"big","dob":"1990-01-01T00:00:00.000Z","registered_date":"2015-01-01T00:00:00.000Z","phone":"1","picture":"https://randomuser.me/api/portraits/med/women/1.jpg"}}"#
+    );
+    (id, record.into_bytes())
+}
+
+/// The peak resident memory of process `pid` so far (VmHWM), in bytes.
+pub fn peak_rss(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM for {pid}"));
+    kb * 1024
 }
