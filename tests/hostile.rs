@@ -156,13 +156,13 @@ fn forged_rtds_headers_are_kept_aside_and_replayed_as_they_were() {
     let summary = process_until_idle(&topic, &keyspace, "3s");
     assert_eq!(summary["dead_lettered"], 1, "{summary}");
 
-    let listed = dlq_json(&topic, &["list"]);
+    let listed = dlq_json(&topic, &["list"], &[]);
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["reason"], "bad_shape", "{listed:?}");
     assert_eq!(listed[0]["source_offset"], 0, "{listed:?}");
     assert_eq!(listed[0]["truncated"], false, "{listed:?}");
 
-    let replayed = dlq_json(&topic, &["replay"]);
+    let replayed = dlq_json(&topic, &["replay"], &[]);
     assert_eq!(replayed.last().unwrap()["replayed"], 1, "{replayed:?}");
     let records = read_topic(&topic, 2);
     let again = records.last().unwrap();
@@ -170,19 +170,6 @@ fn forged_rtds_headers_are_kept_aside_and_replayed_as_they_were() {
     assert_eq!(header(again, "rtds.truncated"), ["true"]);
     assert_eq!(header(again, "trace"), ["t-1"]);
     assert_eq!(header(again, "rtds.replays"), ["1"]);
-}
-
-/// `rtds dlq ARGS --json` for the test's topic: the JSON lines it prints.
-fn dlq_json(topic: &str, args: &[&str]) -> Vec<Value> {
-    let mut command = rtds_command(&["dlq"]);
-    command.args(args).args(["--topic", topic, "--json"]);
-    command.env("RTDS_KAFKA_GROUP_ID", format!("{topic}-group"));
-    let output = command.output().unwrap();
-    assert!(output.status.success(), "{}", text(&output));
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
 }
 
 /// Records of one id in one millisecond keep their partition's order: the

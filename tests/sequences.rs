@@ -52,6 +52,20 @@ fn wait_for_writes(port: u16, rows: u64) {
     );
 }
 
+/// Records on the topic of each mid-stream test.
+const TOTAL: u64 = 30_000;
+
+/// A topic of [`TOTAL`] records named after `what`, a processor of it on a
+/// free port, and Cassandra frozen once it has written 1,000 rows.
+fn frozen_mid_stream(what: &str) -> (String, String, u16, Followed, Frozen) {
+    let (topic, keyspace) = (unique(what), unique("ks"));
+    produce_builtin(&topic, TOTAL);
+    let port = free_port();
+    let job = processor(&topic, &keyspace, port);
+    wait_for_writes(port, 1_000);
+    (topic, keyspace, port, job, Frozen::service("cassandra"))
+}
+
 /// A member of `group` that joins, waits until it owns partitions, and
 /// leaves; it reads nothing and commits nothing.
 fn join_and_leave(topic: &str, group: &str) {
@@ -93,13 +107,7 @@ fn owned_partitions(port: u16) -> usize {
 #[test]
 fn a_rebalance_during_a_pause_commits_nothing_unwritten() {
     let _stack = exclusive();
-    let (topic, keyspace) = (unique("pausebalance"), unique("ks"));
-    let total = 30_000u64;
-    produce_builtin(&topic, total);
-    let port = free_port();
-    let first = processor(&topic, &keyspace, port);
-    wait_for_writes(port, 1_000);
-    let frozen = Frozen::service("cassandra");
+    let (topic, keyspace, port, first, frozen) = frozen_mid_stream("pausebalance");
     wait_until("consumption paused", Duration::from_secs(60), || {
         metric(port, "rtds_consumption_paused") == Some(1)
     });
@@ -123,7 +131,7 @@ fn a_rebalance_during_a_pause_commits_nothing_unwritten() {
 
     let summary = process_until_idle(&topic, &keyspace, "5s");
     assert!(summary["consumed"].as_u64().unwrap() > 0, "{summary}");
-    assert_table_matches_topic(&topic, &keyspace, total as usize);
+    assert_table_matches_topic(&topic, &keyspace, TOTAL as usize);
 }
 
 /// SIGTERM while every write waits on a frozen node: the writes in flight
@@ -133,13 +141,7 @@ fn a_rebalance_during_a_pause_commits_nothing_unwritten() {
 #[test]
 fn a_shutdown_during_an_outage_ends_within_one_request_timeout() {
     let _stack = exclusive();
-    let (topic, keyspace) = (unique("stopstuck"), unique("ks"));
-    let total = 30_000u64;
-    produce_builtin(&topic, total);
-    let port = free_port();
-    let job = processor(&topic, &keyspace, port);
-    wait_for_writes(port, 1_000);
-    let frozen = Frozen::service("cassandra");
+    let (topic, keyspace, port, job, frozen) = frozen_mid_stream("stopstuck");
     wait_until("writes retried", Duration::from_secs(60), || {
         metric(port, "rtds_write_retries_total").is_some_and(|n| n > 8)
     });
@@ -157,7 +159,7 @@ fn a_shutdown_during_an_outage_ends_within_one_request_timeout() {
     );
 
     process_until_idle(&topic, &keyspace, "5s");
-    assert_table_matches_topic(&topic, &keyspace, total as usize);
+    assert_table_matches_topic(&topic, &keyspace, TOTAL as usize);
 }
 
 /// Records of 60 kB each while every write waits on a frozen node: before,

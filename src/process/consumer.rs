@@ -232,15 +232,21 @@ fn record_time(message: &BorrowedMessage<'_>) -> Option<i64> {
 }
 
 /// A row's write time (`USING TIMESTAMP`, microseconds) from its record's
-/// time in milliseconds and its offset: the offset modulo 1000 in the spare
-/// microseconds keeps the partition's order among records of one
-/// millisecond, so two of one id never tie (a tie mixes the rows cell by
-/// cell, or lets a delete beat the insert after it). Exact for up to 1000
-/// consecutive offsets that do not cross a multiple of 1000; across one, the
-/// later record of the same millisecond loses. None past about 292,000
-/// years either way, where microseconds overflow.
+/// time in milliseconds and its offset: the record's second, and within it
+/// the offset modulo a million in place of the microseconds. Within one
+/// second the partition's order then decides, so two records of one id
+/// never tie (a tie mixes the rows cell by cell, or lets a delete beat the
+/// insert after it). A millisecond with the offset modulo 1000 was too
+/// narrow: one adjacent pair in a thousand straddles a multiple of 1000,
+/// and the later record lost. Now only records of one second that straddle
+/// a multiple of a million offsets are out of order. None past about
+/// 292,000 years either way, where microseconds overflow.
 pub fn write_time(ms: i64, offset: i64) -> Option<i64> {
-    ms.checked_mul(1000)?.checked_add(offset.rem_euclid(1000))
+    const PER_SECOND: i64 = 1_000_000;
+    let second = ms.div_euclid(1000);
+    second
+        .checked_mul(PER_SECOND)?
+        .checked_add(offset.rem_euclid(PER_SECOND))
 }
 
 /// Now, in milliseconds since the epoch: the time of a record that has none.
@@ -289,13 +295,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn write_times_keep_partition_order_inside_a_millisecond() {
-        let ms = 1_765_000_000_123;
-        assert_eq!(write_time(ms, 41), Some(ms * 1000 + 41));
-        assert!(write_time(ms, 41) < write_time(ms, 42));
-        assert!(write_time(ms, 999) < write_time(ms + 1, 1000));
-        assert!(write_time(-2, 5) < write_time(-1, 6));
-        assert!(write_time(-1, 999) < write_time(0, 0));
+    fn write_times_keep_partition_order_inside_a_second() {
+        let second = 1_765_000_000_000; // ms, on a second
+        assert_eq!(write_time(second + 7, 41), Some(second * 1000 + 41));
+        assert!(write_time(second, 41) < write_time(second, 42));
+        // The partition's order, not the producer's clock, within a second.
+        assert!(write_time(second + 900, 41) < write_time(second + 3, 42));
+        assert!(write_time(second + 999, 999_999) < write_time(second + 1000, 1_000_000));
+        assert!(write_time(second, 999) < write_time(second, 1000));
+        assert!(write_time(-1001, 5) < write_time(-1, 6));
+        assert!(write_time(-1, 999_999) < write_time(0, 0));
     }
 
     #[test]
@@ -319,9 +328,9 @@ mod tests {
 
     #[test]
     fn write_times_out_of_range_are_none() {
-        assert_eq!(write_time(i64::MAX / 1000, 0), Some(i64::MAX / 1000 * 1000));
-        assert_eq!(write_time(i64::MAX / 1000, 999), None);
-        assert_eq!(write_time(i64::MAX / 1000 + 1, 0), None);
-        assert_eq!(write_time(i64::MIN / 1000 - 1, 0), None);
+        let last = i64::MAX / 1_000_000 - 1; // the last second that fits whole
+        assert!(write_time(last * 1000 + 999, 999_999).is_some());
+        assert_eq!(write_time(i64::MAX, 0), None);
+        assert_eq!(write_time(i64::MIN, 0), None);
     }
 }

@@ -738,3 +738,18 @@ pub fn peak_rss(pid: &str) -> u64 {
         .unwrap_or_else(|| panic!("no VmHWM for {pid}"));
     kb * 1024
 }
+
+/// `rtds dlq ARGS --json` for the test's topic and its group, with `env`:
+/// the JSON lines it prints. It must succeed.
+pub fn dlq_json(topic: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let mut command = rtds_command(&["dlq"]);
+    command.args(args).args(["--topic", topic, "--json"]);
+    command.envs(env.iter().copied());
+    command.env("RTDS_KAFKA_GROUP_ID", format!("{topic}-group"));
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
