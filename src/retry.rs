@@ -63,7 +63,9 @@ pub enum Stop<E> {
 
 /// A retry policy: exponential backoff with full jitter between `base` and
 /// `cap`, at most `attempts` tries (`None`: until it works, is permanent, or
-/// is cancelled), and at most `patience` in all for [`Class::Later`] waits.
+/// is cancelled), and at most `patience` in all for [`Class::Later`] waits:
+/// a wait asked beyond what is left of it ends the loop at once, since
+/// waiting part of it would only be refused again.
 #[derive(Debug, Clone)]
 pub struct Retry {
     /// What is retried, for the log: "Cassandra write", "DLQ send", ...
@@ -104,10 +106,14 @@ impl Retry {
             let wait = match classify(&error) {
                 Class::Permanent => return Err(Stop::Permanent(error)),
                 Class::Later(asked) => {
-                    waited_later += asked;
-                    if waited_later > self.patience {
+                    // At least `base`, so that a service saying "0" cannot
+                    // spin the loop; never past the patience left, so that no
+                    // wait asked, however long, overflows the sum.
+                    let asked = asked.max(self.base);
+                    if asked > self.patience.saturating_sub(waited_later) {
                         return Err(Stop::Exhausted(error));
                     }
+                    waited_later += asked;
                     asked
                 }
                 Class::Transient => {
