@@ -686,8 +686,9 @@ impl Job {
             Err(Stop::Cancelled) => Ok(false),
             Err(Stop::Permanent(error) | Stop::Exhausted(error)) => Err(anyhow!(
                 "cannot send the record at partition {} offset {} to the DLQ topic {}: {error}. \
-                 Retrying cannot help: check that the topic exists, that rtds may write to it \
-                 and its max.message.bytes, then run again (nothing was committed past this record)",
+                 Retrying cannot help: check that the topic exists, that rtds may write to it, \
+                 its max.message.bytes and its message.timestamp.*.max.ms (a dead letter keeps \
+                 its record's original time), then run again (nothing was committed past this record)",
                 record.partition,
                 record.offset,
                 self.dead_letters.topic()
