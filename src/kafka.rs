@@ -1,19 +1,21 @@
 //! Kafka client settings and topic administration, shared by the producer and
 //! the processor.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::metadata::Metadata;
+use rdkafka::types::RDKafkaConfRes;
 use rdkafka::{ClientConfig, ClientContext};
 
-use crate::config::KafkaSettings;
+use crate::config::{KafkaSettings, is_secret_property};
 
 /// How the processor's commit points' metadata starts: the Unix time in
 /// milliseconds the point was stored follows, which `rtds status` shows.
@@ -165,28 +167,74 @@ fn millis(duration: Duration) -> String {
     duration.as_millis().to_string()
 }
 
-/// The librdkafka settings of a client in `role`: brokers and security,
-/// then the role's defaults unless `kafka.properties` sets them, then the
-/// user's properties, then the role's locked settings. A locked setting in
-/// `kafka.properties` is refused, saying why rtds sets it.
-pub fn client_config(settings: &KafkaSettings, role: Role) -> anyhow::Result<ClientConfig> {
-    for locked in role.locked() {
-        if let Some(name) = locked
-            .names
-            .iter()
-            .find(|n| settings.properties.contains_key(**n))
-        {
-            bail!(
-                "`kafka.properties` may not set `{name}`: rtds always sets it ({}), because {}",
+/// Why `kafka.properties` cannot be used, if it cannot: a setting any
+/// client locks (the properties go to every client alike, so what one of
+/// them refuses is refused for all, by every command, `rtds config`
+/// included), or a property librdkafka does not know or a value it refuses.
+/// The words name the property, never its value.
+pub fn check_properties(properties: &BTreeMap<String, String>) -> Result<(), String> {
+    let every_lock = PRODUCER_LOCKED
+        .iter()
+        .chain(&CONSUMER_LOCKED)
+        .chain(&OBSERVER_LOCKED);
+    refuse_locked(every_lock, properties)?;
+    let config: ClientConfig = properties.clone().into_iter().collect();
+    config.create_native_config().map_err(refused_property)?;
+    Ok(())
+}
+
+/// The first of `locks` that `properties` sets, saying why rtds sets it.
+fn refuse_locked<'a>(
+    locks: impl IntoIterator<Item = &'a Locked>,
+    properties: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    for locked in locks {
+        if let Some(name) = locked.names.iter().find(|n| properties.contains_key(**n)) {
+            return Err(format!(
+                "may not set `{name}`: rtds always sets it ({}), because {}",
                 if locked.value.is_empty() {
                     "from its own setting"
                 } else {
                     locked.value
                 },
                 locked.why
-            );
+            ));
         }
     }
+    Ok(())
+}
+
+/// librdkafka's refusal of a property in words that name the property and
+/// never show its value: librdkafka's own words often repeat the value, and
+/// rdkafka's error text always adds it, while a property carried over from
+/// a Java client (`sasl.jaas.config`) or misspelt may well hold a password.
+fn refused_property(error: KafkaError) -> String {
+    let KafkaError::ClientConfig(code, words, key, value) = error else {
+        return format!("librdkafka refuses them: {error}");
+    };
+    let why = if code == RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN {
+        "librdkafka has no such property".to_string()
+    } else if is_secret_property(&key) || (!value.is_empty() && words.contains(&value)) {
+        "librdkafka refuses its value".to_string()
+    } else {
+        format!("librdkafka refuses it ({})", words.trim())
+    };
+    format!(
+        "`{key}`: {why}; the value is not shown, it may hold a secret. librdkafka's \
+         CONFIGURATION.md lists its properties and their values; Java client settings have \
+         no place here (a SASL login is kafka.sasl_mechanism, kafka.sasl_username and \
+         kafka.sasl_password)"
+    )
+}
+
+/// The librdkafka settings of a client in `role`: brokers and security,
+/// then the role's defaults unless `kafka.properties` sets them, then the
+/// user's properties, then the role's locked settings. A locked setting in
+/// `kafka.properties` is refused, saying why rtds sets it, and so is a
+/// property or value librdkafka refuses, naming the property only.
+pub fn client_config(settings: &KafkaSettings, role: Role) -> anyhow::Result<ClientConfig> {
+    refuse_locked(role.locked(), &settings.properties)
+        .map_err(|why| anyhow!("`kafka.properties` {why}"))?;
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &settings.bootstrap_servers)
@@ -226,6 +274,9 @@ pub fn client_config(settings: &KafkaSettings, role: Role) -> anyhow::Result<Cli
         };
         config.set(locked.names[0], value);
     }
+    config
+        .create_native_config()
+        .map_err(|e| anyhow!("cannot make a Kafka client: {}", refused_property(e)))?;
     Ok(config)
 }
 
@@ -562,6 +613,38 @@ mod tests {
         assert_eq!(consumer.get("group.id"), Some("rtds-processor"));
         assert_eq!(consumer.get("auto.commit.interval.ms"), Some("1000"));
         assert_eq!(consumer.get("max.poll.interval.ms"), Some("10000"));
+    }
+
+    #[test]
+    fn every_lock_of_every_client_is_refused_for_all() {
+        for key in ["acks", "group.id", "allow.auto.create.topics"] {
+            let properties = BTreeMap::from([(key.to_string(), "x".to_string())]);
+            let why = check_properties(&properties).unwrap_err();
+            assert!(why.contains(&format!("may not set `{key}`")), "{why}");
+        }
+        let fine = BTreeMap::from([("linger.ms".to_string(), "5".to_string())]);
+        assert_eq!(check_properties(&fine), Ok(()));
+    }
+
+    /// rdkafka's own error text repeats a refused property's value; a
+    /// client made by rtds names the property only.
+    #[test]
+    fn a_refused_property_is_named_without_its_value() {
+        let secret = r#"ScramLoginModule required username="rtds" password="hunter2";"#;
+        for (key, value) in [
+            ("sasl.jaas.confg", secret),
+            ("sasl.jaas.config", secret),
+            ("linger.ms", "hunter2"),
+        ] {
+            let error = client_config(&with_properties(&[(key, value)]), Role::Producer)
+                .err()
+                .unwrap_or_else(|| panic!("{key} accepted"))
+                .to_string();
+            assert!(
+                error.contains(&format!("`{key}`")) && !error.contains("hunter2"),
+                "{error}"
+            );
+        }
     }
 
     #[test]
