@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::cassandra::{self, Store};
-use crate::config::Settings;
+use crate::config::{KafkaSettings, Settings};
 use crate::kafka;
 use crate::metrics::Metrics;
 use crate::progress::{self, Progress};
@@ -226,6 +226,7 @@ pub async fn run(
         job: job.clone(),
         permits: permits.clone(),
         idle: options.idle,
+        kafka: settings.kafka.clone(),
     }
     .run()
     .await;
@@ -274,6 +275,8 @@ struct Listener {
     job: Arc<Job>,
     permits: Arc<Semaphore>,
     idle: Option<Duration>,
+    /// For a refused login: how long it is ridden out, and whose it is.
+    kafka: KafkaSettings,
 }
 
 impl Listener {
@@ -282,7 +285,7 @@ impl Listener {
         // Records received and not started yet; they start in order.
         let mut pending: VecDeque<Consumed> = VecDeque::new();
         let mut last_record: Option<Instant> = None;
-        let mut errors = ConsumerErrors::default();
+        let mut errors = ConsumerErrors::new(&self.kafka);
         loop {
             if !pending.is_empty() {
                 let permit = match self.permits.clone().try_acquire_owned() {
@@ -307,7 +310,7 @@ impl Listener {
                 message = consumer.recv() => match message {
                     Ok(message) => {
                         last_record = Some(Instant::now());
-                        errors.last = None;
+                        errors.went_through();
                         pending.push_back(Consumed::from_message(&message));
                     }
                     Err(error) => errors.seen(error, &self.job.metrics)?,
@@ -325,7 +328,7 @@ impl Listener {
                 }
                 // Polled now and then even when nothing comes: every poll
                 // tells the group the member is alive.
-                _ = tokio::time::sleep(POLL_EVERY) => {}
+                _ = tokio::time::sleep(POLL_EVERY) => errors.still_refused(consumer).await?,
             }
         }
     }
@@ -377,12 +380,17 @@ impl Listener {
                         break Err(fatal);
                     },
                 },
-                _ = tokio::time::sleep(POLL_EVERY) => if said.due() {
-                    warn!(
-                        "consumption still paused after {:.0?}, every write waiting on Cassandra ({})",
-                        paused_at.elapsed(),
-                        held_by()
-                    );
+                _ = tokio::time::sleep(POLL_EVERY) => {
+                    if let Err(refused) = errors.still_refused(consumer).await {
+                        break Err(refused);
+                    }
+                    if said.due() {
+                        warn!(
+                            "consumption still paused after {:.0?}, every write waiting on Cassandra ({})",
+                            paused_at.elapsed(),
+                            held_by()
+                        );
+                    }
                 },
             }
         };
@@ -442,17 +450,66 @@ fn held_by(error: &scylla::errors::ExecutionError) -> String {
 }
 
 /// The consumer's errors since the last record: transient ones are counted
-/// and logged now and then, a permanent one ends the job.
-#[derive(Default)]
+/// and logged now and then, a permanent one ends the job. A refused login
+/// is not permanent here: the job's start saw the login work, so a broker
+/// refusing it now is most likely restarting; it is ridden out for
+/// `kafka.timeout` from the first refusal (see [`kafka::Logins`]).
 struct ConsumerErrors {
     last: Option<KafkaError>,
     logged: Option<Instant>,
+    logins: kafka::Logins,
+    kafka: KafkaSettings,
 }
 
 impl ConsumerErrors {
+    fn new(settings: &KafkaSettings) -> ConsumerErrors {
+        ConsumerErrors {
+            last: None,
+            logged: None,
+            logins: kafka::Logins::accepted(),
+            kafka: settings.clone(),
+        }
+    }
+
+    /// A record came: the consumer works, whatever failed before.
+    fn went_through(&mut self) {
+        self.last = None;
+        self.logins.went_through();
+    }
+
+    /// While a refused login waits to be forgiven: forgiven once the
+    /// brokers answer the consumer again (a record may not come for a
+    /// while on a quiet topic), or the job's end once it lasted too long.
+    async fn still_refused(&mut self, consumer: &Arc<GroupConsumer>) -> anyhow::Result<()> {
+        if !self.logins.pending() {
+            return Ok(());
+        }
+        let probe = consumer.clone();
+        let answered = tokio::task::spawn_blocking(move || {
+            probe
+                .fetch_metadata(None, Duration::from_millis(500))
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        if answered {
+            info!("Kafka takes the consumer's login again");
+            self.logins.went_through();
+        }
+        match self.logins.hopeless(Instant::now(), self.kafka.timeout) {
+            Some(reason) => Err(kafka::login_refused(&self.kafka, reason).context(format!(
+                "the brokers kept refusing the login for {}",
+                humantime::format_duration(self.kafka.timeout)
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn seen(&mut self, error: KafkaError, metrics: &Metrics) -> anyhow::Result<()> {
         let fatal = matches!(error, KafkaError::MessageConsumptionFatal(_));
-        if fatal || retry::kafka(&error) == Class::Permanent {
+        if kafka::is_login_refused(&error) && !fatal {
+            self.logins.refused(Instant::now(), &error.to_string());
+        } else if fatal || retry::kafka(&error) == Class::Permanent {
             return Err(anyhow!(
                 "the Kafka consumer failed for good: {error}; check the topic, the group and \
                  the user's permissions on them (kafka.* settings)"
