@@ -584,8 +584,12 @@ struct TableName {
 
 impl TableName {
     fn of(settings: &CassandraSettings) -> anyhow::Result<TableName> {
-        check_name("cassandra.keyspace", &settings.keyspace)?;
-        check_name("cassandra.table", &settings.table)?;
+        for (key, name) in [
+            ("cassandra.keyspace", &settings.keyspace),
+            ("cassandra.table", &settings.table),
+        ] {
+            check_name(name).map_err(|why| anyhow::anyhow!("`{key}`: {why}"))?;
+        }
         Ok(TableName {
             keyspace: settings.keyspace.clone(),
             table: settings.table.clone(),
@@ -667,8 +671,9 @@ const RESERVED: [&str; 63] = [
 ];
 
 /// Refuses a name CQL would not take unquoted as it is: `[a-z][a-z0-9_]*`,
-/// at most 48 characters, not a reserved word.
-fn check_name(key: &str, name: &str) -> anyhow::Result<()> {
+/// at most 48 characters, not a reserved word. The settings refuse such a
+/// keyspace or table when they load, for every command alike.
+pub fn check_name(name: &str) -> Result<(), String> {
     let lower = name.to_ascii_lowercase();
     let valid_chars = |text: &str| {
         text.starts_with(|c: char| c.is_ascii_lowercase())
@@ -677,21 +682,25 @@ fn check_name(key: &str, name: &str) -> anyhow::Result<()> {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     };
     if name != lower && valid_chars(&lower) {
-        bail!(
-            "`{key}` is `{name}`: Cassandra folds unquoted names to lower case, so use `{lower}`"
-        );
+        return Err(format!(
+            "`{name}`: Cassandra folds unquoted names to lower case, so use `{lower}`"
+        ));
     }
     if !valid_chars(name) {
-        bail!(
-            "`{key}` is `{name}`: a Cassandra name starts with a lower-case letter and has only \
+        return Err(format!(
+            "`{name}`: a Cassandra name starts with a lower-case letter and has only \
              lower-case letters, digits and `_`"
-        );
+        ));
     }
     if name.len() > 48 {
-        bail!("`{key}` is `{name}`: Cassandra names have at most 48 characters");
+        return Err(format!(
+            "`{name}`: Cassandra names have at most 48 characters"
+        ));
     }
     if RESERVED.contains(&name) {
-        bail!("`{key}` is `{name}`, a reserved word in CQL: choose another name");
+        return Err(format!(
+            "`{name}` is a reserved word in CQL: choose another name"
+        ));
     }
     Ok(())
 }
@@ -923,21 +932,22 @@ mod tests {
 
     #[test]
     fn names_are_checked_as_cql_takes_them() {
-        assert!(check_name("cassandra.keyspace", "spark_streams").is_ok());
-        assert!(check_name("cassandra.table", "created_users2").is_ok());
-        let folded = check_name("cassandra.keyspace", "Spark_Streams").unwrap_err();
-        assert!(
-            folded.to_string().contains("use `spark_streams`"),
-            "{folded}"
-        );
+        assert!(check_name("spark_streams").is_ok());
+        assert!(check_name("created_users2").is_ok());
+        let folded = check_name("Spark_Streams").unwrap_err();
+        assert!(folded.contains("use `spark_streams`"), "{folded}");
         for bad in ["2users", "users-created", "", "_x", "sélect"] {
-            let error = check_name("cassandra.table", bad).unwrap_err().to_string();
-            assert!(error.contains("cassandra.table"), "{error}");
+            let error = check_name(bad).unwrap_err();
+            assert!(error.contains(&format!("`{bad}`")), "{error}");
         }
-        assert!(check_name("cassandra.table", &"a".repeat(49)).is_err());
-        assert!(check_name("cassandra.table", &"a".repeat(48)).is_ok());
-        let reserved = check_name("cassandra.table", "table").unwrap_err();
-        assert!(reserved.to_string().contains("reserved"), "{reserved}");
+        assert!(check_name(&"a".repeat(49)).is_err());
+        assert!(check_name(&"a".repeat(48)).is_ok());
+        let reserved = check_name("table").unwrap_err();
+        assert!(reserved.contains("reserved"), "{reserved}");
+        let mut settings = crate::config::Settings::default().cassandra;
+        settings.table = "Users".into();
+        let named = TableName::of(&settings).unwrap_err().to_string();
+        assert!(named.contains("`cassandra.table`: `Users`"), "{named}");
     }
 
     #[test]

@@ -522,10 +522,12 @@ impl Settings {
 
 /// Whether the value of librdkafka property `key` may be a secret:
 /// `ssl.key.password`, `sasl.oauthbearer.client.secret`, `ssl.key.pem`,
-/// tokens, and `sasl.oauthbearer.config`, which holds client secrets inline.
-fn is_secret_property(key: &str) -> bool {
+/// tokens, credentials, `sasl.jaas.config` (a Java client's login, password
+/// inline), and `sasl.oauthbearer.config`, which holds client secrets
+/// inline. By words in the name, so that a misspelt one is masked too.
+pub fn is_secret_property(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["password", "secret", "token", "key"]
+    ["password", "secret", "token", "key", "jaas", "credential"]
         .iter()
         .any(|word| key.contains(word))
         || key == "sasl.oauthbearer.config"
@@ -670,7 +672,8 @@ impl Loaded {
         Ok(Some(secret.to_string()))
     }
 
-    /// Checks what types alone cannot: addresses, ranges, non-empty names.
+    /// Checks what types alone cannot: addresses, names, ranges, and the
+    /// combinations that cannot work, one group of settings at a time.
     fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.settings;
         for server in s.kafka.bootstrap_servers.split(',') {
@@ -695,16 +698,20 @@ impl Loaded {
             ("cassandra.keyspace", &s.cassandra.keyspace),
             ("cassandra.table", &s.cassandra.table),
         ] {
-            let ok = !name.is_empty()
-                && name.len() <= 48
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !ok {
-                return Err(self.invalid(
-                    key,
-                    format!("`{name}` is not a CQL name (letters, digits, _; at most 48)"),
-                ));
-            }
+            crate::cassandra::check_name(name).map_err(|m| self.invalid(key, m))?;
         }
+        crate::kafka::check_properties(&s.kafka.properties)
+            .map_err(|m| self.invalid("kafka.properties", m))?;
+        self.validate_limits()?;
+        self.validate_sasl()?;
+        self.validate_tls()?;
+        self.validate_writes()?;
+        self.validate_endpoints()
+    }
+
+    /// Counts and times the clients could not work with.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let s = &self.settings;
         for (key, value) in [
             ("kafka.partitions", s.kafka.partitions),
             ("kafka.replication_factor", s.kafka.replication_factor),
@@ -738,8 +745,12 @@ impl Loaded {
                 ),
             ));
         }
-        self.validate_sasl()?;
-        self.validate_tls()?;
+        Ok(())
+    }
+
+    /// How records are written: replicas, consistency, rates and sizes.
+    fn validate_writes(&self) -> Result<(), ConfigError> {
+        let s = &self.settings;
         let k = &s.kafka;
         if !(0..=k.replication_factor).contains(&k.min_insync_replicas) {
             return Err(self.invalid(
@@ -802,6 +813,12 @@ impl Loaded {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// Where users come from and where rtds listens and looks.
+    fn validate_endpoints(&self) -> Result<(), ConfigError> {
+        let s = &self.settings;
         let http_url = |text: &str| {
             reqwest::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
         };
@@ -1509,29 +1526,74 @@ mod tests {
             ("RTDS_KAFKA_SASL_PASSWORD", "s3cret"),
             ("RTDS_CASSANDRA_USERNAME", "rtds_writer"),
             ("RTDS_CASSANDRA_PASSWORD", "pw-c4ss"),
-            (
-                "RTDS_KAFKA_PROPERTIES",
-                "ssl.key.password=k3y-pw, sasl.oauthbearer.client.secret=cl1ent, \
-                 sasl.oauthbearer.config=principal=me clientSecret=0auth, \
-                 sasl.oauthbearer.token.endpoint.url=https://idp/t0k, ssl.key.pem=PEM-b0dy, \
-                 linger.ms=5",
-            ),
             ("RTDS_PRODUCE_SOURCE", "https://me:urlpa55@api.example/api/"),
         ]);
-        let shown = Settings::load_from(None, &e, &[])
-            .unwrap()
-            .settings
-            .to_masked_toml();
+        let mut settings = Settings::load_from(None, &e, &[]).unwrap().settings;
+        // Set here, not loaded: this librdkafka is built without some of
+        // them, and a Java login is none of its own; masked all the same.
+        settings.kafka.properties.extend(
+            [
+                ("ssl.key.password", "k3y-pw"),
+                ("sasl.oauthbearer.client.secret", "cl1ent"),
+                ("sasl.oauthbearer.config", "principal=me clientSecret=0auth"),
+                ("sasl.oauthbearer.token.endpoint.url", "https://idp/t0k"),
+                ("ssl.key.pem", "PEM-b0dy"),
+                (
+                    "sasl.jaas.config",
+                    r#"ScramLoginModule required password="j4as";"#,
+                ),
+                (
+                    "sasl.jaas.confg",
+                    r#"ScramLoginModule required password="typ0";"#,
+                ),
+                ("linger.ms", "5"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let shown = settings.to_masked_toml();
         for secret in [
-            "s3cret", "pw-c4ss", "k3y-pw", "cl1ent", "0auth", "t0k", "PEM-b0dy", "urlpa55",
+            "s3cret", "pw-c4ss", "k3y-pw", "cl1ent", "0auth", "t0k", "PEM-b0dy", "j4as", "typ0",
+            "urlpa55",
         ] {
             assert!(!shown.contains(secret), "{secret} shows in {shown}");
         }
         assert!(shown.contains("\"linger.ms\" = \"5\""), "{shown}");
+        assert!(shown.contains(r#""sasl.jaas.config" = "***""#), "{shown}");
         assert!(
             shown.contains("source = \"https://me:***@api.example/api/\""),
             "{shown}"
         );
+    }
+
+    /// A Java client's login carried over into `kafka.properties`, spelt
+    /// right or wrong, is refused at load naming the property (librdkafka
+    /// takes neither), as is any property or value librdkafka refuses, and
+    /// the error never shows the value.
+    #[test]
+    fn refused_properties_are_named_without_their_value() {
+        let login = r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="rtds" password="hunter2";"#;
+        for (key, value, why) in [
+            ("sasl.jaas.config", login, "librdkafka refuses its value"),
+            ("sasl.jaas.confg", login, "librdkafka has no such property"),
+            ("linger.msec", "hunter2", "librdkafka has no such property"),
+            ("linger.ms", "hunter2", "librdkafka refuses it"),
+            (
+                "batch.num.messages",
+                "99999999",
+                "librdkafka refuses its value",
+            ),
+        ] {
+            let text = format!("[kafka.properties]\n{key:?} = {value:?}\n",);
+            let f = file(&text);
+            let err = Settings::load_from(Some(&f.0), &env(&[]), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("`kafka.properties`") && err.contains(&format!("`{key}`: {why}")),
+                "{err}"
+            );
+            assert!(!err.contains(value), "{value} shows in {err}");
+        }
     }
 
     /// Every error about a secret setting, whatever is wrong with it.

@@ -1,19 +1,21 @@
 //! Kafka client settings and topic administration, shared by the producer and
 //! the processor.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::metadata::Metadata;
+use rdkafka::types::RDKafkaConfRes;
 use rdkafka::{ClientConfig, ClientContext};
 
-use crate::config::KafkaSettings;
+use crate::config::{KafkaSettings, is_secret_property};
 
 /// How the processor's commit points' metadata starts: the Unix time in
 /// milliseconds the point was stored follows, which `rtds status` shows.
@@ -173,28 +175,74 @@ fn millis(duration: Duration) -> String {
     duration.as_millis().to_string()
 }
 
-/// The librdkafka settings of a client in `role`: brokers and security,
-/// then the role's defaults unless `kafka.properties` sets them, then the
-/// user's properties, then the role's locked settings. A locked setting in
-/// `kafka.properties` is refused, saying why rtds sets it.
-pub fn client_config(settings: &KafkaSettings, role: Role) -> anyhow::Result<ClientConfig> {
-    for locked in role.locked() {
-        if let Some(name) = locked
-            .names
-            .iter()
-            .find(|n| settings.properties.contains_key(**n))
-        {
-            bail!(
-                "`kafka.properties` may not set `{name}`: rtds always sets it ({}), because {}",
+/// Why `kafka.properties` cannot be used, if it cannot: a setting any
+/// client locks (the properties go to every client alike, so what one of
+/// them refuses is refused for all, by every command, `rtds config`
+/// included), or a property librdkafka does not know or a value it refuses.
+/// The words name the property, never its value.
+pub fn check_properties(properties: &BTreeMap<String, String>) -> Result<(), String> {
+    let every_lock = PRODUCER_LOCKED
+        .iter()
+        .chain(&CONSUMER_LOCKED)
+        .chain(&OBSERVER_LOCKED);
+    refuse_locked(every_lock, properties)?;
+    let config: ClientConfig = properties.clone().into_iter().collect();
+    config.create_native_config().map_err(refused_property)?;
+    Ok(())
+}
+
+/// The first of `locks` that `properties` sets, saying why rtds sets it.
+fn refuse_locked<'a>(
+    locks: impl IntoIterator<Item = &'a Locked>,
+    properties: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    for locked in locks {
+        if let Some(name) = locked.names.iter().find(|n| properties.contains_key(**n)) {
+            return Err(format!(
+                "may not set `{name}`: rtds always sets it ({}), because {}",
                 if locked.value.is_empty() {
                     "from its own setting"
                 } else {
                     locked.value
                 },
                 locked.why
-            );
+            ));
         }
     }
+    Ok(())
+}
+
+/// librdkafka's refusal of a property in words that name the property and
+/// never show its value: librdkafka's own words often repeat the value, and
+/// rdkafka's error text always adds it, while a property carried over from
+/// a Java client (`sasl.jaas.config`) or misspelt may well hold a password.
+fn refused_property(error: KafkaError) -> String {
+    let KafkaError::ClientConfig(code, words, key, value) = error else {
+        return format!("librdkafka refuses them: {error}");
+    };
+    let why = if code == RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN {
+        "librdkafka has no such property".to_string()
+    } else if is_secret_property(&key) || (!value.is_empty() && words.contains(&value)) {
+        "librdkafka refuses its value".to_string()
+    } else {
+        format!("librdkafka refuses it ({})", words.trim())
+    };
+    format!(
+        "`{key}`: {why}; the value is not shown, it may hold a secret. librdkafka's \
+         CONFIGURATION.md lists its properties and their values; Java client settings have \
+         no place here (a SASL login is kafka.sasl_mechanism, kafka.sasl_username and \
+         kafka.sasl_password)"
+    )
+}
+
+/// The librdkafka settings of a client in `role`: brokers and security,
+/// then the role's defaults unless `kafka.properties` sets them, then the
+/// user's properties, then the role's locked settings. A locked setting in
+/// `kafka.properties` is refused, saying why rtds sets it, and so is a
+/// property or value librdkafka refuses, naming the property only.
+pub fn client_config(settings: &KafkaSettings, role: Role) -> anyhow::Result<ClientConfig> {
+    refuse_locked(role.locked(), &settings.properties)
+        .map_err(|why| anyhow!("`kafka.properties` {why}"))?;
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &settings.bootstrap_servers)
@@ -234,6 +282,9 @@ pub fn client_config(settings: &KafkaSettings, role: Role) -> anyhow::Result<Cli
         };
         config.set(locked.names[0], value);
     }
+    config
+        .create_native_config()
+        .map_err(|e| anyhow!("cannot make a Kafka client: {}", refused_property(e)))?;
     Ok(config)
 }
 
@@ -257,26 +308,100 @@ pub fn message_max_bytes(settings: &KafkaSettings) -> usize {
         .unwrap_or(1_000_000)
 }
 
-/// A client context that notices the errors no retry mends: a refused
-/// login, an untrusted certificate. librdkafka reports them to the error
-/// callback and then keeps retrying until its own timeouts, so without this
-/// a wrong password would look like a slow broker for `kafka.timeout`.
+/// Refused logins of one client, and when to stop on them. A login never
+/// accepted is a wrong credential, and stops at once: a wrong password says
+/// so in a second, not after `kafka.timeout`. One refused after it was
+/// accepted is most likely a broker restarting (a SCRAM broker refuses
+/// logins until it has read its credentials): it is given `grace`, counted
+/// from the first refusal, and a request that goes through meanwhile
+/// forgives it. Time is passed in, so the rule is tested without sleeping.
+#[derive(Debug, Default)]
+pub struct Logins {
+    accepted: bool,
+    /// The first refusal since the last request that went through.
+    refused: Option<(Instant, String)>,
+}
+
+impl Logins {
+    /// For a client whose login already worked: the job's start checked it.
+    pub fn accepted() -> Logins {
+        Logins {
+            accepted: true,
+            refused: None,
+        }
+    }
+
+    pub fn refused(&mut self, at: Instant, reason: &str) {
+        self.refused.get_or_insert_with(|| (at, reason.to_string()));
+    }
+
+    pub fn went_through(&mut self) {
+        *self = Logins::accepted();
+    }
+
+    /// Whether a refusal waits to be forgiven.
+    pub fn pending(&self) -> bool {
+        self.refused.is_some()
+    }
+
+    /// The refusal to stop with at `now`, once it is time.
+    pub fn hopeless(&self, now: Instant, grace: Duration) -> Option<&str> {
+        let (first, reason) = self.refused.as_ref()?;
+        (!self.accepted || now.saturating_duration_since(*first) >= grace)
+            .then_some(reason.as_str())
+    }
+}
+
+/// The error a refused login stops with, naming the user and what to check.
+pub fn login_refused(settings: &KafkaSettings, reason: &str) -> anyhow::Error {
+    anyhow!(
+        "Kafka at {} refused the login of `{}` ({}): authentication failed ({reason}). \
+         Check kafka.sasl_username, the password (kafka.sasl_password_file, \
+         RTDS_KAFKA_SASL_PASSWORD or kafka.sasl_password) and kafka.sasl_mechanism",
+        settings.bootstrap_servers,
+        settings.sasl_username,
+        settings.sasl_mechanism
+    )
+}
+
+/// Whether `error` is a broker refusing the client's login.
+pub fn is_login_refused(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed)
+    )
+}
+
+/// A client context that notices the errors a retry does not mend, or
+/// mends only soon: an untrusted certificate stops at once, a refused login
+/// as [`Logins`] says. librdkafka reports them to the error callback and
+/// then keeps retrying until its own timeouts, so without this a wrong
+/// password would look like a slow broker for `kafka.timeout`.
 #[derive(Default)]
 pub struct Alarm {
-    /// The first hopeless error, in words.
+    /// The first TLS failure: a certificate not trusted, refused or missing.
     hopeless: Mutex<Option<String>>,
+    logins: Mutex<Logins>,
     /// The latest error that may explain a broker that does not answer;
     /// one that suggests the wrong `security.protocol` is kept over later
     /// ones, which only say that the broker is down.
     latest: Mutex<Option<String>>,
 }
 
-/// The words of librdkafka's hopeless failures, in its error callback and
-/// its log: a refused SASL login, a failed TLS handshake, a client
-/// certificate refused or missing.
-const HOPELESS: [&str; 5] = [
-    "SASL authentication error",
-    "Authentication failed",
+/// What a failure librdkafka reports means for the [`Alarm`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    LoginRefused,
+    Tls,
+    Other,
+}
+
+/// The words of librdkafka's refused logins, in its error callback and log.
+const LOGIN_REFUSED: [&str; 2] = ["SASL authentication error", "Authentication failed"];
+
+/// The words of its failed TLS handshakes: a certificate not trusted, a
+/// client certificate refused or missing.
+const TLS_FAILED: [&str; 3] = [
     "SSL handshake failed",
     "alert bad certificate",
     "alert certificate required",
@@ -286,16 +411,14 @@ impl ClientContext for Alarm {
     /// Served by clients that poll (consumers); an admin client's errors
     /// reach only [`Alarm::log`].
     fn error(&self, error: KafkaError, reason: &str) {
-        let code = error.rdkafka_error_code();
-        let hopeless = matches!(
-            code,
-            Some(
-                RDKafkaErrorCode::Authentication
-                    | RDKafkaErrorCode::SaslAuthenticationFailed
-                    | RDKafkaErrorCode::SSL
-            )
-        );
-        self.note(reason, hopeless);
+        let failure = if is_login_refused(&error) {
+            Failure::LoginRefused
+        } else if error.rdkafka_error_code() == Some(RDKafkaErrorCode::SSL) {
+            Failure::Tls
+        } else {
+            Failure::Other
+        };
+        self.note(reason, failure);
         tracing::debug!(target: "librdkafka", "{error}: {reason}");
     }
 
@@ -306,8 +429,15 @@ impl ClientContext for Alarm {
             level,
             Emerg | Alert | Critical | Error | Warning | Notice | Info
         ) {
-            let hopeless = HOPELESS.iter().any(|words| message.contains(words));
-            self.note(message, hopeless);
+            let has = |words: &[&str]| words.iter().any(|w| message.contains(w));
+            let failure = if has(&LOGIN_REFUSED) {
+                Failure::LoginRefused
+            } else if has(&TLS_FAILED) {
+                Failure::Tls
+            } else {
+                Failure::Other
+            };
+            self.note(message, failure);
         }
         tracing::debug!(target: "librdkafka", "{fac}: {message}");
     }
@@ -326,22 +456,35 @@ impl Alarm {
             .context("cannot create a Kafka client (check the kafka.* settings)")
     }
 
-    fn note(&self, reason: &str, hopeless: bool) {
-        if hopeless {
-            self.hopeless
-                .lock()
-                .expect("alarm lock")
-                .get_or_insert_with(|| reason.to_string());
-        } else {
-            // "All brokers are down" follows the failure that says why.
-            let mut latest = self.latest.lock().expect("alarm lock");
-            let keep = latest.is_some()
-                && (reason.contains("brokers are down")
-                    || latest.as_deref().is_some_and(protocol_mismatch));
-            if !keep {
-                *latest = Some(reason.to_string());
+    fn note(&self, reason: &str, failure: Failure) {
+        match failure {
+            Failure::Tls => {
+                self.hopeless
+                    .lock()
+                    .expect("alarm lock")
+                    .get_or_insert_with(|| reason.to_string());
+                return;
             }
+            Failure::LoginRefused => {
+                let mut logins = self.logins.lock().expect("alarm lock");
+                logins.refused(Instant::now(), reason);
+            }
+            Failure::Other => {}
         }
+        // "All brokers are down" follows the failure that says why.
+        let mut latest = self.latest.lock().expect("alarm lock");
+        let keep = latest.is_some()
+            && (reason.contains("brokers are down")
+                || latest.as_deref().is_some_and(protocol_mismatch));
+        if !keep {
+            *latest = Some(reason.to_string());
+        }
+    }
+
+    /// A request went through: the login works, earlier refusals are
+    /// forgiven.
+    fn went_through(&self) {
+        self.logins.lock().expect("alarm lock").went_through();
     }
 
     /// The error to stop with once the alarm rang, in the user's terms. A
@@ -349,6 +492,11 @@ impl Alarm {
     /// too: that is a TLS listener.
     fn hopeless(&self, settings: &KafkaSettings) -> Option<anyhow::Error> {
         let at = &settings.bootstrap_servers;
+        let logins = self.logins.lock().expect("alarm lock");
+        if let Some(reason) = logins.hopeless(Instant::now(), settings.timeout) {
+            return Some(login_refused(settings, reason));
+        }
+        drop(logins);
         let Some(reason) = self.hopeless.lock().expect("alarm lock").clone() else {
             let latest = self.latest.lock().expect("alarm lock").clone()?;
             let tls = settings
@@ -377,14 +525,6 @@ impl Alarm {
                  listener wants one signed by its CA, in kafka.ssl_certificate_location and \
                  kafka.ssl_key_location (now {})",
                 shown_path(&settings.ssl_certificate_location, "none")
-            )
-        } else if lower.contains("authentication") {
-            anyhow::anyhow!(
-                "Kafka at {at} refused the login of `{}` ({}): authentication failed ({reason}). \
-                 Check kafka.sasl_username, the password (kafka.sasl_password_file, \
-                 RTDS_KAFKA_SASL_PASSWORD or kafka.sasl_password) and kafka.sasl_mechanism",
-                settings.sasl_username,
-                settings.sasl_mechanism
             )
         } else {
             anyhow::anyhow!(
@@ -436,7 +576,10 @@ pub fn all_topics(
         let left = deadline.saturating_duration_since(Instant::now());
         let slice = left.min(Duration::from_millis(500));
         match client.fetch_metadata(None, slice) {
-            Ok(metadata) => return Ok(metadata),
+            Ok(metadata) => {
+                client.context().went_through();
+                return Ok(metadata);
+            }
             Err(error) => {
                 while client.poll(Duration::ZERO).is_some() {}
                 if let Some(hopeless) = client.context().hopeless(settings) {
@@ -555,6 +698,38 @@ mod tests {
     }
 
     #[test]
+    fn every_lock_of_every_client_is_refused_for_all() {
+        for key in ["acks", "group.id", "allow.auto.create.topics"] {
+            let properties = BTreeMap::from([(key.to_string(), "x".to_string())]);
+            let why = check_properties(&properties).unwrap_err();
+            assert!(why.contains(&format!("may not set `{key}`")), "{why}");
+        }
+        let fine = BTreeMap::from([("linger.ms".to_string(), "5".to_string())]);
+        assert_eq!(check_properties(&fine), Ok(()));
+    }
+
+    /// rdkafka's own error text repeats a refused property's value; a
+    /// client made by rtds names the property only.
+    #[test]
+    fn a_refused_property_is_named_without_its_value() {
+        let secret = r#"ScramLoginModule required username="rtds" password="hunter2";"#;
+        for (key, value) in [
+            ("sasl.jaas.confg", secret),
+            ("sasl.jaas.config", secret),
+            ("linger.ms", "hunter2"),
+        ] {
+            let error = client_config(&with_properties(&[(key, value)]), Role::Producer)
+                .err()
+                .unwrap_or_else(|| panic!("{key} accepted"))
+                .to_string();
+            assert!(
+                error.contains(&format!("`{key}`")) && !error.contains("hunter2"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_give_way_to_properties_and_locks_hold() {
         let settings = with_properties(&[("linger.ms", "50"), ("max.poll.interval.ms", "10000")]);
         let producer = client_config(&settings, Role::Producer).unwrap();
@@ -570,6 +745,78 @@ mod tests {
         assert_eq!(consumer.get("group.id"), Some("rtds-processor"));
         assert_eq!(consumer.get("auto.commit.interval.ms"), Some("1000"));
         assert_eq!(consumer.get("max.poll.interval.ms"), Some("10000"));
+    }
+
+    #[test]
+    fn a_refused_login_is_ridden_out_for_a_while_once_it_worked() {
+        let (grace, t0) = (Duration::from_secs(30), Instant::now());
+        let at = |secs| t0 + Duration::from_secs(secs);
+        // Never accepted: a wrong credential, at once.
+        let mut fresh = Logins::default();
+        assert_eq!(fresh.hopeless(t0, grace), None);
+        fresh.refused(t0, "wrong password");
+        assert_eq!(fresh.hopeless(t0, grace), Some("wrong password"));
+        // Accepted before: up to the grace, counted from the first refusal.
+        let mut running = Logins::accepted();
+        running.refused(at(0), "first");
+        running.refused(at(10), "second");
+        assert!(running.pending());
+        assert_eq!(running.hopeless(at(29), grace), None);
+        assert_eq!(running.hopeless(at(30), grace), Some("first"));
+        // A request that went through forgives; a new refusal starts anew.
+        running.went_through();
+        assert!(!running.pending());
+        assert_eq!(running.hopeless(at(100), grace), None);
+        running.refused(at(100), "again");
+        assert_eq!(running.hopeless(at(129), grace), None);
+        assert_eq!(running.hopeless(at(130), grace), Some("again"));
+        // Whatever the clock says before the refusal, no panic.
+        assert_eq!(running.hopeless(at(50), grace), None);
+        fresh.went_through();
+        fresh.refused(at(1), "restart");
+        assert_eq!(fresh.hopeless(at(2), grace), None);
+    }
+
+    /// The dashboard's client lives for hours: a broker restarting under
+    /// it refuses a login or two, which must neither stop it at once nor
+    /// ring for ever; an untrusted certificate still rings at once.
+    #[test]
+    fn the_alarm_rings_for_a_login_refused_after_it_worked_only_after_the_grace() {
+        let settings = with_properties(&[]);
+        let refused = "sasl_ssl://127.0.0.1:9192/1: SASL authentication error: Authentication \
+                       failed during authentication due to invalid credentials";
+        let first_start = Alarm::default();
+        first_start.log(RDKafkaLogLevel::Error, "FAIL", refused);
+        let error = first_start
+            .hopeless(&settings)
+            .expect("a wrong login stops at once");
+        assert!(error.to_string().contains("refused the login"), "{error}");
+
+        let running = Alarm::default();
+        running.went_through();
+        running.log(RDKafkaLogLevel::Error, "FAIL", refused);
+        assert!(
+            running.hopeless(&settings).is_none(),
+            "rings at the first refusal"
+        );
+        running.went_through();
+        assert!(
+            running
+                .logins
+                .lock()
+                .unwrap()
+                .hopeless(Instant::now(), Duration::ZERO)
+                .is_none()
+        );
+        running.log(
+            RDKafkaLogLevel::Error,
+            "FAIL",
+            "SSL handshake failed: certificate verify failed",
+        );
+        let error = running
+            .hopeless(&settings)
+            .expect("a certificate stops at once");
+        assert!(error.to_string().contains("not trusted"), "{error}");
     }
 
     #[test]

@@ -42,7 +42,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::cassandra::{self, Store};
-use crate::config::Settings;
+use crate::config::{KafkaSettings, Settings};
 use crate::kafka;
 use crate::metrics::Metrics;
 use crate::progress::{self, Progress};
@@ -230,7 +230,7 @@ pub async fn run(
         permits: permits.clone(),
         room,
         idle: options.idle,
-        kafka_timeout: settings.kafka.timeout,
+        kafka: settings.kafka.clone(),
     }
     .run()
     .await;
@@ -280,8 +280,9 @@ struct Listener {
     /// All the room there is in flight, in permits.
     room: u32,
     idle: Option<Duration>,
-    /// How long the topic may be missing before the job stops.
-    kafka_timeout: Duration,
+    /// For a refused login and a missing topic: how long each is ridden
+    /// out, and whose login it is.
+    kafka: KafkaSettings,
 }
 
 impl Listener {
@@ -290,7 +291,7 @@ impl Listener {
         // Records received and not started yet; they start in order.
         let mut pending: VecDeque<Consumed> = VecDeque::new();
         let mut last_record: Option<Instant> = None;
-        let mut errors = ConsumerErrors::default();
+        let mut errors = ConsumerErrors::new(&self.kafka);
         loop {
             if !pending.is_empty() {
                 let needs = pending.front().expect("a pending record").room(self.room);
@@ -318,7 +319,7 @@ impl Listener {
                 message = consumer.recv() => match message {
                     Ok(message) => {
                         last_record = Some(Instant::now());
-                        errors = ConsumerErrors::default();
+                        errors.went_through();
                         pending.push_back(consumer.context().received(&message));
                     }
                     Err(error) => errors.seen(error, &self.job.metrics)?,
@@ -337,7 +338,8 @@ impl Listener {
                 // Polled now and then even when nothing comes: every poll
                 // tells the group the member is alive.
                 _ = tokio::time::sleep(POLL_EVERY) => {
-                    errors.check_topic(consumer, self.kafka_timeout).await?;
+                    errors.still_refused(consumer).await?;
+                    errors.check_topic(consumer).await?;
                 }
             }
         }
@@ -391,12 +393,17 @@ impl Listener {
                         break Err(fatal);
                     },
                 },
-                _ = tokio::time::sleep(POLL_EVERY) => if said.due() {
-                    warn!(
-                        "consumption still paused after {:.0?}, every write waiting on Cassandra ({})",
-                        paused_at.elapsed(),
-                        held_by()
-                    );
+                _ = tokio::time::sleep(POLL_EVERY) => {
+                    if let Err(refused) = errors.still_refused(consumer).await {
+                        break Err(refused);
+                    }
+                    if said.due() {
+                        warn!(
+                            "consumption still paused after {:.0?}, every write waiting on Cassandra ({})",
+                            paused_at.elapsed(),
+                            held_by()
+                        );
+                    }
                 },
             }
         };
@@ -460,20 +467,72 @@ fn held_by(error: &ExecutionError) -> String {
 }
 
 /// The consumer's errors since the last record: transient ones are counted
-/// and logged now and then, a permanent one ends the job, and a topic that
-/// stays missing (deleted under the consumer) ends it after `kafka.timeout`.
-#[derive(Default)]
+/// and logged now and then, a permanent one ends the job. A refused login
+/// is not permanent here: the job's start saw the login work, so a broker
+/// refusing it now is most likely restarting; it is ridden out for
+/// `kafka.timeout` from the first refusal (see [`kafka::Logins`]). A topic
+/// that stays missing (deleted under the consumer) ends the job after
+/// `kafka.timeout` too.
 struct ConsumerErrors {
     last: Option<KafkaError>,
     logged: Option<Instant>,
+    logins: kafka::Logins,
+    kafka: KafkaSettings,
     /// When the broker first said the topic is unknown.
     missing_since: Option<Instant>,
 }
 
 impl ConsumerErrors {
+    fn new(settings: &KafkaSettings) -> ConsumerErrors {
+        ConsumerErrors {
+            last: None,
+            logged: None,
+            logins: kafka::Logins::accepted(),
+            kafka: settings.clone(),
+            missing_since: None,
+        }
+    }
+
+    /// A record came: the consumer works, whatever failed before.
+    fn went_through(&mut self) {
+        self.last = None;
+        self.missing_since = None;
+        self.logins.went_through();
+    }
+
+    /// While a refused login waits to be forgiven: forgiven once the
+    /// brokers answer the consumer again (a record may not come for a
+    /// while on a quiet topic), or the job's end once it lasted too long.
+    async fn still_refused(&mut self, consumer: &Arc<GroupConsumer>) -> anyhow::Result<()> {
+        if !self.logins.pending() {
+            return Ok(());
+        }
+        let probe = consumer.clone();
+        let answered = tokio::task::spawn_blocking(move || {
+            probe
+                .fetch_metadata(None, Duration::from_millis(500))
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        if answered {
+            info!("Kafka takes the consumer's login again");
+            self.logins.went_through();
+        }
+        match self.logins.hopeless(Instant::now(), self.kafka.timeout) {
+            Some(reason) => Err(kafka::login_refused(&self.kafka, reason).context(format!(
+                "the brokers kept refusing the login for {}",
+                humantime::format_duration(self.kafka.timeout)
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn seen(&mut self, error: KafkaError, metrics: &Metrics) -> anyhow::Result<()> {
         let fatal = matches!(error, KafkaError::MessageConsumptionFatal(_));
-        if fatal || retry::kafka(&error) == Class::Permanent {
+        if kafka::is_login_refused(&error) && !fatal {
+            self.logins.refused(Instant::now(), &error.to_string());
+        } else if fatal || retry::kafka(&error) == Class::Permanent {
             return Err(anyhow!(
                 "the Kafka consumer failed for good: {error}; check the topic, the group and \
                  the user's permissions on them (kafka.* settings)"
@@ -496,15 +555,12 @@ impl ConsumerErrors {
 }
 
 impl ConsumerErrors {
-    /// Once the topic has been unknown for `timeout`, asks the brokers: a
+    /// Once the topic has been unknown for `kafka.timeout`, asks the brokers: a
     /// topic that is gone ends the job loudly, where the consumer would
     /// wait for it in silence. One that exists (a broker was restarting)
     /// clears the alarm.
-    async fn check_topic(
-        &mut self,
-        consumer: &Arc<GroupConsumer>,
-        timeout: Duration,
-    ) -> anyhow::Result<()> {
+    async fn check_topic(&mut self, consumer: &Arc<GroupConsumer>) -> anyhow::Result<()> {
+        let timeout = self.kafka.timeout;
         if self
             .missing_since
             .is_none_or(|since| since.elapsed() < timeout)
@@ -765,8 +821,9 @@ impl Job {
             Err(Stop::Cancelled) => Ok(false),
             Err(Stop::Permanent(error) | Stop::Exhausted(error)) => Err(anyhow!(
                 "cannot send the record at partition {} offset {} to the DLQ topic {}: {error}. \
-                 Retrying cannot help: check that the topic exists, that rtds may write to it \
-                 and its max.message.bytes, then run again (nothing was committed past this record)",
+                 Retrying cannot help: check that the topic exists, that rtds may write to it, \
+                 its max.message.bytes and its message.timestamp.*.max.ms (a dead letter keeps \
+                 its record's original time), then run again (nothing was committed past this record)",
                 record.partition,
                 record.offset,
                 self.dead_letters.topic()

@@ -63,7 +63,9 @@ pub enum Stop<E> {
 
 /// A retry policy: exponential backoff with full jitter between `base` and
 /// `cap`, at most `attempts` tries (`None`: until it works, is permanent, or
-/// is cancelled), and at most `patience` in all for [`Class::Later`] waits.
+/// is cancelled), and at most `patience` in all for [`Class::Later`] waits:
+/// a wait asked beyond what is left of it ends the loop at once, since
+/// waiting part of it would only be refused again.
 #[derive(Debug, Clone)]
 pub struct Retry {
     /// What is retried, for the log: "Cassandra write", "DLQ send", ...
@@ -104,10 +106,14 @@ impl Retry {
             let wait = match classify(&error) {
                 Class::Permanent => return Err(Stop::Permanent(error)),
                 Class::Later(asked) => {
-                    waited_later += asked;
-                    if waited_later > self.patience {
+                    // At least `base`, so that a service saying "0" cannot
+                    // spin the loop; never past the patience left, so that no
+                    // wait asked, however long, overflows the sum.
+                    let asked = asked.max(self.base);
+                    if asked > self.patience.saturating_sub(waited_later) {
                         return Err(Stop::Exhausted(error));
                     }
+                    waited_later += asked;
                     asked
                 }
                 Class::Transient => {
@@ -172,7 +178,8 @@ pub fn cassandra(error: &ExecutionError) -> Class {
 
 /// A Kafka client's failure: the broker down, a leader moving, a full
 /// queue or a timed-out delivery pass; authorization, an invalid or oversized
-/// record, a missing topic and a fatal producer state do not.
+/// record, a timestamp the topic refuses, a missing topic, a setting the
+/// broker refuses and a fatal producer state do not.
 pub fn kafka(error: &KafkaError) -> Class {
     match error.rdkafka_error_code() {
         Some(code) if permanent_kafka_code(code) => Class::Permanent,
@@ -180,6 +187,11 @@ pub fn kafka(error: &KafkaError) -> Class {
     }
 }
 
+/// The codes no retry can mend: the same record, settings and permissions
+/// get the same answer. `InvalidTimestamp` is a record's time outside the
+/// topic's `message.timestamp.*.max.ms` (the DLQ keeps a record's original
+/// time, which an old record fails for ever); `MessageBatchTooLarge` is
+/// Kafka's RECORD_LIST_TOO_LARGE.
 fn permanent_kafka_code(code: RDKafkaErrorCode) -> bool {
     use RDKafkaErrorCode::*;
     matches!(
@@ -195,6 +207,13 @@ fn permanent_kafka_code(code: RDKafkaErrorCode) -> bool {
             | InvalidRecord
             | MessageBatchTooLarge
             | InvalidMessage
+            | InvalidTimestamp
+            | InvalidRequiredAcks
+            | InvalidConfig
+            | InvalidRequest
+            | UnsupportedCompressionType
+            | UnsupportedForMessageFormat
+            | UnsupportedSASLMechanism
             | PolicyViolation
             | UnknownTopic
             | InvalidTopic
@@ -331,26 +350,42 @@ mod tests {
 
     #[test]
     fn kafka_errors_are_classified() {
+        use RDKafkaErrorCode::*;
         use rdkafka::error::KafkaError::MessageProduction;
-        assert_eq!(
-            kafka(&MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)),
-            Class::Permanent
-        );
-        assert_eq!(
-            kafka(&MessageProduction(
-                RDKafkaErrorCode::TopicAuthorizationFailed
-            )),
-            Class::Permanent
-        );
-        assert_eq!(
-            kafka(&MessageProduction(RDKafkaErrorCode::MessageTimedOut)),
-            Class::Transient
-        );
-        assert_eq!(
-            kafka(&MessageProduction(RDKafkaErrorCode::NotLeaderForPartition)),
-            Class::Transient
-        );
-        assert!(fatal_producer(&MessageProduction(RDKafkaErrorCode::Fatal)));
+        // What a record, the topic's settings or the user's rights refuse
+        // refuses again: a DLQ with message.timestamp.before.max.ms and an
+        // old original timestamp among them.
+        for code in [
+            InvalidTimestamp,
+            MessageSizeTooLarge,
+            MessageBatchTooLarge,
+            InvalidRecord,
+            TopicAuthorizationFailed,
+            UnsupportedCompressionType,
+            InvalidRequiredAcks,
+        ] {
+            assert_eq!(
+                kafka(&MessageProduction(code)),
+                Class::Permanent,
+                "{code:?}"
+            );
+        }
+        for code in [
+            MessageTimedOut,
+            NotLeaderForPartition,
+            NotEnoughReplicas,
+            RequestTimedOut,
+            BrokerTransportFailure,
+            AllBrokersDown,
+            QueueFull,
+        ] {
+            assert_eq!(
+                kafka(&MessageProduction(code)),
+                Class::Transient,
+                "{code:?}"
+            );
+        }
+        assert!(fatal_producer(&MessageProduction(Fatal)));
     }
 
     #[test]

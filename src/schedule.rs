@@ -1,8 +1,12 @@
 //! When `rtds run` produces: a cron schedule (`@daily`, `@hourly` or five
 //! cron fields, in UTC, as Airflow reads them) and the last slot produced,
 //! kept in a small state file so a restart never produces twice for a slot.
+//! Several `rtds run` may share the file (one folder, several pipelines):
+//! each change is made under a lock and written through a file of its own.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -127,12 +131,14 @@ impl State {
         Ok(self.load()?.pipelines.get(&pipeline.0).copied())
     }
 
-    /// Records `slot` as produced by `pipeline`, atomically: a temporary
-    /// file, synced, renamed over the old one, and the folder synced, so a
-    /// crash leaves the old state or the new one, never half of either.
+    /// Records `slot` as produced by `pipeline`. Under an exclusive lock,
+    /// so that another `rtds run` sharing the file cannot read it between
+    /// this one's read and write and then drop this slot with its own; and
+    /// atomically: a temporary file of a name no other writer uses, synced,
+    /// renamed over the old one, and the folder synced, so a crash leaves
+    /// the old state or the new one, never half of either. Reads take no
+    /// lock: a rename shows them the old file or the new one, whole.
     pub fn record(&self, pipeline: &Pipeline, slot: DateTime<Utc>) -> anyhow::Result<()> {
-        let mut saved = self.load()?;
-        saved.pipelines.insert(pipeline.0.clone(), slot);
         let dir = match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             Some(dir) => {
                 std::fs::create_dir_all(dir)
@@ -141,15 +147,44 @@ impl State {
             }
             None => Path::new("."),
         };
-        let temporary = self.path.with_extension("tmp");
+        let _locked = self.lock()?;
+        let mut saved = self.load()?;
+        saved.pipelines.insert(pipeline.0.clone(), slot);
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
         let write = || -> std::io::Result<()> {
-            let mut file = std::fs::File::create(&temporary)?;
+            let mut file = tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .suffix(".tmp")
+                .tempfile_in(dir)?;
             file.write_all(&serde_json::to_vec_pretty(&saved)?)?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, &self.path)?;
-            std::fs::File::open(dir)?.sync_all()
+            file.as_file().sync_all()?;
+            file.persist(&self.path)?;
+            File::open(dir)?.sync_all()
         };
         write().with_context(|| format!("cannot write the schedule state {}", self.path.display()))
+    }
+
+    /// Waits for the exclusive advisory lock on `<state file>.lock`, held
+    /// until the file returned is dropped. A file beside the state rather
+    /// than the state itself, which each write replaces; it is left in
+    /// place, since removing it would let two writers lock two files.
+    fn lock(&self) -> anyhow::Result<File> {
+        let mut name = OsString::from(self.path.as_os_str());
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.lock().map(|()| file))
+            .with_context(|| {
+                format!(
+                    "cannot lock the schedule state with {}: check that its folder is writable",
+                    path.display()
+                )
+            })?;
+        Ok(file)
     }
 }
 
@@ -223,7 +258,16 @@ mod tests {
         );
         assert_eq!(reopened.last_slot(&a_hourly).unwrap(), None);
         assert_eq!(reopened.last_slot(&a_api).unwrap(), None);
-        assert!(!path.with_extension("tmp").exists());
+        let mut left: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["run.json", "run.json.lock"],
+            "no temporary file left"
+        );
         std::fs::write(&path, "garbage").unwrap();
         assert!(
             reopened
@@ -233,5 +277,41 @@ mod tests {
                 .contains("delete it")
         );
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    /// Many `rtds run` sharing one state file, each recording its own
+    /// pipeline's slots while others read: every read finds a whole file,
+    /// and no writer's slot is lost to another's write.
+    #[test]
+    fn concurrent_writers_keep_every_slot() {
+        let folder = std::env::temp_dir().join(format!("rtds-state-{}", uuid::Uuid::new_v4()));
+        let path = folder.join("run-state.json");
+        let daily: Schedule = "@daily".parse().unwrap();
+        let writers = 8;
+        let slots = 25;
+        std::thread::scope(|scope| {
+            for writer in 0..writers {
+                let (path, daily) = (&path, &daily);
+                scope.spawn(move || {
+                    let state = State::new(path);
+                    let mine = Pipeline::new(&format!("topic_{writer}"), "builtin", daily);
+                    for day in 1..=slots {
+                        let slot = at(&format!("2026-01-{day:02}T00:00:00Z"));
+                        state.record(&mine, slot).unwrap();
+                        assert_eq!(state.last_slot(&mine).unwrap(), Some(slot));
+                    }
+                });
+            }
+        });
+        let state = State::new(&path);
+        for writer in 0..writers {
+            let theirs = Pipeline::new(&format!("topic_{writer}"), "builtin", &daily);
+            assert_eq!(
+                state.last_slot(&theirs).unwrap(),
+                Some(at(&format!("2026-01-{slots:02}T00:00:00Z"))),
+                "{theirs}"
+            );
+        }
+        std::fs::remove_dir_all(folder).unwrap();
     }
 }

@@ -176,6 +176,31 @@ const REFUSED_SETTINGS: &[(From, &str, &str)] = &[
         "produce.duration",
         "not a duration",
     ),
+    (
+        From::Env("RTDS_KAFKA_PROPERTIES", "acks=1"),
+        "kafka.properties",
+        "may not set `acks`",
+    ),
+    (
+        From::Env("RTDS_KAFKA_PROPERTIES", "allow.auto.create.topics=true"),
+        "kafka.properties",
+        "may not set `allow.auto.create.topics`",
+    ),
+    (
+        From::File("[kafka.properties]\n\"linger.msec\" = \"5\"\n"),
+        "kafka.properties",
+        "`linger.msec`: librdkafka has no such property",
+    ),
+    (
+        From::Env("RTDS_CASSANDRA_KEYSPACE", "Spark_Streams"),
+        "cassandra.keyspace",
+        "use `spark_streams`",
+    ),
+    (
+        From::Env("RTDS_CASSANDRA_TABLE", "select"),
+        "cassandra.table",
+        "reserved word",
+    ),
 ];
 
 #[test]
@@ -280,4 +305,90 @@ fn no_part_of_a_secret_shows_in_config_output_or_errors() {
         &["`kafka.properties`", "env RTDS_KAFKA_PROPERTIES"],
     );
     assert!(!err.contains("hunter") && !err.contains("2pass"), "{err}");
+}
+
+/// What every job refuses, `rtds config` refuses too, with the same words
+/// and status: a librdkafka property rtds locks, a keyspace Cassandra
+/// would fold to lower case.
+#[test]
+fn config_refuses_what_the_jobs_refuse_in_the_same_words() {
+    let (topic, keyspace) = (unique("refused"), unique("refused"));
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "RTDS_KAFKA_PROPERTIES",
+            "enable.auto.offset.store=true",
+            &[
+                "`kafka.properties`",
+                "may not set `enable.auto.offset.store`",
+            ],
+        ),
+        (
+            "RTDS_KAFKA_PROPERTIES",
+            "request.required.acks=1",
+            &["`kafka.properties`", "may not set `request.required.acks`"],
+        ),
+        (
+            "RTDS_CASSANDRA_KEYSPACE",
+            "Spark_Streams",
+            &["`cassandra.keyspace`", "use `spark_streams`"],
+        ),
+    ];
+    for (name, value, words) in cases {
+        let run = |args: &[&str]| {
+            rtds_command(args)
+                .env("RTDS_KAFKA_TOPIC", &topic)
+                .env("RTDS_CASSANDRA_KEYSPACE", &keyspace)
+                .env(name, value)
+                .output()
+                .unwrap()
+        };
+        let config = run(&["config"]);
+        let refused = assert_fails_naming(&config, words);
+        assert_eq!(config.status.code(), Some(REFUSED), "{refused}");
+        assert!(config.stdout.is_empty(), "{}", text(&config));
+        let job = run(&["process", "--until-idle", "1s"]);
+        assert_eq!(job.status.code(), Some(REFUSED), "{}", text(&job));
+        assert_eq!(
+            String::from_utf8_lossy(&job.stderr),
+            refused,
+            "the job and `rtds config` differ"
+        );
+    }
+}
+
+/// A Java client's login carried over into `kafka.properties`, spelt right
+/// or wrong, is refused by every command, which names the property, and
+/// its password shows in no output: `rtds config`, `rtds status --json`, a
+/// job.
+#[test]
+fn a_java_login_in_the_properties_shows_nowhere() {
+    let login = r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="rtds" password="hunter2";"#;
+    let (topic, keyspace) = (unique("jaas"), unique("jaas"));
+    let dir = std::env::temp_dir().join(unique("jaas"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rtds.toml");
+    let pipeline = ["--topic", &topic, "--keyspace", &keyspace];
+    let commands: [Vec<&str>; 3] = [
+        vec!["config"],
+        [&["status", "--json", "--source", "builtin"][..], &pipeline].concat(),
+        [&["process", "--until-idle", "1s"][..], &pipeline].concat(),
+    ];
+    for key in ["sasl.jaas.confg", "sasl.jaas.config"] {
+        std::fs::write(
+            &file,
+            format!("[kafka.properties]\n\"{key}\" = '{login}'\n"),
+        )
+        .unwrap();
+        for args in &commands {
+            let output = rtds_command_with_config(&file, args).output().unwrap();
+            assert!(
+                !text(&output).contains("hunter2"),
+                "{args:?} shows the password: {}",
+                text(&output)
+            );
+            assert_fails_naming(&output, &[&format!("`{key}`"), "`kafka.properties`"]);
+            assert_eq!(output.status.code(), Some(REFUSED), "{}", text(&output));
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -39,10 +39,16 @@ pub enum HttpError {
         last: String,
     },
     #[error(
-        "rate limited by the API at {url} (HTTP 429), waited {waited} s in all for one page; \
-         lower --max-rate or try again later"
+        "rate limited by the API at {url} (HTTP 429): waited {waited} s in all for one page, \
+         and it asks for {asked} s more, past the {patience} s rtds waits for a page; \
+         lower --max-rate or try again later",
+        patience = RATE_LIMIT_PATIENCE.as_secs()
     )]
-    RateLimited { url: String, waited: u64 },
+    RateLimited {
+        url: String,
+        waited: u64,
+        asked: u64,
+    },
     #[error("the Random User API at {url} refused the request with HTTP {status}: {body}")]
     Refused {
         url: String,
@@ -146,15 +152,8 @@ impl ApiClient {
         results: usize,
         stop: &CancellationToken,
     ) -> Result<Vec<User>, HttpError> {
-        let policy = Retry {
-            what: "Random User API request",
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(10),
-            attempts: Some(self.retries),
-            patience: RATE_LIMIT_PATIENCE,
-        };
         let mut rate_limited = Duration::ZERO;
-        let result = policy
+        let result = page_policy(self.retries)
             .run(
                 stop,
                 &self.said,
@@ -180,9 +179,10 @@ impl ApiClient {
             Ok(users) => Ok(users),
             Err(Stop::Cancelled) => Ok(Vec::new()),
             Err(Stop::Permanent(Failure::Fatal(error))) => Err(error),
-            Err(Stop::Exhausted(Failure::RateLimited(wait))) => Err(HttpError::RateLimited {
+            Err(Stop::Exhausted(Failure::RateLimited(asked))) => Err(HttpError::RateLimited {
                 url: masked_url(&self.url),
-                waited: (rate_limited + wait).as_secs(),
+                waited: rate_limited.as_secs(),
+                asked: asked.as_secs(),
             }),
             Err(Stop::Exhausted(Failure::Retry("malformed", message))) => {
                 warn!(
@@ -225,7 +225,8 @@ impl ApiClient {
             })?;
         let status = reply.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(Failure::RateLimited(retry_after(reply.headers())));
+            let asked = retry_after(reply.headers(), chrono::Utc::now());
+            return Err(Failure::RateLimited(asked));
         }
         let body = self.body(reply).await?;
         if status.is_server_error() {
@@ -294,9 +295,26 @@ impl ApiClient {
     }
 }
 
+/// How one page is retried: `attempts` tries for failures, and HTTP 429
+/// waited for as asked, [`RATE_LIMIT_PATIENCE`] in all at most.
+fn page_policy(attempts: u32) -> Retry {
+    Retry {
+        what: "Random User API request",
+        base: Duration::from_millis(100),
+        cap: Duration::from_secs(10),
+        attempts: Some(attempts),
+        patience: RATE_LIMIT_PATIENCE,
+    }
+}
+
 /// How long a 429 reply asks to wait: its `Retry-After` in seconds or as an
-/// HTTP date, else a second.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+/// HTTP date (counted from `now`; a date past is no wait), else a second.
+/// Taken as the server says, however long: the retry policy gives up on a
+/// wait beyond its patience rather than waiting it.
+fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Duration {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
@@ -304,17 +322,17 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
     let Some(value) = value else {
         return Duration::from_secs(1);
     };
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Duration::from_secs(seconds);
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More seconds than a u64 holds is as good as for ever.
+        return Duration::from_secs(value.parse().unwrap_or(u64::MAX));
     }
-    chrono::DateTime::parse_from_rfc2822(value)
-        .ok()
-        .and_then(|at| {
-            (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
-                .to_std()
-                .ok()
-        })
-        .unwrap_or(Duration::from_secs(1))
+    match chrono::DateTime::parse_from_rfc2822(value) {
+        // A date is within a few hundred thousand years of now: no overflow.
+        Ok(at) => (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+        Err(_) => Duration::from_secs(1),
+    }
 }
 
 /// The error and its causes on one line: reqwest hides the useful part
@@ -352,18 +370,147 @@ mod tests {
         );
     }
 
+    /// Headers holding `Retry-After: value`.
+    fn asking(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
     #[test]
     fn retry_after_is_read_in_seconds_or_as_a_date() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), Duration::from_secs(1));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&headers), Duration::from_secs(7));
-        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
-        headers.insert(RETRY_AFTER, HeaderValue::from_str(&soon).unwrap());
-        let wait = retry_after(&headers);
+        // Whole seconds, as HTTP dates are.
+        let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap();
+        assert_eq!(retry_after(&HeaderMap::new(), now), Duration::from_secs(1));
+        assert_eq!(retry_after(&asking("7"), now), Duration::from_secs(7));
+        assert_eq!(retry_after(&asking("soon"), now), Duration::from_secs(1));
+        let soon = (now + chrono::Duration::seconds(30)).to_rfc2822();
+        assert_eq!(retry_after(&asking(&soon), now), Duration::from_secs(30));
+        let past = "Mon, 01 Jan 1900 00:00:00 GMT";
+        assert_eq!(retry_after(&asking(past), now), Duration::ZERO);
+        let far = retry_after(&asking("Fri, 31 Dec 9999 23:59:59 GMT"), now);
+        assert!(far > Duration::from_secs(7_900 * 365 * 86_400), "{far:?}");
+        let beyond_u64 = retry_after(&asking(&format!("{}0", u64::MAX)), now);
+        assert_eq!(beyond_u64, Duration::from_secs(u64::MAX));
+    }
+
+    /// Runs one page's retry policy over 429 replies asking `values` in
+    /// turn (then a success) on a paused clock: how long it waited, and how
+    /// it ended.
+    fn waits_for(values: &[String]) -> (Duration, Result<(), Stop<Failure>>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let now = chrono::Utc::now();
+            let mut replies = values.iter();
+            let started = tokio::time::Instant::now();
+            let result = page_policy(8)
+                .run(
+                    &CancellationToken::new(),
+                    &Said::default(),
+                    Failure::class,
+                    |_| {},
+                    || {
+                        let asked = replies.next().map(|v| retry_after(&asking(v), now));
+                        async move { asked.map_or(Ok(()), |a| Err(Failure::RateLimited(a))) }
+                    },
+                )
+                .await;
+            (started.elapsed(), result)
+        })
+    }
+
+    #[test]
+    fn a_wait_too_long_after_a_short_one_gives_up_at_once() {
+        let (waited, result) = waits_for(&["1".into(), u64::MAX.to_string()]);
+        assert_eq!(waited, Duration::from_secs(1));
         assert!(
-            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
-            "{wait:?}"
+            matches!(result, Err(Stop::Exhausted(Failure::RateLimited(_)))),
+            "{result:?}"
+        );
+        // "0" again and again is waited a little each time, until the
+        // patience is used up: no spinning.
+        let zeros = vec!["0".to_string(); 4000];
+        let (waited, result) = waits_for(&zeros);
+        assert!(waited <= RATE_LIMIT_PATIENCE && waited >= RATE_LIMIT_PATIENCE / 2);
+        assert!(matches!(result, Err(Stop::Exhausted(_))), "{result:?}");
+    }
+
+    /// Any `Retry-After` the API could send: seconds of any size, dates
+    /// from centuries ago to centuries ahead, garbage.
+    fn any_retry_after() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let now = chrono::Utc::now();
+        prop_oneof![
+            (0u64..600).prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            "[0-9]{1,40}",
+            (-10_000_000_000i64..10_000_000_000)
+                .prop_map(move |s| (now + chrono::Duration::seconds(s)).to_rfc2822()),
+            "[ -~]{0,40}",
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever a hostile API asks, in whatever order: no panic, and
+        /// never more waiting for one page than the patience.
+        #[test]
+        fn no_retry_after_sequence_panics_or_waits_past_the_patience(
+            values in proptest::collection::vec(any_retry_after(), 1..30)
+        ) {
+            let (waited, result) = waits_for(&values);
+            proptest::prop_assert!(waited <= RATE_LIMIT_PATIENCE, "{waited:?}");
+            let rate_limited = matches!(result, Ok(()) | Err(Stop::Exhausted(Failure::RateLimited(_))));
+            proptest::prop_assert!(rate_limited, "{result:?}");
+        }
+    }
+
+    /// A local server answering each request with the next status and
+    /// `Retry-After` of `replies`, then 200 with no results.
+    async fn serve_replies(replies: Vec<(u16, String)>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut replies = replies.into_iter();
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let reply = match replies.next() {
+                    Some((status, wait)) => format!(
+                        "HTTP/1.1 {status} Too Many Requests\r\nRetry-After: {wait}\r\n\
+                         Content-Length: 0\r\nConnection: close\r\n\r\n"
+                    ),
+                    None => "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                         Content-Length: 14\r\nConnection: close\r\n\r\n{\"results\":[]}"
+                        .to_string(),
+                };
+                let _ = stream.write_all(reply.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    /// The reply sequence that used to panic `rtds produce` (and `rtds run`
+    /// with it): a 429 asking one second, then one asking 2^64-1 seconds.
+    #[tokio::test]
+    async fn a_hostile_retry_after_is_an_error_not_a_panic() {
+        let url = serve_replies(vec![(429, "1".into()), (429, u64::MAX.to_string())]).await;
+        let mut settings = crate::config::Settings::default().produce;
+        settings.source = url;
+        let client = ApiClient::new(&settings, "seed", None, Metrics::new()).unwrap();
+        let error = client
+            .page(1, 10, &CancellationToken::new())
+            .await
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            matches!(error, HttpError::RateLimited { waited: 1, .. })
+                && text.contains(&format!("asks for {} s more", u64::MAX)),
+            "{text}"
         );
     }
 }
