@@ -68,7 +68,7 @@ fn date(text: &Option<String>) -> Option<DateTime<Utc>> {
 
 /// Counts sorted by label (the youngest band first, "unknown" last), or by
 /// count (largest first).
-fn counts(map: HashMap<String, u64>, by_label: bool) -> Vec<Count> {
+fn counts(map: impl IntoIterator<Item = (String, u64)>, by_label: bool) -> Vec<Count> {
     let mut counts: Vec<Count> = map
         .into_iter()
         .map(|(label, count)| Count { label, count })
@@ -77,6 +77,22 @@ fn counts(map: HashMap<String, u64>, by_label: bool) -> Vec<Count> {
         counts.sort_by_key(|c| (c.label == "unknown", c.label != "under 20", c.label.clone()));
     } else {
         counts.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+    }
+    counts
+}
+
+/// The `n` largest counts by name, largest first, then the rest added up
+/// under "other" with `other`, counted there already: a bar chart stays
+/// readable however many names there are.
+pub fn top(map: impl IntoIterator<Item = (String, u64)>, n: usize, other: u64) -> Vec<Count> {
+    let mut counts = counts(map, false);
+    let rest = counts.split_off(n.min(counts.len()));
+    let other = other + rest.iter().map(|c| c.count).sum::<u64>();
+    if other > 0 {
+        counts.push(Count {
+            label: "other".into(),
+            count: other,
+        });
     }
     counts
 }
@@ -109,24 +125,12 @@ pub fn charts(sample: &[Sampled], whole_table: bool, now: DateTime<Utc>) -> Char
         let year = date(&row.registered_date).map(|d| d.year().to_string());
         bump(&mut registered, year.unwrap_or_else(unknown));
     }
-    let mut countries = counts(countries, false);
-    if countries.len() > TOP_COUNTRIES {
-        let other = countries
-            .split_off(TOP_COUNTRIES)
-            .iter()
-            .map(|c| c.count)
-            .sum();
-        countries.push(Count {
-            label: "other".into(),
-            count: other,
-        });
-    }
     Charts {
         sample: sample.len(),
         whole_table,
         unavailable: None,
         gender: counts(gender, false),
-        countries,
+        countries: top(countries, TOP_COUNTRIES, 0),
         age: counts(age, true),
         registered: counts(registered, true),
     }

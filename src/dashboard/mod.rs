@@ -256,8 +256,9 @@ async fn dlq(State(watch): App, params: Params) -> Response {
     let by_reason: Vec<Value> = view
         .dead_letters
         .by_reason
-        .iter()
-        .map(|(reason, count)| json!({ "reason": reason, "count": count }))
+        .counts()
+        .into_iter()
+        .map(|c| json!({ "reason": c.label, "count": c.count }))
         .collect();
     Json(json!({
         "topic": watch.dlq_topic(),
