@@ -109,11 +109,26 @@ fn the_api_reports_what_rtds_run_wrote() {
     let users = ok(port, "/api/users?limit=5");
     let users = users["users"].as_array().unwrap();
     assert_eq!(users.len(), 5);
-    assert!(
-        users
-            .iter()
-            .all(|u| u["written_at"].is_string() && u["picture"].is_string())
-    );
+    // What a user's card shows, and nothing more: no phone, street, post
+    // code or date of birth for whoever reaches the port.
+    let shown = [
+        "age",
+        "country",
+        "email",
+        "first_name",
+        "last_name",
+        "picture",
+        "username",
+        "written_at",
+    ];
+    for user in users {
+        let fields: Vec<&String> = user.as_object().unwrap().keys().collect();
+        assert_eq!(fields, shown, "{user}");
+        assert!(
+            user["age"].is_u64() && user["written_at"].is_string(),
+            "{user}"
+        );
+    }
 
     let status = ok(port, "/api/status");
     assert_eq!(status["healthy"], true, "{status}");

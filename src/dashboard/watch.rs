@@ -203,7 +203,8 @@ impl Watch {
                 return Err(problem);
             }
         };
-        let charts = data::charts(&look.sample, look.facts.exact, Utc::now());
+        let now = Utc::now();
+        let charts = data::charts(&look.sample, look.facts.exact, now);
         let newest = data::newest(&look.sample, NEWEST);
         let ids: Vec<uuid::Uuid> = newest.iter().map(|(id, _)| *id).collect();
         let users = match self.table.store().await.as_ref() {
@@ -218,7 +219,7 @@ impl Watch {
             .iter()
             .filter_map(|(id, written_at)| {
                 let user = users.iter().find(|u| u.id == *id)?.clone();
-                Some(StoredUser::new(user, *written_at))
+                Some(StoredUser::new(user, *written_at, now))
             })
             .collect();
         stored.truncate(NEWEST);
