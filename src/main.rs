@@ -211,6 +211,10 @@ struct DashboardArgs {
     /// A job's /metrics URL to chart, repeatable (default: the dashboard.scrape setting)
     #[arg(long, value_name = "URL")]
     scrape: Vec<String>,
+    /// Also answer requests for this host name (a proxy's name for the page), repeatable
+    /// (default: the dashboard.allowed_hosts setting)
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
     #[command(flatten)]
     pipeline: PipelineFlags,
 }
@@ -417,6 +421,10 @@ impl Command {
                 flags.add("dashboard.listen", "--listen", args.listen.as_ref());
                 if !args.scrape.is_empty() {
                     flags.add("dashboard.scrape", "--scrape", Some(args.scrape.join(",")));
+                }
+                if !args.allow_host.is_empty() {
+                    let hosts = args.allow_host.join(",");
+                    flags.add("dashboard.allowed_hosts", "--allow-host", Some(hosts));
                 }
             }
             Command::RandomuserServer(_) => {}
@@ -683,11 +691,20 @@ mod tests {
             "http://a:1/metrics",
             "--scrape",
             "http://b:2/metrics",
+            "--allow-host",
+            "dash.example",
         ])
         .into_iter()
         .map(|(key, _)| key)
         .collect();
-        assert_eq!(keys, ["dashboard.listen", "dashboard.scrape"]);
+        assert_eq!(
+            keys,
+            [
+                "dashboard.listen",
+                "dashboard.scrape",
+                "dashboard.allowed_hosts"
+            ]
+        );
     }
 
     #[test]

@@ -136,6 +136,14 @@ fn the_api_reports_what_rtds_run_wrote() {
     assert_eq!(ok(port, "/healthz")["alive"], true);
     assert_eq!(metric(port, "rtds_rows_written_total"), Some(1000));
 
+    // Inside `rtds run` too, the page and its /metrics answer only requests
+    // addressed to the dashboard.
+    for path in ["/api/users", "/metrics"] {
+        let host = Some("rebound.example");
+        let (status, body) = http_request(port, path, host, Duration::from_secs(10)).unwrap();
+        assert_eq!(status, 421, "{path}: {body}");
+    }
+
     for (path, code) in [
         ("/api/users?limit=0", 400),
         ("/api/users?limit=many", 400),

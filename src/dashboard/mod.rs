@@ -4,6 +4,7 @@
 //! from `/api/...`, which reads the background [`watch::Watch`]'s last view.
 
 mod data;
+mod hosts;
 mod watch;
 
 use std::sync::Arc;
@@ -31,7 +32,8 @@ const STYLE: &str = include_str!("page/style.css");
 /// Binds `dashboard.listen` (a taken port fails here, before anything
 /// runs) and serves the page in the background until `stop`. `own` are the
 /// metrics of the `rtds run` the dashboard lives in; they are also served on
-/// `/metrics`.
+/// `/metrics`. Every route answers only requests addressed to the dashboard
+/// (see [`hosts`]).
 pub async fn start(
     settings: &Settings,
     own: Option<Metrics>,
@@ -45,12 +47,17 @@ pub async fn start(
                 "cannot serve the dashboard on {address} (dashboard.listen); is the port taken?"
             )
         })?;
+    let listen = listener
+        .local_addr()
+        .with_context(|| format!("cannot tell which address the dashboard bound for {address}"))?;
     let watch = Arc::new(Watch::new(settings, own.clone())?);
     tokio::spawn(watch.clone().run(stop.clone()));
     let mut app = routes(watch);
     if let Some(own) = own {
         app = app.merge(crate::exporter::routes(own));
     }
+    let named = Arc::new(hosts::Hosts::new(listen, &settings.dashboard.allowed_hosts));
+    let app = app.layer(axum::middleware::from_fn_with_state(named, hosts::check));
     info!("dashboard on http://{address}/");
     Ok(tokio::spawn(async move {
         axum::serve(listener, app)
