@@ -1,6 +1,6 @@
 //! The dashboard against hostile clients, with the real local Kafka and
 //! Cassandra behind it: a page of another site that reaches it through DNS
-//! rebinding.
+//! rebinding, and the warning when it listens beyond this machine.
 
 mod common;
 
@@ -71,4 +71,18 @@ fn allowed_hosts_are_served() {
     }
     let (status, body) = get_as(port, "/healthz", Some("evil.dash.example"));
     assert_eq!(status, 421, "{body}");
+}
+
+#[test]
+fn listening_beyond_loopback_warns_that_the_page_has_no_login() {
+    require_stack();
+    let (public, _) = dashboard("0.0.0.0", &[]);
+    let logged = public.logged();
+    assert!(
+        logged.contains("WARN") && logged.contains("no login") && logged.contains("proxy"),
+        "{logged}"
+    );
+    let (local, _) = dashboard("127.0.0.1", &[]);
+    let logged = local.logged();
+    assert!(!logged.contains("no login"), "{logged}");
 }

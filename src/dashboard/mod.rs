@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -50,6 +50,13 @@ pub async fn start(
     let listen = listener
         .local_addr()
         .with_context(|| format!("cannot tell which address the dashboard bound for {address}"))?;
+    if !listen.ip().is_loopback() {
+        warn!(
+            "the dashboard listens on {listen}, beyond this machine: its page and API have no \
+             login, so anyone who reaches the port sees the pipeline and the newest users; \
+             put it behind a proxy that asks for a login, or listen on 127.0.0.1"
+        );
+    }
     let watch = Arc::new(Watch::new(settings, own.clone())?);
     tokio::spawn(watch.clone().run(stop.clone()));
     let mut app = routes(watch);
