@@ -542,7 +542,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Dashboard(_) => {
             let server = rtds::dashboard::start(&settings, None, shutdown::on_signal()).await?;
-            server.await??;
+            server.await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Produce(args) => {

@@ -5,7 +5,10 @@
 
 mod data;
 mod hosts;
+mod serve;
 mod watch;
+
+pub use serve::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 
 use std::sync::Arc;
 
@@ -38,7 +41,7 @@ pub async fn start(
     settings: &Settings,
     own: Option<Metrics>,
     stop: CancellationToken,
-) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+) -> anyhow::Result<JoinHandle<()>> {
     let address = &settings.dashboard.listen;
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -66,12 +69,7 @@ pub async fn start(
     let named = Arc::new(hosts::Hosts::new(listen, &settings.dashboard.allowed_hosts));
     let app = app.layer(axum::middleware::from_fn_with_state(named, hosts::check));
     info!("dashboard on http://{address}/");
-    Ok(tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-            .context("the dashboard server stopped")
-    }))
+    Ok(tokio::spawn(serve::serve(listener, app, stop)))
 }
 
 fn routes(watch: Arc<Watch>) -> Router {

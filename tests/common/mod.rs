@@ -641,6 +641,10 @@ impl Followed {
         }
     }
 
+    pub fn pid(&self) -> String {
+        self.child.pid()
+    }
+
     /// What it wrote to stderr so far.
     pub fn logged(&self) -> String {
         self.logged.lock().unwrap().clone()
