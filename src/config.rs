@@ -318,6 +318,11 @@ pub struct DashboardSettings {
     /// `rtds process` started with `--metrics-listen`); default none, and
     /// the page then shows what Kafka and Cassandra themselves tell.
     pub scrape: Vec<String>,
+    /// Host names, besides the address it listens on, that requests may
+    /// name in their `Host` header (a proxy's name for it); default none.
+    /// Any other name is refused, so that a page of another site cannot
+    /// read the dashboard through DNS rebinding.
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -396,6 +401,7 @@ impl Default for Settings {
             dashboard: DashboardSettings {
                 listen: "127.0.0.1:8080".into(),
                 scrape: Vec::new(),
+                allowed_hosts: Vec::new(),
             },
             dlq: DlqSettings { max_replays: 3 },
         }
@@ -845,6 +851,15 @@ impl Loaded {
         }
         if s.dashboard.listen.is_empty() {
             return Err(self.invalid("dashboard.listen", "needs an IP:port address"));
+        }
+        let not_a_name = |host: &&String| {
+            host.is_empty() || host.contains(|c: char| c == '/' || c == '@' || c.is_whitespace())
+        };
+        if let Some(host) = s.dashboard.allowed_hosts.iter().find(not_a_name) {
+            return Err(self.invalid(
+                "dashboard.allowed_hosts",
+                format!("`{host}` is not a host name like dash.example.com (no scheme, no path)"),
+            ));
         }
         if let Some(url) = s.dashboard.scrape.iter().find(|url| !http_url(url)) {
             return Err(self.invalid(
@@ -1382,6 +1397,15 @@ mod tests {
         )]);
         let loaded = Settings::load_from(None, &e, &[]).unwrap();
         assert_eq!(loaded.settings.dashboard.scrape.len(), 2);
+        let e = env(&[(
+            "RTDS_DASHBOARD_ALLOWED_HOSTS",
+            "dash.example.com,https://dash.example.com/",
+        )]);
+        let err = Settings::load_from(None, &e, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("dashboard.allowed_hosts") && err.contains("`https://dash.example.com/`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -211,6 +211,10 @@ struct DashboardArgs {
     /// A job's /metrics URL to chart, repeatable (default: the dashboard.scrape setting)
     #[arg(long, value_name = "URL")]
     scrape: Vec<String>,
+    /// Also answer requests for this host name (a proxy's name for the page), repeatable
+    /// (default: the dashboard.allowed_hosts setting)
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
     #[command(flatten)]
     pipeline: PipelineFlags,
 }
@@ -418,6 +422,10 @@ impl Command {
                 if !args.scrape.is_empty() {
                     flags.add("dashboard.scrape", "--scrape", Some(args.scrape.join(",")));
                 }
+                if !args.allow_host.is_empty() {
+                    let hosts = args.allow_host.join(",");
+                    flags.add("dashboard.allowed_hosts", "--allow-host", Some(hosts));
+                }
             }
             Command::RandomuserServer(_) => {}
         }
@@ -534,7 +542,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Dashboard(_) => {
             let server = rtds::dashboard::start(&settings, None, shutdown::on_signal()).await?;
-            server.await??;
+            server.await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Produce(args) => {
@@ -683,11 +691,20 @@ mod tests {
             "http://a:1/metrics",
             "--scrape",
             "http://b:2/metrics",
+            "--allow-host",
+            "dash.example",
         ])
         .into_iter()
         .map(|(key, _)| key)
         .collect();
-        assert_eq!(keys, ["dashboard.listen", "dashboard.scrape"]);
+        assert_eq!(
+            keys,
+            [
+                "dashboard.listen",
+                "dashboard.scrape",
+                "dashboard.allowed_hosts"
+            ]
+        );
     }
 
     #[test]

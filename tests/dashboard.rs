@@ -109,17 +109,40 @@ fn the_api_reports_what_rtds_run_wrote() {
     let users = ok(port, "/api/users?limit=5");
     let users = users["users"].as_array().unwrap();
     assert_eq!(users.len(), 5);
-    assert!(
-        users
-            .iter()
-            .all(|u| u["written_at"].is_string() && u["picture"].is_string())
-    );
+    // What a user's card shows, and nothing more: no phone, street, post
+    // code or date of birth for whoever reaches the port.
+    let shown = [
+        "age",
+        "country",
+        "email",
+        "first_name",
+        "last_name",
+        "picture",
+        "username",
+        "written_at",
+    ];
+    for user in users {
+        let fields: Vec<&String> = user.as_object().unwrap().keys().collect();
+        assert_eq!(fields, shown, "{user}");
+        assert!(
+            user["age"].is_u64() && user["written_at"].is_string(),
+            "{user}"
+        );
+    }
 
     let status = ok(port, "/api/status");
     assert_eq!(status["healthy"], true, "{status}");
     assert_eq!(ok(port, "/readyz")["ready"], true);
     assert_eq!(ok(port, "/healthz")["alive"], true);
     assert_eq!(metric(port, "rtds_rows_written_total"), Some(1000));
+
+    // Inside `rtds run` too, the page and its /metrics answer only requests
+    // addressed to the dashboard.
+    for path in ["/api/users", "/metrics"] {
+        let host = Some("rebound.example");
+        let (status, body) = http_request(port, path, host, Duration::from_secs(10)).unwrap();
+        assert_eq!(status, 421, "{path}: {body}");
+    }
 
     for (path, code) in [
         ("/api/users?limit=0", 400),

@@ -33,21 +33,33 @@ pub struct Charts {
     pub registered: Vec<Count>,
 }
 
-/// A stored user with what the page shows beside it.
+/// A stored user as the page's card shows it, and nothing more: `/api/users`
+/// answers whoever reaches the port, so the phone, street address, post code
+/// and exact date of birth stay in the table; the card needs only the age.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredUser {
-    #[serde(flatten)]
-    pub user: User,
+    pub first_name: String,
+    pub last_name: String,
+    pub username: String,
+    pub email: String,
+    pub picture: String,
     pub country: Option<String>,
+    /// Whole years since `dob` at `now`, when `dob` is a date.
+    pub age: Option<i32>,
     pub written_at: Option<DateTime<Utc>>,
 }
 
 impl StoredUser {
-    pub fn new(user: User, written_at: Option<i64>) -> StoredUser {
+    pub fn new(user: User, written_at: Option<i64>, now: DateTime<Utc>) -> StoredUser {
         StoredUser {
             country: country(&user.address).map(str::to_string),
+            age: age(&user.dob, now),
             written_at: written_at.and_then(DateTime::from_timestamp_micros),
-            user,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            username: user.username,
+            email: user.email,
+            picture: user.picture,
         }
     }
 }
@@ -60,15 +72,21 @@ fn country(address: &str) -> Option<&str> {
         .filter(|c| !c.is_empty())
 }
 
-fn date(text: &Option<String>) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text.as_deref()?)
+fn date(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|d| d.with_timezone(&Utc))
 }
 
+/// Whole years from the date `dob` to `now`.
+fn age(dob: &str, now: DateTime<Utc>) -> Option<i32> {
+    let years = now.years_since(date(dob)?)?;
+    i32::try_from(years).ok()
+}
+
 /// Counts sorted by label (the youngest band first, "unknown" last), or by
 /// count (largest first).
-fn counts(map: HashMap<String, u64>, by_label: bool) -> Vec<Count> {
+fn counts(map: impl IntoIterator<Item = (String, u64)>, by_label: bool) -> Vec<Count> {
     let mut counts: Vec<Count> = map
         .into_iter()
         .map(|(label, count)| Count { label, count })
@@ -77,6 +95,22 @@ fn counts(map: HashMap<String, u64>, by_label: bool) -> Vec<Count> {
         counts.sort_by_key(|c| (c.label == "unknown", c.label != "under 20", c.label.clone()));
     } else {
         counts.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+    }
+    counts
+}
+
+/// The `n` largest counts by name, largest first, then the rest added up
+/// under "other" with `other`, counted there already: a bar chart stays
+/// readable however many names there are.
+pub fn top(map: impl IntoIterator<Item = (String, u64)>, n: usize, other: u64) -> Vec<Count> {
+    let mut counts = counts(map, false);
+    let rest = counts.split_off(n.min(counts.len()));
+    let other = other + rest.iter().map(|c| c.count).sum::<u64>();
+    if other > 0 {
+        counts.push(Count {
+            label: "other".into(),
+            count: other,
+        });
     }
     counts
 }
@@ -104,29 +138,18 @@ pub fn charts(sample: &[Sampled], whole_table: bool, now: DateTime<Utc>) -> Char
         );
         let place = row.address.as_deref().and_then(country);
         bump(&mut countries, place.map_or_else(unknown, str::to_string));
-        let years = date(&row.dob).and_then(|born| now.years_since(born));
-        bump(&mut age, years.map_or_else(unknown, |y| age_band(y as i32)));
-        let year = date(&row.registered_date).map(|d| d.year().to_string());
+        let years = row.dob.as_deref().and_then(|dob| self::age(dob, now));
+        bump(&mut age, years.map_or_else(unknown, age_band));
+        let registered_date = row.registered_date.as_deref().and_then(date);
+        let year = registered_date.map(|d| d.year().to_string());
         bump(&mut registered, year.unwrap_or_else(unknown));
-    }
-    let mut countries = counts(countries, false);
-    if countries.len() > TOP_COUNTRIES {
-        let other = countries
-            .split_off(TOP_COUNTRIES)
-            .iter()
-            .map(|c| c.count)
-            .sum();
-        countries.push(Count {
-            label: "other".into(),
-            count: other,
-        });
     }
     Charts {
         sample: sample.len(),
         whole_table,
         unavailable: None,
         gender: counts(gender, false),
-        countries,
+        countries: top(countries, TOP_COUNTRIES, 0),
         age: counts(age, true),
         registered: counts(registered, true),
     }
@@ -162,6 +185,46 @@ mod tests {
             registered_date: Some("2015-06-01T00:00:00.000Z".into()),
             written_at: Some(written_at),
         }
+    }
+
+    #[test]
+    fn a_stored_user_is_what_its_card_shows_and_no_more() {
+        let user = User {
+            id: uuid::Uuid::new_v4(),
+            first_name: "Ana".into(),
+            last_name: "Silva".into(),
+            gender: "female".into(),
+            address: "12 Rua Direita, Porto, Porto, Portugal".into(),
+            post_code: "4000-001".into(),
+            email: "ana.silva@example.com".into(),
+            username: "bluecat10".into(),
+            dob: "1990-03-04T10:00:00.000Z".into(),
+            registered_date: "2015-06-01T00:00:00.000Z".into(),
+            phone: "(555) 010-1234".into(),
+            picture: "https://randomuser.me/api/portraits/med/women/12.jpg".into(),
+        };
+        let now = DateTime::parse_from_rfc3339("2026-03-03T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let stored = StoredUser::new(user, Some(1_700_000_000_000_000), now);
+        let json = serde_json::to_value(stored).unwrap();
+        let fields: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(
+            fields,
+            [
+                "age",
+                "country",
+                "email",
+                "first_name",
+                "last_name",
+                "picture",
+                "username",
+                "written_at"
+            ],
+            "{json}"
+        );
+        assert_eq!(json["country"], "Portugal");
+        assert_eq!(json["age"], 35, "36 on the next day");
     }
 
     #[test]

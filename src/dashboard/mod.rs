@@ -4,7 +4,11 @@
 //! from `/api/...`, which reads the background [`watch::Watch`]'s last view.
 
 mod data;
+mod hosts;
+mod serve;
 mod watch;
+
+pub use serve::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 
 use std::sync::Arc;
 
@@ -18,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -31,12 +35,13 @@ const STYLE: &str = include_str!("page/style.css");
 /// Binds `dashboard.listen` (a taken port fails here, before anything
 /// runs) and serves the page in the background until `stop`. `own` are the
 /// metrics of the `rtds run` the dashboard lives in; they are also served on
-/// `/metrics`.
+/// `/metrics`. Every route answers only requests addressed to the dashboard
+/// (see [`hosts`]).
 pub async fn start(
     settings: &Settings,
     own: Option<Metrics>,
     stop: CancellationToken,
-) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+) -> anyhow::Result<JoinHandle<()>> {
     let address = &settings.dashboard.listen;
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -45,19 +50,26 @@ pub async fn start(
                 "cannot serve the dashboard on {address} (dashboard.listen); is the port taken?"
             )
         })?;
+    let listen = listener
+        .local_addr()
+        .with_context(|| format!("cannot tell which address the dashboard bound for {address}"))?;
+    if !listen.ip().is_loopback() {
+        warn!(
+            "the dashboard listens on {listen}, beyond this machine: its page and API have no \
+             login, so anyone who reaches the port sees the pipeline and the newest users; \
+             put it behind a proxy that asks for a login, or listen on 127.0.0.1"
+        );
+    }
     let watch = Arc::new(Watch::new(settings, own.clone())?);
     tokio::spawn(watch.clone().run(stop.clone()));
     let mut app = routes(watch);
     if let Some(own) = own {
         app = app.merge(crate::exporter::routes(own));
     }
+    let named = Arc::new(hosts::Hosts::new(listen, &settings.dashboard.allowed_hosts));
+    let app = app.layer(axum::middleware::from_fn_with_state(named, hosts::check));
     info!("dashboard on http://{address}/");
-    Ok(tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-            .context("the dashboard server stopped")
-    }))
+    Ok(tokio::spawn(serve::serve(listener, app, stop)))
 }
 
 fn routes(watch: Arc<Watch>) -> Router {
@@ -256,8 +268,9 @@ async fn dlq(State(watch): App, params: Params) -> Response {
     let by_reason: Vec<Value> = view
         .dead_letters
         .by_reason
-        .iter()
-        .map(|(reason, count)| json!({ "reason": reason, "count": count }))
+        .counts()
+        .into_iter()
+        .map(|c| json!({ "reason": c.label, "count": c.count }))
         .collect();
     Json(json!({
         "topic": watch.dlq_topic(),

@@ -34,6 +34,9 @@ pub const NEWEST: usize = 50;
 /// Dead letters kept for the page, and at most read per partition at once.
 pub const LATEST_DEAD_LETTERS: usize = 50;
 const DEAD_LETTERS_PER_LOOK: i64 = 10_000;
+/// Dead-letter reasons counted by name, and shown by name on the page.
+const REASONS_KEPT: usize = 100;
+const REASONS_SHOWN: usize = 10;
 
 /// One refresh's totals, for the throughput chart.
 #[derive(Debug, Clone)]
@@ -58,9 +61,48 @@ pub struct DeadLetters {
     positions: HashMap<i32, i64>,
     /// Dead letters read (the count by reason covers these).
     pub counted: u64,
-    pub by_reason: BTreeMap<String, u64>,
+    pub by_reason: Reasons,
     /// Newest last.
     pub latest: VecDeque<DeadLetter>,
+}
+
+/// Dead letters counted by reason, in bounded memory: the reason is a
+/// header that whoever writes to the dead-letter topic chooses, so a topic
+/// full of made-up reasons must not grow the dashboard without end. At most
+/// [`REASONS_KEPT`] reasons are counted by name; a new one beyond them takes
+/// the place of the least counted, whose count moves to "other".
+#[derive(Debug, Default)]
+pub struct Reasons {
+    named: BTreeMap<String, u64>,
+    other: u64,
+}
+
+impl Reasons {
+    fn add(&mut self, reason: &str) {
+        if let Some(count) = self.named.get_mut(reason) {
+            *count += 1;
+            return;
+        }
+        if reason == "other" {
+            // one bar of that name, whoever chose it
+            self.other += 1;
+            return;
+        }
+        if self.named.len() >= REASONS_KEPT
+            && let Some((least, _)) = self.named.iter().min_by_key(|(_, count)| **count)
+        {
+            let least = least.clone();
+            self.other += self.named.remove(&least).unwrap_or_default();
+        }
+        self.named.insert(reason.to_string(), 1);
+    }
+
+    /// The [`REASONS_SHOWN`] most counted reasons, largest first, and the
+    /// rest as "other"; they add up to every dead letter counted.
+    pub fn counts(&self) -> Vec<data::Count> {
+        let named = self.named.iter().map(|(k, v)| (k.clone(), *v));
+        data::top(named, REASONS_SHOWN, self.other)
+    }
 }
 
 /// Everything the page shows, as of the last refresh.
@@ -161,7 +203,8 @@ impl Watch {
                 return Err(problem);
             }
         };
-        let charts = data::charts(&look.sample, look.facts.exact, Utc::now());
+        let now = Utc::now();
+        let charts = data::charts(&look.sample, look.facts.exact, now);
         let newest = data::newest(&look.sample, NEWEST);
         let ids: Vec<uuid::Uuid> = newest.iter().map(|(id, _)| *id).collect();
         let users = match self.table.store().await.as_ref() {
@@ -176,7 +219,7 @@ impl Watch {
             .iter()
             .filter_map(|(id, written_at)| {
                 let user = users.iter().find(|u| u.id == *id)?.clone();
-                Some(StoredUser::new(user, *written_at))
+                Some(StoredUser::new(user, *written_at, now))
             })
             .collect();
         stored.truncate(NEWEST);
@@ -281,7 +324,7 @@ impl Watch {
         for letter in letters {
             dead.positions.insert(letter.partition, letter.offset + 1);
             dead.counted += 1;
-            *dead.by_reason.entry(letter.reason.clone()).or_default() += 1;
+            dead.by_reason.add(&letter.reason);
             dead.latest.push_back(letter);
             if dead.latest.len() > LATEST_DEAD_LETTERS {
                 dead.latest.pop_front();
@@ -290,5 +333,41 @@ impl Watch {
         view.totals = totals;
         view.kafka = facts;
         view.report = Some(report);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letters_by_reason_stay_bounded() {
+        let mut reasons = Reasons::default();
+        for (reason, times) in [("bad_shape", 50), ("too_large", 40), ("other", 2)] {
+            for _ in 0..times {
+                reasons.add(reason);
+            }
+        }
+        for n in 0..REASONS_KEPT * 3 {
+            reasons.add(&format!("made-up {n}"));
+        }
+        assert!(reasons.named.len() <= REASONS_KEPT, "{reasons:?}");
+        let counts = reasons.counts();
+        assert_eq!(counts.len(), REASONS_SHOWN + 1, "{counts:?}");
+        assert_eq!(
+            (counts[0].label.as_str(), counts[0].count),
+            ("bad_shape", 50)
+        );
+        assert_eq!(
+            (counts[1].label.as_str(), counts[1].count),
+            ("too_large", 40)
+        );
+        assert_eq!(counts[REASONS_SHOWN].label, "other");
+        let total: u64 = counts.iter().map(|c| c.count).sum();
+        assert_eq!(
+            total,
+            92 + 3 * REASONS_KEPT as u64,
+            "every dead letter counted"
+        );
     }
 }

@@ -552,12 +552,25 @@ pub fn free_port() -> u16 {
 /// `GET path` on 127.0.0.1:`port`: the status code and the body, `None`
 /// while nothing answers there.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let host = format!("127.0.0.1:{port}");
+    http_request(port, path, Some(&host), Duration::from_secs(10))
+}
+
+/// [`http_get`] with the Host header `host` (none when `None`), waiting at
+/// most `wait` for the answer.
+pub fn http_request(
+    port: u16,
+    path: &str,
+    host: Option<&str>,
+    wait: Duration,
+) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+    stream.set_read_timeout(Some(wait)).ok()?;
+    let host = host
+        .map(|host| format!("Host: {host}\r\n"))
+        .unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.0\r\n{host}\r\n").ok()?;
     let mut reply = String::new();
     stream.read_to_string(&mut reply).ok()?;
     let (head, body) = reply.split_once("\r\n\r\n")?;

@@ -70,15 +70,6 @@ function ago(iso) {
   return `${Math.round(s / 86400)} days ago`;
 }
 
-function ageYears(iso) {
-  const dob = typeof iso === "string" ? new Date(iso) : null;
-  if (!dob || Number.isNaN(dob.getTime())) return null;
-  const now = new Date();
-  let years = now.getFullYear() - dob.getFullYear();
-  if (now < new Date(now.getFullYear(), dob.getMonth(), dob.getDate())) years -= 1;
-  return years;
-}
-
 function lastNum(values) {
   const found = list(values).filter(isNum);
   return found.length ? found[found.length - 1] : null;
@@ -396,14 +387,13 @@ function renderUsers(u) {
 
 function userCard(u) {
   const name = [u.first_name, u.last_name].filter((s) => typeof s === "string" && s).join(" ") || DASH;
-  const age = ageYears(u.dob);
   return el("article", "user",
     avatar(name, u.picture),
     el("div", "user-body",
       el("h3", "user-name", name),
       el("p", "user-handle mono", u.username ? `@${u.username}` : DASH),
       el("p", "user-email", text(u.email)),
-      el("p", "user-meta", `${text(u.country)} · ${age === null ? DASH : `${age} years`}`),
+      el("p", "user-meta", `${text(u.country)} · ${isNum(u.age) ? `${u.age} years` : DASH}`),
       el("p", "user-stored", `stored ${ago(u.written_at)}`)));
 }
 
