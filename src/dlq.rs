@@ -1,23 +1,66 @@
 //! `rtds dlq list` and `rtds dlq replay`: read the dead-letter topic as
 //! people do, and send its records back to the source topic once the cause
 //! is fixed. Listing joins no group and commits nothing; a replay tracks how
-//! far it got in a consumer group of its own (one per filter), so the same
-//! replay twice sends nothing the second time.
+//! far it got in a consumer group of its own (one per filter, named from the
+//! filter as it was given), so the same replay twice sends nothing the
+//! second time.
+//!
+//! A replay streams, so that a DLQ of any size fits in memory: it sends each
+//! record it takes as it reads it, and at the end of every window (at most
+//! [`WINDOW_RECORDS`] records or [`WINDOW_BYTES`] bytes read) it waits until
+//! Kafka has every record the window sent, then commits the window's next
+//! offsets. What it holds is the producer's bounded queue and the consumer's
+//! prefetch. A failure leaves its window uncommitted: the next run sends
+//! that window again, which is harmless, since the processor's writes are
+//! upserts by id and a record sent twice writes the same row twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use rdkafka::message::{Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use serde::Serialize;
 
 use crate::config::Settings;
 use crate::kafka::{self, Role};
+use crate::progress::{self, Progress};
 use crate::status::kafka::{DeadLetter, Observer, Topic};
 
 pub mod wire;
+
+/// A window's most records read: how much a failed replay sends again, and
+/// so how often it commits (a commit costs a round trip to Kafka).
+const WINDOW_RECORDS: usize = 5_000;
+/// A window's most bytes read (keys and payloads).
+const WINDOW_BYTES: usize = 32 << 20;
+
+/// A `--since` / `--until` bound: the time it stands for, and how it was
+/// given, which names the replay group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// The time, resolved when the command started.
+    pub at: DateTime<Utc>,
+    /// Given as a duration meaning that long ago: the bound moves with the
+    /// clock from one run to the next.
+    pub ago: Option<Duration>,
+}
+
+impl Bound {
+    /// How the replay group names this bound: a duration as given (`2h`,
+    /// normalised, so `120m` is `2h`), so that the same command names the
+    /// same group whenever it runs; a time as its RFC 3339 form.
+    fn named(&self) -> String {
+        match self.ago {
+            Some(ago) => humantime::format_duration(ago).to_string().replace(' ', ""),
+            None => self.at.to_rfc3339(),
+        }
+    }
+}
 
 /// Which dead letters a command is about.
 #[derive(Debug, Clone, Default)]
@@ -25,44 +68,69 @@ pub struct Filter {
     /// The reason kind (`too_large`, `bad_shape`, ...).
     pub kind: Option<String>,
     /// Records at or after this time.
-    pub since: Option<DateTime<Utc>>,
+    pub since: Option<Bound>,
     /// Records before this time.
-    pub until: Option<DateTime<Utc>>,
+    pub until: Option<Bound>,
 }
 
 impl Filter {
     fn takes(&self, letter: &DeadLetter) -> bool {
         let time = letter.time.unwrap_or_default();
         self.kind.as_ref().is_none_or(|kind| *kind == letter.reason)
-            && self.since.is_none_or(|since| time >= since)
-            && self.until.is_none_or(|until| time < until)
+            && self.since.is_none_or(|since| time >= since.at)
+            && self.until.is_none_or(|until| time < until.at)
+    }
+
+    /// Left out now, but a later run of the same replay may take it: it
+    /// is only too new for a relative `--until`, which moves forward. (A
+    /// record before a relative `--since` stays before it: that bound moves
+    /// forward too.) A replay's place stops before such a record.
+    fn may_take_later(&self, letter: &DeadLetter) -> bool {
+        let relative_until = self.until.filter(|until| until.ago.is_some());
+        relative_until.is_some_and(|until| {
+            letter.time.unwrap_or_default() >= until.at
+                && Filter {
+                    until: None,
+                    ..self.clone()
+                }
+                .takes(letter)
+        })
     }
 
     /// The replay group of this filter: each filter keeps its own place.
+    /// Relative bounds are named as given (`since=2h`), not by the time
+    /// they stood for at this run, so running the same command again finds
+    /// the same group and sends nothing it sent before.
     fn group(&self, settings: &Settings) -> String {
         let mut group = format!("{}.dlq-replay", settings.kafka.group_id);
         if let Some(kind) = &self.kind {
             let _ = write!(group, ".kind={kind}");
         }
         if let Some(since) = self.since {
-            let _ = write!(group, ".since={}", since.to_rfc3339());
+            let _ = write!(group, ".since={}", since.named());
         }
         if let Some(until) = self.until {
-            let _ = write!(group, ".until={}", until.to_rfc3339());
+            let _ = write!(group, ".until={}", until.named());
         }
         group
     }
 }
 
 /// `--since` / `--until`: an RFC 3339 time, or a duration meaning that long ago.
-pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+pub fn parse_time(text: &str) -> Result<Bound, String> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Ok(time.to_utc());
+        return Ok(Bound {
+            at: time.to_utc(),
+            ago: None,
+        });
     }
     let ago = humantime::parse_duration(text).map_err(|_| {
         format!("`{text}` is neither a time like 2026-12-01T10:00:00Z nor a duration like 2h (that long ago)")
     })?;
-    Ok(Utc::now() - chrono::Duration::from_std(ago).map_err(|e| e.to_string())?)
+    Ok(Bound {
+        at: Utc::now() - chrono::Duration::from_std(ago).map_err(|e| e.to_string())?,
+        ago: Some(ago),
+    })
 }
 
 /// The DLQ topic, which must exist.
@@ -87,39 +155,43 @@ pub fn list(settings: &Settings, filter: &Filter, limit: usize) -> anyhow::Resul
     Ok(letters)
 }
 
-/// The dead letters as a table for people.
+/// The dead letters as a table for people. Their text is escaped already
+/// (see [`DeadLetter`]); cells are cut to their column.
 pub fn render(letters: &[DeadLetter]) -> String {
     let mut out = format!(
-        "{:<24} {:>12} {:>14} {:<14} {:<50} {}\n",
-        "time", "dlq p/offset", "source p/off", "kind", "reason", "payload"
+        "{:<24} {:>12} {:>14} {:<14} {:<36} {:<50} {}\n",
+        "time", "dlq p/offset", "source p/off", "kind", "key", "reason", "payload"
     );
     for letter in letters {
         let at = |p: Option<i32>, o: Option<i64>| match (p, o) {
             (Some(p), Some(o)) => format!("{p}/{o}"),
             _ => "-".into(),
         };
-        let cut = |text: &str, n: usize| -> String {
-            let mut shown: String = text.chars().take(n).collect();
-            if text.chars().count() > n {
-                shown.push('…');
-            }
-            shown
-        };
         let time = letter.time.map_or("-".into(), |t| {
             t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
         });
         let _ = writeln!(
             out,
-            "{time:<24} {:>12} {:>14} {:<14} {:<50} {}",
+            "{time:<24} {:>12} {:>14} {:<14} {:<36} {:<50} {}",
             format!("{}/{}", letter.partition, letter.offset),
             at(letter.source_partition, letter.source_offset),
-            letter.reason,
-            cut(&crate::table::escape(&letter.error), 50),
+            cut(&letter.reason, 14),
+            cut(letter.key.as_deref().unwrap_or("-"), 36),
+            cut(&letter.error, 50),
             cut(&letter.payload, 40),
         );
     }
     let _ = writeln!(out, "({} records)", letters.len());
     out
+}
+
+/// `text` cut to `n` characters, with `…` when cut.
+fn cut(text: &str, n: usize) -> String {
+    let mut shown: String = text.chars().take(n).collect();
+    if text.chars().count() > n {
+        shown.push('…');
+    }
+    shown
 }
 
 /// What a replay did (or, with `--dry-run`, would do).
@@ -160,31 +232,22 @@ impl std::fmt::Display for Replayed {
     }
 }
 
-/// A record to send back, owned.
-struct Resend {
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
-    headers: OwnedHeaders,
-    timestamp: Option<i64>,
-}
-
 /// Sends the dead letters `filter` takes back to the source topic, keeping
 /// their key, payload, headers and time (so a later delete of the same user
 /// still wins, see [`crate::cassandra::Store::upsert`]), from where this
 /// filter's replay group left off (or the start with `from_beginning`).
+/// Streams in windows (see the module's comment); a dry run prints what
+/// would go, sends nothing and commits nothing.
 pub async fn replay(
     settings: &Settings,
     filter: &Filter,
     dry_run: bool,
     from_beginning: bool,
 ) -> anyhow::Result<Replayed> {
-    let group = filter.group(settings);
     let mut own = settings.kafka.clone();
-    own.group_id = group.clone();
+    own.group_id = filter.group(settings);
     let observer = Observer::new(&own)?;
-    let max = settings.dlq.max_replays;
-    let (filter, topic) = (filter.clone(), settings.kafka.topic.clone());
-    let scan = tokio::task::spawn_blocking({
+    let found = tokio::task::spawn_blocking({
         let settings = settings.clone();
         move || -> anyhow::Result<_> {
             let dlq = dlq(&observer, &settings)?;
@@ -193,88 +256,426 @@ pub async fn replay(
             } else {
                 observer.committed(&dlq)?
             };
-            let mut done = Replayed {
-                dry_run,
-                group: own.group_id.clone(),
-                ..Replayed::default()
-            };
-            let mut resend = Vec::new();
-            let mut next = HashMap::new();
-            observer.read(&dlq, &from, |message| {
-                next.insert(message.partition(), message.offset() + 1);
-                done.read += 1;
-                let letter = DeadLetter::from(message);
-                if !filter.takes(&letter) {
-                    return;
-                }
-                done.matched += 1;
-                let at = format!("{}/{}", letter.partition, letter.offset);
-                if letter.truncated {
-                    done.truncated += 1;
-                    tracing::warn!("not replaying DLQ record {at}: only its first bytes were kept");
-                } else if letter.replays >= max {
-                    done.over_limit += 1;
-                    tracing::warn!(
-                        "not replaying DLQ record {at}: replayed {} times already (dlq.max_replays = {max}); \
-                         it stays bad: look at it with `rtds dlq list`",
-                        letter.replays
-                    );
-                } else {
-                    done.replayed += 1;
-                    if dry_run {
-                        println!("would replay {at} ({}): {}", letter.reason, letter.payload);
-                    }
-                    resend.push(Resend {
-                        key: message.key().map(<[u8]>::to_vec),
-                        payload: message.payload().unwrap_or_default().to_vec(),
-                        headers: wire::restored(message.headers(), letter.replays),
-                        timestamp: wire::ours(message.headers(), wire::SOURCE_TIMESTAMP)
-                            .and_then(|ms| ms.parse().ok())
-                            .or(message.timestamp().to_millis()),
-                    });
-                }
-            })?;
-            Ok((observer, dlq, done, resend, next))
+            Ok((observer, dlq, from))
         }
     });
-    let (observer, dlq, done, resend, next) = scan.await.expect("the scan does not panic")?;
-    if dry_run {
-        return Ok(done);
+    let (observer, dlq, from) = found.await.expect("the look does not panic")?;
+    let done = Arc::new(Mutex::new(Replayed {
+        dry_run,
+        group: own.group_id,
+        ..Replayed::default()
+    }));
+    let run = Run {
+        filter: filter.clone(),
+        max_replays: settings.dlq.max_replays,
+        sender: (!dry_run).then(|| Sender::new(settings)).transpose()?,
+        window: Window::default(),
+        done: done.clone(),
+    };
+    // A dry run's own lines show how it goes.
+    let progress = (!dry_run).then(|| shown(dlq.left(&from), done.clone()));
+    let streamed = tokio::task::spawn_blocking(move || run.over(&observer, &dlq, &from))
+        .await
+        .expect("the replay does not panic");
+    if let Some(progress) = progress {
+        progress.finish().await;
     }
-    send(settings, &topic, resend).await?;
-    if !next.is_empty() {
-        tokio::task::spawn_blocking(move || observer.commit(&dlq, &next))
-            .await
-            .expect("the commit does not panic")?;
-    }
+    streamed?;
+    let done = done.lock().expect("replay tally lock").clone();
     Ok(done)
 }
 
-/// Sends every record and waits until Kafka has them all.
-async fn send(settings: &Settings, topic: &str, records: Vec<Resend>) -> anyhow::Result<()> {
-    let producer: FutureProducer = kafka::client_config(&settings.kafka, Role::Producer)?
-        .create()
-        .context("cannot create the Kafka producer (check the kafka.* settings)")?;
-    let timeout = kafka::delivery_timeout(&settings.kafka);
-    let sends = records.iter().map(|record| {
-        let mut message = FutureRecord::<[u8], [u8]>::to(topic)
-            .payload(&record.payload)
-            .headers(record.headers.clone());
-        if let Some(key) = &record.key {
-            message = message.key(key);
+/// The replay's progress: a bar on a terminal, else a log line every few
+/// seconds.
+fn shown(total: u64, done: Arc<Mutex<Replayed>>) -> Progress {
+    let started = Instant::now();
+    Progress::start("replay", Some(total), move || {
+        let done = done.lock().expect("replay tally lock");
+        let message = format!(
+            "read {} of {total} dead letters, sent {} back, refused {} ({:.0} read/s)",
+            done.read,
+            done.replayed,
+            done.over_limit + done.truncated,
+            progress::rate(done.read, started.elapsed())
+        );
+        (done.read, message)
+    })
+}
+
+/// What a dead letter becomes in a replay.
+enum Verdict {
+    /// The filter leaves it out.
+    Skipped,
+    /// Only its first bytes reached the DLQ: it cannot go back as it was.
+    Truncated,
+    /// Replayed `dlq.max_replays` times already.
+    OverLimit,
+    Replayed,
+}
+
+/// One replay's pass over the DLQ, on a blocking thread (librdkafka's
+/// calls block).
+struct Run {
+    filter: Filter,
+    max_replays: u32,
+    /// None in a dry run.
+    sender: Option<Sender>,
+    window: Window,
+    done: Arc<Mutex<Replayed>>,
+}
+
+impl Run {
+    /// Reads `dlq` from `from` to its end, sends what it takes, and
+    /// commits window by window.
+    fn over(
+        mut self,
+        observer: &Observer,
+        dlq: &Topic,
+        from: &HashMap<i32, i64>,
+    ) -> anyhow::Result<()> {
+        observer.read(dlq, from, |message| {
+            self.take(message)?;
+            if self.window.full() {
+                self.settle(observer, dlq)?;
+            }
+            Ok(())
+        })?;
+        self.settle(observer, dlq)
+    }
+
+    /// Decides about one dead letter, sends it back when it goes, and
+    /// moves the window past it.
+    fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
+        let letter = DeadLetter::from(message);
+        let verdict = if !self.filter.takes(&letter) {
+            Verdict::Skipped
+        } else if letter.truncated {
+            Verdict::Truncated
+        } else if letter.replays >= self.max_replays {
+            Verdict::OverLimit
+        } else {
+            Verdict::Replayed
+        };
+        let at = format!("{}/{}", letter.partition, letter.offset);
+        match verdict {
+            Verdict::Skipped => {}
+            Verdict::Truncated => {
+                tracing::warn!("not replaying DLQ record {at}: only its first bytes were kept");
+            }
+            Verdict::OverLimit => tracing::warn!(
+                "not replaying DLQ record {at}: replayed {} times already (dlq.max_replays = {}); \
+                 it stays bad: look at it with `rtds dlq list`",
+                letter.replays,
+                self.max_replays
+            ),
+            Verdict::Replayed => match &mut self.sender {
+                Some(sender) => sender.send(message, letter.replays)?,
+                None => println!(
+                    "would replay {at} ({}) key {}: {}",
+                    letter.reason,
+                    letter.key.as_deref().unwrap_or("-"),
+                    letter.payload
+                ),
+            },
         }
-        if let Some(ms) = record.timestamp {
-            message = message.timestamp(ms);
+        self.done.lock().expect("replay tally lock").count(&verdict);
+        let bytes = message.payload_len() + message.key_len();
+        let held = self.filter.may_take_later(&letter);
+        self.window
+            .past(letter.partition, letter.offset, bytes, held);
+        Ok(())
+    }
+
+    /// Ends the window: once Kafka has every record it sent, commits its
+    /// next offsets. A dry run commits nothing.
+    fn settle(&mut self, observer: &Observer, dlq: &Topic) -> anyhow::Result<()> {
+        let next = self.window.close();
+        let Some(sender) = &mut self.sender else {
+            return Ok(());
+        };
+        sender.acknowledged()?;
+        if next.is_empty() {
+            return Ok(());
         }
-        producer.send(message, timeout)
-    });
-    for result in futures::future::join_all(sends).await {
-        if let Err((error, _)) = result {
-            bail!(
-                "Kafka did not take a replayed record into {topic}: {error}; nothing was marked \
-                 replayed, so running the replay again sends them all again (harmless: writes are upserts)"
-            );
+        observer.commit(dlq, &next).context(
+            "every record of the window was sent back, but its place was not kept: running \
+             the replay again sends that window again (harmless: writes are upserts by id)",
+        )
+    }
+}
+
+/// The records read since the last commit: how many, their bytes, and the
+/// next offset of each partition, the place to commit once Kafka has
+/// every record the window sent.
+#[derive(Debug, Default)]
+struct Window {
+    records: usize,
+    bytes: usize,
+    next: HashMap<i32, i64>,
+    /// Partitions whose place stays before a record a later run of the
+    /// same replay may take (see [`Filter::may_take_later`]), for the rest
+    /// of this run.
+    held: HashSet<i32>,
+}
+
+impl Window {
+    fn past(&mut self, partition: i32, offset: i64, bytes: usize, hold: bool) {
+        self.records += 1;
+        self.bytes += bytes;
+        if hold {
+            self.held.insert(partition);
+        }
+        if !self.held.contains(&partition) {
+            self.next.insert(partition, offset + 1);
         }
     }
-    Ok(())
+
+    fn full(&self) -> bool {
+        self.records >= WINDOW_RECORDS || self.bytes >= WINDOW_BYTES
+    }
+
+    /// Starts the next window; the closed one's next offsets.
+    fn close(&mut self) -> HashMap<i32, i64> {
+        self.records = 0;
+        self.bytes = 0;
+        std::mem::take(&mut self.next)
+    }
+}
+
+/// Sends replayed records through the producer's bounded queue: when it is
+/// full, waits for the oldest send before the next.
+struct Sender {
+    producer: FutureProducer,
+    topic: String,
+    /// How long a send may wait for room in the queue.
+    timeout: Duration,
+    pending: Pending,
+}
+
+impl Sender {
+    fn new(settings: &Settings) -> anyhow::Result<Sender> {
+        let producer = kafka::client_config(&settings.kafka, Role::Producer)?
+            .create()
+            .context("cannot create the Kafka producer (check the kafka.* settings)")?;
+        Ok(Sender {
+            producer,
+            topic: settings.kafka.topic.clone(),
+            timeout: kafka::delivery_timeout(&settings.kafka),
+            pending: Pending::default(),
+        })
+    }
+
+    /// Queues `message` as it was first produced: its key, payload, own
+    /// headers (see [`wire::restored`]) and first time.
+    fn send(&mut self, message: &BorrowedMessage<'_>, replays: u32) -> anyhow::Result<()> {
+        let headers = wire::restored(message.headers(), replays);
+        let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
+        if let Some(payload) = message.payload() {
+            record = record.payload(payload);
+        }
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        if let Some(ms) = wire::ours(message.headers(), wire::SOURCE_TIMESTAMP)
+            .and_then(|ms| ms.parse().ok())
+            .or(message.timestamp().to_millis())
+        {
+            record = record.timestamp(ms);
+        }
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => {
+                    self.pending.0.push_back(delivery);
+                    return Ok(());
+                }
+                Err((error, returned))
+                    if error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull)
+                        && Instant::now() < deadline =>
+                {
+                    if self.pending.0.is_empty() {
+                        // librdkafka counts a record in its queue until just
+                        // after its delivery report: a moment.
+                        std::thread::sleep(Duration::from_millis(5));
+                    } else {
+                        self.pending.oldest_acknowledged(&self.topic)?;
+                    }
+                    record = returned;
+                }
+                Err((error, _)) => return Err(refused(&self.topic, &error)),
+            }
+        }
+    }
+
+    /// Waits until Kafka has every record sent so far.
+    fn acknowledged(&mut self) -> anyhow::Result<()> {
+        while !self.pending.0.is_empty() {
+            self.pending.oldest_acknowledged(&self.topic)?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends Kafka has not acknowledged yet, oldest first.
+#[derive(Default)]
+struct Pending(VecDeque<DeliveryFuture>);
+
+impl Pending {
+    /// Waits for the oldest send into `topic`; an error when Kafka refused it.
+    fn oldest_acknowledged(&mut self, topic: &str) -> anyhow::Result<()> {
+        let Some(oldest) = self.0.pop_front() else {
+            return Ok(());
+        };
+        match futures::executor::block_on(oldest) {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((error, _))) => Err(refused(topic, &error)),
+            Err(_) => bail!(
+                "the Kafka producer stopped before it said whether {topic} has a replayed \
+                 record; run the replay again: it sends the records since its last commit \
+                 again (harmless: writes are upserts by id)"
+            ),
+        }
+    }
+}
+
+fn refused(topic: &str, error: &KafkaError) -> anyhow::Error {
+    anyhow::anyhow!(
+        "Kafka did not take a replayed record into {topic}: {error}; the records since the \
+         replay's last commit were not marked replayed, so running it again sends them \
+         again (harmless: writes are upserts by id)"
+    )
+}
+
+impl Replayed {
+    fn count(&mut self, verdict: &Verdict) {
+        self.read += 1;
+        let counter = match verdict {
+            Verdict::Skipped => return,
+            Verdict::Truncated => &mut self.truncated,
+            Verdict::OverLimit => &mut self.over_limit,
+            Verdict::Replayed => &mut self.replayed,
+        };
+        self.matched += 1;
+        *counter += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+
+    use super::*;
+
+    fn ago(text: &str) -> Bound {
+        parse_time(text).unwrap()
+    }
+
+    /// A dead letter of `kind` written `age` ago, its text from the record.
+    fn letter(kind: &str, age: chrono::Duration, text: &str) -> DeadLetter {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: wire::ERROR_KIND,
+                value: Some(kind),
+            })
+            .insert(Header {
+                key: wire::ERROR,
+                value: Some(&format!("bad field {text}")),
+            });
+        let message = OwnedMessage::new(
+            Some(format!("{{\"name\":\"{text}\"}}").into_bytes()),
+            Some(text.as_bytes().to_vec()),
+            "t.dlq".into(),
+            Timestamp::CreateTime((Utc::now() - age).timestamp_millis()),
+            0,
+            7,
+            Some(headers),
+        );
+        DeadLetter::from(&message)
+    }
+
+    #[test]
+    fn a_relative_bound_names_its_group_by_its_text() {
+        let settings = Settings::default();
+        let filter = Filter {
+            kind: Some("too_large".into()),
+            since: Some(ago("120m")),
+            until: Some(ago("1h 30m")),
+        };
+        assert_eq!(
+            filter.group(&settings),
+            "rtds-processor.dlq-replay.kind=too_large.since=2h.until=1h30m"
+        );
+        let absolute = Filter {
+            since: Some(ago("2026-12-01T11:00:00+01:00")),
+            ..Filter::default()
+        };
+        assert_eq!(
+            absolute.group(&settings),
+            "rtds-processor.dlq-replay.since=2026-12-01T10:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn only_a_relative_until_holds_back_what_it_leaves_out() {
+        let hour = chrono::Duration::hours(1);
+        let fresh = letter("too_large", chrono::Duration::zero(), "a");
+        let old = letter("too_large", hour * 3, "a");
+        let relative = Filter {
+            kind: Some("too_large".into()),
+            until: Some(ago("1h")),
+            ..Filter::default()
+        };
+        assert!(!relative.takes(&fresh) && relative.may_take_later(&fresh));
+        assert!(relative.takes(&old) && !relative.may_take_later(&old));
+        let other_kind = letter("bad_shape", chrono::Duration::zero(), "a");
+        assert!(!relative.may_take_later(&other_kind));
+        let absolute = Filter {
+            until: Some(Bound {
+                ago: None,
+                ..ago("1h")
+            }),
+            ..Filter::default()
+        };
+        assert!(!absolute.takes(&fresh) && !absolute.may_take_later(&fresh));
+    }
+
+    #[test]
+    fn a_window_commits_up_to_its_last_record_but_not_past_a_held_one() {
+        let mut window = Window::default();
+        window.past(0, 5, 10, false);
+        window.past(1, 8, 10, false);
+        window.past(0, 6, 10, true);
+        window.past(0, 7, 10, false);
+        assert_eq!(window.close(), HashMap::from([(0, 6), (1, 9)]));
+        window.past(0, 8, 10, false);
+        window.past(1, 9, WINDOW_BYTES, false);
+        assert!(window.full());
+        assert_eq!(window.close(), HashMap::from([(1, 10)]));
+        assert!(!window.full());
+    }
+
+    #[test]
+    fn a_dead_letter_shows_its_record_escaped() {
+        let hostile = "\u{1b}[2Jr\u{202e}kcab\rBEL\u{7}";
+        let shown = letter("bad_\u{1b}[31mshape", chrono::Duration::zero(), hostile);
+        let escaped = crate::table::escape(hostile);
+        assert_eq!(shown.key.as_deref(), Some(escaped.as_str()));
+        assert!(shown.payload.contains(&escaped), "{}", shown.payload);
+        assert!(shown.error.ends_with(&escaped), "{}", shown.error);
+        assert_eq!(shown.reason, "bad_\\u{1b}[31mshape");
+        let plain = letter("bad_shape", chrono::Duration::zero(), "José 日本");
+        assert_eq!(plain.key.as_deref(), Some("José 日本"));
+
+        let table = render(&[shown.clone(), plain]);
+        let json = serde_json::to_string(&shown).unwrap();
+        for text in [&table, &json] {
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c != '\n' && crate::table::escape(&c.to_string()) != c.to_string()),
+                "{text:?}"
+            );
+        }
+        assert!(table.contains("José 日本"), "{table}");
+    }
 }

@@ -73,6 +73,23 @@ const CONSUMER_DEFAULTS: [(&str, &str); 5] = [
     ("partition.assignment.strategy", "cooperative-sticky"),
 ];
 
+/// The settings that bound what an observer prefetches: it reads whole
+/// topics one record at a time (`rtds dlq list` and `replay`, the
+/// dashboard's dead letters), so memory, not fetch size, is what matters.
+const OBSERVER_DEFAULTS: [(&str, &str); 3] = [
+    ("queued.max.messages.kbytes", "1024"),
+    // Fetch again as soon as the queue drains, not after librdkafka's
+    // default second: with that second and this small queue, replaying
+    // 500 MB of dead letters took 37 s instead of 4.
+    ("fetch.queue.backoff.ms", "10"),
+    // librdkafka unpacks a fetched batch whole, so a fetch of a compressed
+    // DLQ takes its unpacked size. Measured, replaying 10,000 dead letters
+    // of 100 kB that lz4 packs some 250 to 1: peak RSS 206 MB with the
+    // default 1 MB, 77 MB with 128 kB; uncompressed, 28 MB either way and
+    // as fast.
+    ("max.partition.fetch.bytes", "131072"),
+];
+
 /// A setting the delivery guarantee rests on: always set by rtds, refused
 /// in `kafka.properties` (under any of its librdkafka names).
 struct Locked {
@@ -166,7 +183,8 @@ impl Role {
                 defaults.push(("auto.commit.interval.ms", millis(commit_interval)));
                 defaults
             }
-            Role::Admin | Role::Observer => Vec::new(),
+            Role::Observer => own(&OBSERVER_DEFAULTS),
+            Role::Admin => Vec::new(),
         }
     }
 }

@@ -26,7 +26,8 @@
 //! Around the stages: [`run`] and [`schedule`] (the whole pipeline on a
 //! schedule), [`shutdown`] (signals), [`metrics`], [`exporter`] and
 //! [`progress`] (counters, `/metrics`, progress output), [`config`]
-//! (layered settings), [`logging`], [`table`] (`rtds users` output), and
+//! (layered settings), [`logging`], [`table`] (`rtds users` output, and
+//! the one escape of outside text for terminals), and
 //! [`server`], the local stand-in of the Random User API for tests and
 //! benchmarks.
 //!

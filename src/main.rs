@@ -235,10 +235,10 @@ struct DlqFlags {
     kind: Option<String>,
     /// Only records from this time on: RFC 3339, or a duration meaning that long ago (2h)
     #[arg(long, value_parser = rtds::dlq::parse_time)]
-    since: Option<chrono::DateTime<chrono::Utc>>,
+    since: Option<rtds::dlq::Bound>,
     /// Only records before this time: RFC 3339, or a duration meaning that long ago
     #[arg(long, value_parser = rtds::dlq::parse_time)]
-    until: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<rtds::dlq::Bound>,
     /// The dead-letter topic (default <topic>.dlq)
     #[arg(long)]
     dlq_topic: Option<String>,

@@ -1,4 +1,6 @@
-//! Stored users as a plain-text table for people (`rtds users`).
+//! Stored users as a plain-text table for people (`rtds users`), and
+//! [`escape`], the one rule for showing outside text (a stored user, a dead
+//! letter's key, payload and reason) on a terminal.
 
 use crate::user::User;
 
@@ -58,20 +60,33 @@ pub fn render(users: &[User]) -> String {
     out
 }
 
-/// Stored text with control characters (ESC, CSI, newlines, ...) and
-/// bidirectional overrides written as escapes like `\u{1b}`: a record is
-/// outside data, and printed raw it could move the cursor, change colours or
-/// reorder what the terminal shows.
+/// Outside text (a stored user, a dead letter's key, payload, reason or
+/// header) with control characters (ESC, CSI, CR, BEL, newlines, ...) and
+/// the characters that reorder text (bidi embeddings and overrides
+/// U+202A-U+202E, isolates U+2066-U+2069, marks U+200E, U+200F and U+061C)
+/// written as escapes like `\u{1b}`: a record is outside data, and printed
+/// raw it could move the cursor, rewrite the line, change colours or make
+/// the terminal show its characters in another order than they are. Every
+/// other character, `é` or `日本` too, stays as it is.
 pub fn escape(text: &str) -> String {
     let mut shown = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+        if c.is_control() || reorders(c) {
             shown.extend(c.escape_unicode());
         } else {
             shown.push(c);
         }
     }
     shown
+}
+
+/// The Unicode bidi controls: they change the order in which the text
+/// after them is shown.
+fn reorders(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+    )
 }
 
 fn cut(text: String) -> String {
@@ -137,5 +152,15 @@ mod tests {
         assert!(text.contains("Eve Ng\\u{a}\\u{9b}2A"), "{text}");
         assert!(text.contains("\\u{202e}moc.elpmaxe@eve"), "{text}");
         assert_eq!(text.lines().count(), 4, "one line per user: {text}");
+    }
+
+    #[test]
+    fn escapes_what_moves_the_cursor_or_reorders_and_keeps_plain_text() {
+        let hostile = "a\u{1b}[31mb\rc\u{7}d\u{202e}e\u{200f}f\u{61c}g\u{2067}h";
+        assert_eq!(
+            escape(hostile),
+            "a\\u{1b}[31mb\\u{d}c\\u{7}d\\u{202e}e\\u{200f}f\\u{61c}g\\u{2067}h"
+        );
+        assert_eq!(escape("José 日本 Ελλάδα"), "José 日本 Ελλάδα");
     }
 }

@@ -13,20 +13,6 @@ use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 
-/// `rtds dlq ARGS --json` for the test's topic: the JSON lines it prints.
-fn dlq(topic: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<Value> {
-    let mut command = rtds_command(&["dlq"]);
-    command.args(args).args(["--topic", topic, "--json"]);
-    command.envs(env.iter().copied());
-    command.env("RTDS_KAFKA_GROUP_ID", format!("{topic}-group"));
-    let output = command.output().unwrap();
-    assert!(output.status.success(), "{}", text(&output));
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
-}
-
 /// A valid user record, padded to about `bytes`.
 fn big_user(bytes: usize) -> Vec<u8> {
     let id = uuid::Uuid::new_v4();
@@ -61,26 +47,26 @@ fn listed_by_kind_then_replayed_once_fixed() {
     assert_eq!(first["written"], 990, "{first}");
     assert_eq!(first["dead_lettered"], 10, "{first}");
 
-    let large = dlq(&topic, &["list", "--kind", "too_large"], &[]);
+    let large = dlq_json(&topic, &["list", "--kind", "too_large"], &[]);
     assert_eq!(large.len(), 4, "{large:?}");
     assert!(large.iter().all(|l| l["reason"] == "too_large"));
-    let shapes = dlq(&topic, &["list", "--kind", "bad_shape"], &[]);
+    let shapes = dlq_json(&topic, &["list", "--kind", "bad_shape"], &[]);
     assert_eq!(shapes.len(), 3, "{shapes:?}");
-    assert_eq!(dlq(&topic, &["list", "--limit", "5"], &[]).len(), 5);
+    assert_eq!(dlq_json(&topic, &["list", "--limit", "5"], &[]).len(), 5);
 
     let size = topic_size(&topic);
-    let dry = dlq(&topic, &["replay", "--kind", "too_large", "--dry-run"], &[]);
+    let dry = dlq_json(&topic, &["replay", "--kind", "too_large", "--dry-run"], &[]);
     assert_eq!(dry.last().unwrap()["replayed"], 4, "{dry:?}");
     assert_eq!(topic_size(&topic), size, "a dry run sends nothing");
 
-    let replayed = dlq(&topic, &["replay", "--kind", "too_large"], &[]);
+    let replayed = dlq_json(&topic, &["replay", "--kind", "too_large"], &[]);
     assert_eq!(replayed.last().unwrap()["replayed"], 4, "{replayed:?}");
     assert_eq!(topic_size(&topic), size + 4);
     // Fixed: the limit raised, the replayed records are stored.
     let second = process_with_limit(&topic, &keyspace, "65536");
     assert_eq!(second["written"], 4, "{second}");
     assert_eq!(stored_rows(&topic, &keyspace).len(), 994);
-    let again = dlq(&topic, &["replay", "--kind", "too_large"], &[]);
+    let again = dlq_json(&topic, &["replay", "--kind", "too_large"], &[]);
     assert_eq!(again.last().unwrap()["replayed"], 0, "{again:?}");
     assert_eq!(
         topic_size(&topic),
@@ -96,11 +82,11 @@ fn a_record_replayed_too_often_is_refused() {
     send_raw(&topic, &[b"{still bad".to_vec()]);
     let limit = [("RTDS_DLQ_MAX_REPLAYS", "1")];
     process_with_limit(&topic, &keyspace, "65536");
-    let once = dlq(&topic, &["replay"], &limit);
+    let once = dlq_json(&topic, &["replay"], &limit);
     assert_eq!(once.last().unwrap()["replayed"], 1, "{once:?}");
     // Still bad: back in the DLQ, with its replay count.
     process_with_limit(&topic, &keyspace, "65536");
-    let listed = dlq(&topic, &["list"], &[]);
+    let listed = dlq_json(&topic, &["list"], &[]);
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().any(|l| l["replays"] == 1), "{listed:?}");
     let output = rtds_command(&["dlq", "replay", "--topic", &topic, "--json"])
@@ -161,7 +147,7 @@ fn tombstones_delete_exactly_their_rows() {
     for (id, row) in &after {
         assert_eq!(Some(row), before.get(id), "row {id} changed");
     }
-    let bad = dlq(&topic, &["list"], &[]);
+    let bad = dlq_json(&topic, &["list"], &[]);
     assert_eq!(bad[0]["reason"], "bad_tombstone", "{bad:?}");
 }
 

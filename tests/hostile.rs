@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use rdkafka::Timestamp;
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -134,11 +135,13 @@ fn a_tombstone_with_a_huge_key_goes_to_the_dlq_cut_and_the_job_goes_on() {
 
 /// A producer's own `rtds.*` headers cannot forge the reason, the source
 /// offset or `rtds.truncated`: they are kept aside on the DLQ, `rtds dlq`
-/// reads rtds's own, and a replay puts them back as they were.
+/// reads rtds's own, and a replay puts them back as they were, with the
+/// record's own key, payload and time (an hour old, not the replay's).
 #[test]
 fn forged_rtds_headers_are_kept_aside_and_replayed_as_they_were() {
     require_stack();
     let (topic, keyspace) = (unique("forged"), unique("ks"));
+    let first_produced = chrono::Utc::now().timestamp_millis() - 3_600_000;
     send(
         &topic,
         &[Raw {
@@ -150,7 +153,7 @@ fn forged_rtds_headers_are_kept_aside_and_replayed_as_they_were() {
                 ("rtds.truncated", "true"),
                 ("trace", "t-1"),
             ],
-            ..Raw::default()
+            timestamp: Some(first_produced),
         }],
     );
     let summary = process_until_idle(&topic, &keyspace, "3s");
@@ -170,6 +173,9 @@ fn forged_rtds_headers_are_kept_aside_and_replayed_as_they_were() {
     assert_eq!(header(again, "rtds.truncated"), ["true"]);
     assert_eq!(header(again, "trace"), ["t-1"]);
     assert_eq!(header(again, "rtds.replays"), ["1"]);
+    assert_eq!(again.key(), Some(&b"k"[..]));
+    assert_eq!(again.payload(), Some(&b"{not json"[..]));
+    assert_eq!(again.timestamp(), Timestamp::CreateTime(first_produced));
 }
 
 /// Records of one id in one millisecond keep their partition's order: the

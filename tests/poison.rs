@@ -9,21 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rdkafka::Offset;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::message::{Headers, Message, OwnedMessage};
-
-/// About 2 MB of JSON that compresses to a few kB: the broker takes it,
-/// since its size limit applies to the compressed batch.
-fn compressible_record() -> Vec<u8> {
-    format!(
-        r#"{{"id":"{}","first_name":"{}"}}"#,
-        uuid::Uuid::new_v4(),
-        "a".repeat(2_000_000)
-    )
-    .into_bytes()
-}
 
 fn header<'a>(message: &'a OwnedMessage, name: &str) -> Option<&'a str> {
     let headers = message.headers()?;
@@ -40,23 +26,6 @@ fn hex_sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Creates `topic` with its own `max.message.bytes`.
-fn create_topic_with_limit(topic: &str, max_message_bytes: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
-        .create()
-        .unwrap();
-    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(1))
-        .set("max.message.bytes", max_message_bytes);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let results = runtime
-        .block_on(admin.create_topics([&new], &AdminOptions::new()))
-        .unwrap();
-    for result in results {
-        result.unwrap();
-    }
-}
-
 /// Poison records among good ones: the good ones are stored, the poison
 /// ones are on the DLQ (the 2 MB one truncated to fit `dlq_limit`, with
 /// its size and SHA-256), the run ends by itself, and a second run
@@ -66,7 +35,7 @@ fn poison_goes_to_the_dlq_and_the_partition_moves_on(dlq_limit: Option<&str>) {
     let (topic, keyspace) = (unique("poison"), unique("ks"));
     let dlq = format!("{topic}.dlq");
     if let Some(limit) = dlq_limit {
-        create_topic_with_limit(&dlq, limit);
+        create_topic(&dlq, 1, &[("max.message.bytes", limit)]);
     }
     let good = 1_000;
     produce_builtin(&topic, good);

@@ -44,6 +44,26 @@ impl Topic {
     pub fn appended(&self) -> i64 {
         self.partitions.iter().map(|p| p.high).sum()
     }
+
+    /// The records a read from `from` (see [`Observer::read`]) goes through.
+    pub fn left(&self, from: &HashMap<i32, i64>) -> u64 {
+        let left = self
+            .partitions
+            .iter()
+            .map(|p| (p.high - p.start(from)).max(0));
+        left.sum::<i64>().unsigned_abs()
+    }
+}
+
+impl Partition {
+    /// Where a read from `from` (partition -> first offset) starts here:
+    /// the partition's first record kept when `from` is absent or gone.
+    fn start(&self, from: &HashMap<i32, i64>) -> i64 {
+        from.get(&self.partition)
+            .copied()
+            .unwrap_or(self.low)
+            .max(self.low)
+    }
 }
 
 /// One partition as the group sees it.
@@ -75,7 +95,15 @@ impl Group {
     }
 }
 
-/// One record of the dead-letter topic, as people read it.
+/// One record of the dead-letter topic, as people read it. Every text in it
+/// comes from the record (its key and payload, and the reason, which quotes
+/// the record) and is escaped by [`crate::table::escape`] when it is made,
+/// so that `rtds dlq list` (table and `--json`), the dry-run lines of
+/// `rtds dlq replay`, `rtds status` and the dashboard show it inert. JSON
+/// too: serde writes control characters as `\u` escapes, but `jq -r` turns
+/// them back into the characters, and serde leaves bidi controls as they
+/// are. It is a view for people: the record itself stays in Kafka as it
+/// was, and a replay sends that.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetter {
     pub time: Option<DateTime<Utc>>,
@@ -87,7 +115,9 @@ pub struct DeadLetter {
     pub reason: String,
     /// The failure in words.
     pub error: String,
-    /// The payload's first bytes, control characters escaped.
+    /// The key's first bytes; none for a record without a key.
+    pub key: Option<String>,
+    /// The payload's first bytes.
     pub payload: String,
     /// Times it was replayed already (`rtds dlq replay`).
     pub replays: u32,
@@ -321,23 +351,31 @@ impl Observer {
         from: &HashMap<i32, i64>,
     ) -> anyhow::Result<Vec<DeadLetter>> {
         let mut letters = Vec::new();
-        self.read(dlq, from, |message| letters.push(DeadLetter::from(message)))?;
+        self.read(dlq, from, |message| {
+            letters.push(DeadLetter::from(message));
+            Ok(())
+        })?;
         Ok(letters)
     }
 
     /// Hands `each` every record of `topic` from `from` (partition -> first
     /// offset; the start when absent) up to the end offsets it had when it
-    /// was looked at, partition by partition in order.
+    /// was looked at, partition by partition in order; stops at the first
+    /// error `each` returns. The end is reached when every partition's high
+    /// watermark is. `kafka.timeout` bounds the wait for each next record,
+    /// counted from when `each` returned: a read of any length goes on as
+    /// long as records come, and `each` may take its time (a replay waits
+    /// for its sends there).
     pub fn read(
         &self,
         topic: &Topic,
         from: &HashMap<i32, i64>,
-        mut each: impl FnMut(&BorrowedMessage<'_>),
+        each: impl FnMut(&BorrowedMessage<'_>) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let mut assignment = TopicPartitionList::new();
         let mut left: HashMap<i32, i64> = HashMap::new();
         for p in &topic.partitions {
-            let start = from.get(&p.partition).copied().unwrap_or(p.low).max(p.low);
+            let start = p.start(from);
             if start < p.high {
                 assignment.add_partition_offset(&topic.name, p.partition, Offset::Offset(start))?;
                 left.insert(p.partition, p.high);
@@ -349,13 +387,29 @@ impl Observer {
         self.consumer
             .assign(&assignment)
             .with_context(|| format!("cannot read {}", topic.name))?;
-        let deadline = Instant::now() + self.settings.timeout;
+        let read = self.to_ends(topic, left, each);
+        self.consumer.unassign()?;
+        read
+    }
+
+    /// [`Observer::read`] once assigned: polls until every partition of
+    /// `left` (partition -> end offset) reached its end.
+    fn to_ends(
+        &self,
+        topic: &Topic,
+        mut left: HashMap<i32, i64>,
+        mut each: impl FnMut(&BorrowedMessage<'_>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let timeout = self.settings.timeout;
+        let mut last = Instant::now();
         while !left.is_empty() {
-            if Instant::now() > deadline {
+            if last.elapsed() > timeout {
                 bail!(
-                    "reading {} stopped: no record for {:?} (kafka.timeout) before its end",
+                    "reading {} stopped: no record came for {} (kafka.timeout) though partitions \
+                     {:?} hold more up to their end; check that the brokers are up, or raise kafka.timeout",
                     topic.name,
-                    self.settings.timeout
+                    humantime::format_duration(timeout),
+                    left.keys().collect::<Vec<_>>()
                 );
             }
             let Some(message) = self.consumer.poll(Duration::from_millis(200)) else {
@@ -364,14 +418,14 @@ impl Observer {
             let message = message.with_context(|| format!("cannot read {}", topic.name))?;
             if let Some(&end) = left.get(&message.partition()) {
                 if message.offset() < end {
-                    each(&message);
+                    each(&message)?;
                 }
                 if message.offset() + 1 >= end {
                     left.remove(&message.partition());
                 }
             }
+            last = Instant::now();
         }
-        self.consumer.unassign()?;
         Ok(())
     }
 
@@ -415,11 +469,17 @@ impl Observer {
     }
 }
 
+/// The first bytes of a key or payload, as text for people.
+fn shown(bytes: &[u8]) -> String {
+    crate::table::escape(&String::from_utf8_lossy(
+        &bytes[..bytes.len().min(PAYLOAD_SHOWN)],
+    ))
+}
+
 impl<M: Message> From<&M> for DeadLetter {
     fn from(message: &M) -> DeadLetter {
         let header = |key: &str| wire::ours(message.headers(), key);
-        let payload = message.payload().unwrap_or_default();
-        let shown = String::from_utf8_lossy(&payload[..payload.len().min(PAYLOAD_SHOWN)]);
+        let escaped = |key: &str| header(key).map(|value| crate::table::escape(&value));
         DeadLetter {
             time: message
                 .timestamp()
@@ -429,9 +489,10 @@ impl<M: Message> From<&M> for DeadLetter {
             offset: message.offset(),
             source_partition: header(wire::SOURCE_PARTITION).and_then(|v| v.parse().ok()),
             source_offset: header(wire::SOURCE_OFFSET).and_then(|v| v.parse().ok()),
-            reason: header(wire::ERROR_KIND).unwrap_or_else(|| "unknown".into()),
-            error: header(wire::ERROR).unwrap_or_default(),
-            payload: crate::table::escape(&shown),
+            reason: escaped(wire::ERROR_KIND).unwrap_or_else(|| "unknown".into()),
+            error: escaped(wire::ERROR).unwrap_or_default(),
+            key: message.key().map(shown),
+            payload: shown(message.payload().unwrap_or_default()),
             replays: header(wire::REPLAYS)
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),

@@ -148,6 +148,54 @@ pub fn process_until_idle(topic: &str, keyspace: &str, idle: &str) -> serde_json
     json_summary(&output)
 }
 
+/// `rtds dlq ARGS --json` for `topic`, its processors' group
+/// `<topic>-group`, with `env`, which must succeed: the JSON lines it
+/// prints.
+pub fn dlq_json(topic: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let mut command = rtds_command(&["dlq"]);
+    command.args(args).args(["--topic", topic, "--json"]);
+    command.envs(env.iter().copied());
+    command.env("RTDS_KAFKA_GROUP_ID", format!("{topic}-group"));
+    let output = command.output().expect("the rtds binary runs");
+    assert!(output.status.success(), "{}", text(&output));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// About 2 MB of JSON that compresses to a few kB: the broker takes it,
+/// since its size limit applies to the compressed batch.
+pub fn compressible_record() -> Vec<u8> {
+    format!(
+        r#"{{"id":"{}","first_name":"{}"}}"#,
+        uuid::Uuid::new_v4(),
+        "a".repeat(2_000_000)
+    )
+    .into_bytes()
+}
+
+/// Creates `topic` with `partitions` and the topic settings `config`
+/// (`max.message.bytes`, ...).
+pub fn create_topic(topic: &str, partitions: i32, config: &[(&str, &str)]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", KAFKA)
+        .create()
+        .unwrap();
+    let new = config.iter().fold(
+        NewTopic::new(topic, partitions, TopicReplication::Fixed(1)),
+        |new, (key, value)| new.set(key, value),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let results = runtime
+        .block_on(admin.create_topics([&new], &AdminOptions::new()))
+        .unwrap();
+    for result in results {
+        result.unwrap();
+    }
+}
+
 /// The flags that point `rtds status` or `rtds dashboard` at the test's
 /// topic, its group `<topic>-group`, its keyspace and the builtin source.
 pub fn pipeline_flags(topic: &str, keyspace: &str) -> Vec<String> {
