@@ -67,14 +67,6 @@ fn write_dead_letters(source: &str, count: usize, bytes: usize, at_ms: i64) {
     producer.flush(Duration::from_secs(120)).unwrap();
 }
 
-/// The peak resident memory of process `pid` so far (VmHWM), in kB; none
-/// once it has exited.
-fn peak_rss_kb(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Runs `command` to its end: its output, and its peak resident memory in
 /// kB, read from /proc while it runs (VmHWM only grows, so the last
 /// reading before the exit is the peak).
@@ -83,8 +75,8 @@ fn run_measured(command: Command) -> (Output, u64) {
     let pid = child.pid();
     let sampler = std::thread::spawn(move || {
         let mut peak = 0;
-        while let Some(kb) = peak_rss_kb(&pid) {
-            peak = kb;
+        while let Some(bytes) = peak_rss_if_running(&pid) {
+            peak = bytes / 1024;
             std::thread::sleep(Duration::from_millis(50));
         }
         peak

@@ -791,26 +791,15 @@ pub fn padded_user(bytes: usize) -> (uuid::Uuid, Vec<u8>) {
 
 /// The peak resident memory of process `pid` so far (VmHWM), in bytes.
 pub fn peak_rss(pid: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    peak_rss_if_running(pid).unwrap_or_else(|| panic!("no VmHWM for {pid}"))
+}
+
+/// [`peak_rss`], or none once the process has exited.
+pub fn peak_rss_if_running(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: u64 = status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmHWM for {pid}"));
-    kb * 1024
-}
-
-/// `rtds dlq ARGS --json` for the test's topic and its group, with `env`:
-/// the JSON lines it prints. It must succeed.
-pub fn dlq_json(topic: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
-    let mut command = rtds_command(&["dlq"]);
-    command.args(args).args(["--topic", topic, "--json"]);
-    command.envs(env.iter().copied());
-    command.env("RTDS_KAFKA_GROUP_ID", format!("{topic}-group"));
-    let output = command.output().unwrap();
-    assert!(output.status.success(), "{}", text(&output));
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())?;
+    Some(kb * 1024)
 }
