@@ -324,12 +324,13 @@ impl Listener {
                     }
                     Err(error) => errors.seen(error, &self.job.metrics)?,
                 },
-                _ = idle_after(self.idle, consumer, last_record) => {
+                _ = idle_after(self.idle, consumer, last_record, errors.since) => {
                     let idle = humantime::format_duration(self.idle.unwrap_or_default());
                     if let Some(error) = errors.last.take() {
                         return Err(anyhow!(
                             "no record for {idle} while the Kafka consumer kept failing: {error}; \
-                             records may be left on the topic: check that Kafka is reachable and run again"
+                             records may be left on the topic: check that Kafka is reachable and accepts \
+                             the kafka.* settings, then run again"
                         ));
                     }
                     info!("no new record for {idle}: stopping");
@@ -480,6 +481,8 @@ struct ConsumerErrors {
     kafka: KafkaSettings,
     /// When the broker first said the topic is unknown.
     missing_since: Option<Instant>,
+    /// When the first error since the last record came.
+    since: Option<Instant>,
 }
 
 impl ConsumerErrors {
@@ -490,12 +493,14 @@ impl ConsumerErrors {
             logins: kafka::Logins::accepted(),
             kafka: settings.clone(),
             missing_since: None,
+            since: None,
         }
     }
 
     /// A record came: the consumer works, whatever failed before.
     fn went_through(&mut self) {
         self.last = None;
+        self.since = None;
         self.missing_since = None;
         self.logins.went_through();
     }
@@ -550,6 +555,7 @@ impl ConsumerErrors {
             self.logged = Some(Instant::now());
         }
         self.last = Some(error);
+        self.since.get_or_insert_with(Instant::now);
         Ok(())
     }
 }
@@ -596,14 +602,25 @@ impl ConsumerErrors {
 
 /// Resolves `idle` after the last record, or after the partitions first
 /// came when none has yet: joining a group can take seconds, and that is not
-/// idleness. Never resolves without `idle`.
-async fn idle_after(idle: Option<Duration>, consumer: &GroupConsumer, last: Option<Instant>) {
+/// idleness. Before any partition came, `idle` of nothing but errors (since
+/// `failing_since`) is idleness too: a consumer the group never takes (a
+/// broker that refuses it) would wait for its first partition forever.
+/// Never resolves without `idle`.
+async fn idle_after(
+    idle: Option<Duration>,
+    consumer: &GroupConsumer,
+    last: Option<Instant>,
+    failing_since: Option<Instant>,
+) {
     let Some(idle) = idle else {
         return std::future::pending().await;
     };
     let assigned = loop {
         if let Some(at) = consumer.context().assigned_at.get() {
             break *at;
+        }
+        if failing_since.is_some_and(|since| since.elapsed() >= idle) {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };

@@ -18,8 +18,11 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{
-    Followed, free_port, metric, rtds_command_with_config, send_signal, text, unique, wait_until,
+    Followed, counter, free_port, metric, rtds_command_with_config, send_signal, text, unique,
+    wait_for_count, wait_until,
 };
+
+const WRITTEN: &str = "rtds_rows_written_total";
 
 const STACK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack");
 
@@ -210,13 +213,10 @@ fn a_cassandra_node_killed_mid_process_loses_no_record() {
     produce(&topic, RECORDS);
     let port = free_port();
     let processor = processor(&topic, &keyspace, port);
-    let written = || metric(port, "rtds_rows_written_total").unwrap_or(0);
-    wait_until("the processor writing", Duration::from_secs(120), || {
-        written() >= 10_000
-    });
+    wait_for_count(port, WRITTEN, 10_000, Duration::from_secs(120));
 
     send_signal("-KILL", &node_pid("cassandra-2"));
-    let at_kill = written();
+    let at_kill = counter(port, WRITTEN);
     assert!(
         at_kill < RECORDS,
         "the processor finished before the node was killed"
@@ -263,10 +263,7 @@ fn two_cassandra_nodes_down_hold_the_processor_until_one_is_back() {
     produce(&topic, RECORDS);
     let port = free_port();
     let processor = processor(&topic, &keyspace, port);
-    let written = || metric(port, "rtds_rows_written_total").unwrap_or(0);
-    wait_until("the processor writing", Duration::from_secs(120), || {
-        written() >= 5_000
-    });
+    wait_for_count(port, WRITTEN, 5_000, Duration::from_secs(120));
     send_signal("-KILL", &node_pid("cassandra-2"));
     send_signal("-KILL", &node_pid("cassandra-3"));
 
@@ -282,8 +279,8 @@ fn two_cassandra_nodes_down_hold_the_processor_until_one_is_back() {
     assert_eq!(metric(port, "rtds_consumption_paused"), Some(1));
     // Paused: what it took stays what it holds in flight, no more, until
     // it says again (every 10 s) that it is still paused.
-    let consumed = || metric(port, "rtds_records_consumed_total").unwrap();
-    let (at_pause, in_flight) = (consumed(), metric(port, "rtds_records_in_flight").unwrap());
+    let consumed = || counter(port, "rtds_records_consumed_total");
+    let (at_pause, in_flight) = (consumed(), counter(port, "rtds_records_in_flight"));
     assert!(at_pause < RECORDS, "consumed {at_pause} of {RECORDS}");
     wait_until(
         "the processor still paused",
@@ -337,12 +334,10 @@ fn brokers_killed_mid_produce_and_mid_process_lose_and_double_nothing() {
         &metrics,
         "--json",
     ]));
-    let acked = || metric(port, "rtds_records_acked_total").unwrap_or(0);
-    wait_until("the producer sending", Duration::from_secs(60), || {
-        acked() >= 10_000
-    });
+    let acked = "rtds_records_acked_total";
+    wait_for_count(port, acked, 10_000, Duration::from_secs(60));
     send_signal("-KILL", &node_pid("kafka-2"));
-    let at_kill = acked();
+    let at_kill = counter(port, acked);
     assert!(at_kill < RECORDS, "the producer finished before the kill");
     let output = producer.wait();
     assert!(output.status.success(), "rtds produce: {}", text(&output));
@@ -357,12 +352,9 @@ fn brokers_killed_mid_produce_and_mid_process_lose_and_double_nothing() {
 
     let port = free_port();
     let processor = processor(&topic, &keyspace, port);
-    let written = || metric(port, "rtds_rows_written_total").unwrap_or(0);
-    wait_until("the processor writing", Duration::from_secs(120), || {
-        written() >= 10_000
-    });
+    wait_for_count(port, WRITTEN, 10_000, Duration::from_secs(120));
     send_signal("-KILL", &node_pid("kafka-3"));
-    let written_at_kill = written();
+    let written_at_kill = counter(port, WRITTEN);
     assert!(
         written_at_kill < RECORDS,
         "the processor finished before the kill"

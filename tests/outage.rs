@@ -50,8 +50,13 @@ fn processor(topic: &str, keyspace: &str, port: u16, extra: &[&str]) -> Command 
     command
 }
 
+const WRITTEN: &str = "rtds_rows_written_total";
+
+/// Rows the processor on `port` wrote; fails the test when its /metrics is
+/// silent, so that a dead processor never passes for one that stopped
+/// writing, or that was cut mid-stream.
 fn written(port: u16) -> u64 {
-    metric(port, "rtds_rows_written_total").unwrap_or(0)
+    counter(port, WRITTEN)
 }
 
 /// SIGTERM once every record is written, then the clean exit and summary.
@@ -60,7 +65,7 @@ fn written(port: u16) -> u64 {
 /// topic read to its end (no lag) with no write in flight.
 fn stop_when_written(child: Child, port: u16, total: u64) -> serde_json::Value {
     wait_until("every record written", Duration::from_secs(180), || {
-        written(port) >= total
+        metric(port, WRITTEN).is_some_and(|n| n >= total)
             && metric(port, "rtds_consumer_lag") == Some(0)
             && metric(port, "rtds_records_in_flight") == Some(0)
     });
@@ -87,9 +92,7 @@ fn a_stalled_cassandra_holds_back_the_consumer_and_nothing_is_lost() {
         .spawn()
         .unwrap();
 
-    wait_until("the first 1,000 rows", Duration::from_secs(60), || {
-        written(port) >= 1_000
-    });
+    wait_for_count(port, WRITTEN, 1_000, Duration::from_secs(60));
     let frozen = Frozen::service("cassandra");
     // Backpressure: once every permit is taken, nothing more is pulled
     // while nothing can be written, and no more records are held than
@@ -102,9 +105,9 @@ fn a_stalled_cassandra_holds_back_the_consumer_and_nothing_is_lost() {
     wait_until("a write retried", Duration::from_secs(30), || {
         metric(port, "rtds_write_retries_total") > Some(0)
     });
-    let consumed = metric(port, "rtds_records_consumed_total").unwrap();
+    let consumed = counter(port, "rtds_records_consumed_total");
     let written_at_freeze = written(port);
-    let retries = metric(port, "rtds_write_retries_total").unwrap();
+    let retries = counter(port, "rtds_write_retries_total");
     // Timeouts shrink the writes in flight (adaptive concurrency), to 4 at
     // the least: a few more retries show that time has passed.
     wait_until("more write retries", Duration::from_secs(30), || {
@@ -116,7 +119,7 @@ fn a_stalled_cassandra_holds_back_the_consumer_and_nothing_is_lost() {
         "consumer kept pulling"
     );
     assert_eq!(written(port), written_at_freeze);
-    assert!(metric(port, "rtds_records_in_flight").unwrap() <= records_in_flight);
+    assert!(counter(port, "rtds_records_in_flight") <= records_in_flight);
     assert!(consumed < total, "the stall came mid-stream");
     drop(frozen);
 
@@ -148,9 +151,7 @@ fn an_outage_longer_than_the_poll_interval_keeps_the_group_membership() {
         .spawn()
         .unwrap();
 
-    wait_until("the first 1,000 rows", Duration::from_secs(60), || {
-        written(port) >= 1_000
-    });
+    wait_for_count(port, WRITTEN, 1_000, Duration::from_secs(60));
     {
         let _frozen = Frozen::service("cassandra");
         let frozen_at = std::time::Instant::now();
@@ -186,11 +187,10 @@ fn kill_during_process(service: &str) -> serde_json::Value {
         .env("RTDS_CASSANDRA_CONCURRENCY", "4")
         .spawn()
         .unwrap();
-    wait_until("the first 2,000 rows", Duration::from_secs(60), || {
-        written(port) >= 2_000
-    });
+    wait_for_count(port, WRITTEN, 2_000, Duration::from_secs(60));
     let killed = Killed::service(service);
-    assert!(written(port) < total, "the kill came mid-stream");
+    let at_kill = written(port);
+    assert!(at_kill < total, "the kill came mid-stream: {at_kill} rows");
     killed.restart();
 
     let summary = stop_when_written(child, port, total);
@@ -212,6 +212,11 @@ fn a_killed_broker_during_process_loses_nothing() {
     assert!(summary["written"].as_u64().unwrap() >= 40_000, "{summary}");
 }
 
+/// The broker killed (SIGKILL) while `rtds produce` sends, and started
+/// again within the delivery timeout: the idempotent producer retries what
+/// was in flight, so every record is acknowledged and the topic holds each
+/// once. The high watermarks count what was appended, a duplicate too,
+/// whatever a read returns.
 #[test]
 fn a_killed_broker_during_produce_loses_and_repeats_nothing() {
     let _stack = exclusive();
@@ -235,30 +240,30 @@ fn a_killed_broker_during_produce_loses_and_repeats_nothing() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
+    let mut before_kill = 0;
     wait_until(
         "20,000 records in the topic",
         Duration::from_secs(60),
-        || topic_size(&topic) >= 20_000,
+        || {
+            before_kill = topic_size(&topic);
+            before_kill >= 20_000
+        },
     );
     let killed = Killed::service("kafka");
     killed.restart();
+    assert!(
+        before_kill < total as i64,
+        "the kill came mid-produce: {before_kill} records in the topic"
+    );
 
     let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
     let summary = json_summary(&output);
-    let acked = summary["acked"].as_u64().unwrap();
-    let failed = summary["failed"].as_u64().unwrap();
-    assert_eq!(
-        output.status.success(),
-        failed == 0 && acked == total,
-        "the exit status says whether everything was delivered: {}",
-        text(&output)
-    );
-    assert!(acked > 20_000, "{summary}");
-    // Every record reported delivered is in the topic, none twice.
-    let ids = topic_ids(&topic, acked as usize);
-    let mut distinct = ids.clone();
-    distinct.sort();
-    distinct.dedup();
-    assert_eq!(ids.len() as u64, acked, "{summary}");
-    assert_eq!(distinct.len(), ids.len(), "a record was written twice");
+    assert_eq!(summary["acked"], total, "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    // Every record acknowledged is in the topic, none twice: the
+    // watermarks add up to the count acknowledged, and as many distinct
+    // ids are read.
+    let ids = topic_ids(&topic, total as usize);
+    assert_distinct(&format!("ids on {topic}"), ids);
 }

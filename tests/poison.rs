@@ -157,7 +157,7 @@ fn a_table_of_the_wrong_types_is_refused_before_consuming() {
     );
 
     // Nothing committed: the group has no offset on any partition.
-    for offset in committed_offsets(&topic, &group) {
-        assert_eq!(offset, Offset::Invalid);
+    for (partition, offset) in committed_offsets(&topic, &group) {
+        assert_eq!(offset, Offset::Invalid, "partition {partition}");
     }
 }

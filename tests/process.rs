@@ -1,6 +1,7 @@
 //! `rtds process` against the real Kafka and Cassandra: no loss, no record
 //! written twice, bad records to the DLQ, crash and restart, consumer groups,
-//! the tutorial's schema.
+//! the tutorial's schema, a table dropped mid-run, a consumer that only
+//! fails, a second signal during the drain.
 
 mod common;
 
@@ -26,8 +27,7 @@ fn spawn_process(topic: &str, keyspace: &str, extra: &[&str], log: &std::path::P
 /// records there have distinct ids, every row came from one of them and is
 /// equal to it, and every one of them is a row. Returns how many were valid.
 fn assert_table_holds_the_topic(topic: &str, keyspace: &str, messages: usize) -> usize {
-    let on_topic = read_topic(topic, messages);
-    assert_eq!(on_topic.len(), messages, "messages on {topic}");
+    let on_topic = read_exactly(topic, messages);
     let valid: Vec<User> = on_topic
         .iter()
         .filter_map(|m| User::parse(m.payload().unwrap_or_default(), 1 << 20).ok())
@@ -170,7 +170,7 @@ fn a_killed_processor_restarts_without_loss_or_duplicates() {
         Duration::from_secs(30),
         || {
             committed_offsets(&topic, &format!("{topic}-group"))
-                .iter()
+                .values()
                 .any(|offset| matches!(offset, Offset::Offset(n) if *n > 0))
         },
     );
@@ -216,11 +216,9 @@ fn two_processors_in_one_group_share_the_partitions() {
         .iter()
         .map(|log| spawn_process(&topic, &keyspace, &["--until-idle", "12s", "--json"], log))
         .collect();
-    let assigned = |log: &std::path::Path| {
-        std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .contains("assigned partitions")
-    };
+    // Partitions of its own, not an empty share of a rebalance.
+    let assigned =
+        |log: &std::path::Path| owns_partitions(&std::fs::read_to_string(log).unwrap_or_default());
     wait_until(
         "both processors get partitions",
         Duration::from_secs(60),
@@ -258,6 +256,134 @@ fn two_processors_in_one_group_share_the_partitions() {
     for log in logs {
         let _ = std::fs::remove_file(log);
     }
+}
+
+/// The commit point of each partition, 0 where none was committed.
+fn commit_points(topic: &str, group: &str) -> HashMap<i32, i64> {
+    committed_offsets(topic, group)
+        .into_iter()
+        .map(|(partition, offset)| match offset {
+            Offset::Offset(next) => (partition, next),
+            _ => (partition, 0),
+        })
+        .collect()
+}
+
+/// A table dropped under a running processor: a write into it can never
+/// succeed, so `rtds process` stops by itself with status 1, naming the
+/// table, and commits nothing it did not write. The records come in two
+/// waves: the first written whole before the drop (none in flight, so the
+/// processor wrote exactly those), the second meeting the dropped table. A
+/// later run, which makes the table again, stores the rest: exactly the
+/// records after the commit points.
+#[test]
+fn a_table_dropped_mid_run_stops_the_processor_and_commits_nothing_past_it() {
+    require_stack();
+    let (topic, keyspace) = (unique("dropped"), unique("ks"));
+    let (first, second) = (2_000, 3_000);
+    produce_builtin(&topic, first);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let job = Followed::spawn(process_command(
+        &topic,
+        &keyspace,
+        &["--metrics-listen", &listen],
+    ));
+    wait_until(
+        "the first wave written, none in flight",
+        Duration::from_secs(60),
+        || {
+            metric(port, "rtds_rows_written_total") == Some(first)
+                && metric(port, "rtds_records_in_flight") == Some(0)
+        },
+    );
+    drop_table(&keyspace);
+    produce_builtin(&topic, second);
+    let output = job.wait_within(Duration::from_secs(60));
+    let table = format!("{keyspace}.created_users");
+    assert_fails_naming(&output, &[&table, "Retrying cannot help"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+
+    let committed = commit_points(&topic, &format!("{topic}-group"));
+    assert_eq!(
+        committed.values().sum::<i64>(),
+        first as i64,
+        "committed the first wave and nothing past it: {committed:?}"
+    );
+    let rest = process_until_idle(&topic, &keyspace, "5s");
+    assert_eq!(rest["written"], second, "{rest}");
+    let mut after: Vec<uuid::Uuid> = read_exactly(&topic, (first + second) as usize)
+        .iter()
+        .filter(|m| m.offset() >= committed[&m.partition()])
+        .map(|m| {
+            std::str::from_utf8(m.key().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let mut stored: Vec<uuid::Uuid> = stored_rows(&topic, &keyspace).into_keys().collect();
+    after.sort();
+    stored.sort();
+    assert!(
+        stored == after,
+        "the rows are the records after the commit points"
+    );
+}
+
+/// A way for the consumer to see nothing but errors: the flags and the
+/// variable that make it so, and the words the job's error must say.
+type OnlyErrors = (
+    &'static [&'static str],
+    (&'static str, &'static str),
+    &'static [&'static str],
+);
+
+/// `--until-idle` when the consumer only fails: with no broker at its
+/// address, and with a broker that never lets it into the group (a session
+/// timeout under the broker's minimum of 6 s; it used to wait for its first
+/// partition forever). Each run ends with status 1 within the Kafka timeout
+/// or the idle time, saying what failed and what to do, rather than waiting
+/// on or claiming the topic was drained.
+#[test]
+fn until_idle_fails_when_the_consumer_only_saw_errors() {
+    require_stack();
+    let cases: [OnlyErrors; 2] = [
+        (
+            &["--bootstrap-servers", "127.0.0.1:1"],
+            ("RTDS_KAFKA_TIMEOUT", "3s"),
+            &["cannot reach Kafka at 127.0.0.1:1", "scripts/stack up"],
+        ),
+        (
+            &[],
+            ("RTDS_KAFKA_PROPERTIES", "session.timeout.ms=1000"),
+            &["kept failing", "Invalid session timeout", "then run again"],
+        ),
+    ];
+    for (flags, (name, value), words) in cases {
+        let (topic, keyspace) = (unique("onlyerrors"), unique("ks"));
+        let mut command = process_command(
+            &topic,
+            &keyspace,
+            &[flags, &["--until-idle", "3s"]].concat(),
+        );
+        command.env(name, value);
+        let output = Followed::spawn(command).wait_within(Duration::from_secs(30));
+        assert_fails_naming(&output, words);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    }
+}
+
+/// A second SIGTERM while the drain waits on writes to a node that stopped
+/// answering (a relay to the node, frozen) ends `rtds process` at once with
+/// status 130, not at the writes' 30 s timeout.
+#[test]
+fn a_second_signal_during_the_drain_exits_at_once() {
+    require_stack();
+    let (topic, keyspace) = (unique("secondsignal"), unique("ks"));
+    let (job, _proxy) =
+        writes_stuck_on_a_frozen_node(&topic, process_command(&topic, &keyspace, &[]));
+    assert_second_signal_aborts(job);
 }
 
 #[test]

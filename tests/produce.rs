@@ -2,17 +2,18 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Checks every message is a record of exactly 12 strings with a UUID id
-/// equal to its key, and returns the ids.
-fn check_records(messages: &[rdkafka::message::OwnedMessage]) -> HashSet<String> {
+/// Checks that `topic` holds exactly `count` messages (its watermarks, so
+/// that a record appended twice fails, see [`read_exactly`]), each a record
+/// of exactly 12 strings with a UUID id equal to its key, no id twice.
+fn check_records(topic: &str, count: usize) {
     use rdkafka::message::Message;
-    let mut ids = HashSet::new();
-    for message in messages {
+    let messages = read_exactly(topic, count);
+    let mut ids = Vec::new();
+    for message in &messages {
         let value = payload_json(message);
         let object = value.as_object().expect("a JSON object");
         assert_eq!(object.len(), 12, "{value}");
@@ -21,9 +22,9 @@ fn check_records(messages: &[rdkafka::message::OwnedMessage]) -> HashSet<String>
         let uuid = uuid::Uuid::parse_str(id).expect("id is a UUID");
         assert_eq!(uuid.get_version_num(), 4);
         assert_eq!(message.key(), Some(id.as_bytes()), "key is the id");
-        ids.insert(id.to_string());
+        ids.push(uuid);
     }
-    ids
+    assert_distinct(&format!("ids on {topic}"), ids);
 }
 
 /// `rtds produce --count COUNT --batch-size BATCH` from `server` into a
@@ -64,10 +65,7 @@ fn produces_exactly_count_records_from_the_api_server() {
     require_stack();
     let server = ApiServer::healthy();
     let (topic, _) = produce_from(&server, "produce", 10_000, 5000);
-    let messages = read_topic(&topic, 10000);
-    assert_eq!(messages.len(), 10000);
-    let ids = check_records(&messages);
-    assert_eq!(ids.len(), 10000, "ids are unique");
+    check_records(&topic, 10_000);
 }
 
 #[test]
@@ -79,7 +77,7 @@ fn api_failures_are_retried_until_every_record_arrives() {
         summary["source_errors"].as_u64().unwrap() > 0,
         "faults were injected: {summary}"
     );
-    assert_eq!(check_records(&read_topic(&topic, 5000)).len(), 5000);
+    check_records(&topic, 5000);
 }
 
 #[test]
@@ -90,7 +88,7 @@ fn malformed_replies_are_counted_and_the_run_finishes() {
     let problems =
         summary["source_errors"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap();
     assert!(problems > 0, "malformed bodies must be counted: {summary}");
-    assert_eq!(check_records(&read_topic(&topic, 3000)).len(), 3000);
+    check_records(&topic, 3000);
 }
 
 #[test]
@@ -162,7 +160,7 @@ fn duration_stops_the_run_having_delivered_everything() {
         "ran {seconds}s for --duration 3s"
     );
     assert!(elapsed < Duration::from_secs(60));
-    assert_eq!(read_topic(&topic, acked as usize).len() as u64, acked);
+    check_records(&topic, acked as usize);
 }
 
 #[test]
@@ -177,11 +175,14 @@ fn builtin_source_is_reproducible_with_a_seed() {
         assert!(output.status.success(), "{}", text(&output));
         assert_eq!(json_summary(&output)["acked"], 500, "{}", text(&output));
     }
-    let emails = |topic: &str| -> HashSet<String> {
-        read_topic(topic, 500)
+    // Sorted lists, not sets: a record twice in one topic is a difference.
+    let emails = |topic: &str| -> Vec<String> {
+        let mut emails: Vec<String> = read_exactly(topic, 500)
             .iter()
             .map(|m| payload_json(m)["email"].as_str().unwrap().to_string())
-            .collect()
+            .collect();
+        emails.sort();
+        emails
     };
     assert_eq!(emails(&first), emails(&second));
 }
@@ -219,7 +220,7 @@ fn sigterm_stops_fetching_flushes_and_reports() {
     let acked = summary["acked"].as_u64().unwrap();
     assert!(acked > 0 && summary["sent"] == acked, "{summary}");
     assert!(summary["seconds"].as_f64().unwrap() < 30.0, "{summary}");
-    assert_eq!(read_topic(&topic, acked as usize).len() as u64, acked);
+    check_records(&topic, acked as usize);
 }
 
 /// An endpoint that answers every request with 200 and an HTML page, like a

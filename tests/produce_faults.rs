@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use rtds::server::ServerArgs;
@@ -41,7 +40,7 @@ fn a_rate_limited_api_is_waited_for_and_every_record_delivered() {
         "{stderr}"
     );
     assert!(!stderr.contains("cannot reach"), "{stderr}");
-    assert_eq!(read_topic(&topic, 2000).len(), 2000);
+    read_exactly(&topic, 2000);
 }
 
 #[test]
@@ -54,9 +53,7 @@ fn a_second_signal_during_the_drain_exits_at_once() {
         ..server_args(0.0, 0.0)
     });
     let topic = unique("secondsignal");
-    let log = std::env::temp_dir().join(format!("{topic}.log"));
-    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
-    let child = rtds_command(&[
+    let job = Followed::spawn(rtds_command(&[
         "produce",
         "--topic",
         &topic,
@@ -64,28 +61,9 @@ fn a_second_signal_during_the_drain_exits_at_once() {
         &server.url,
         "--count",
         "100",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(std::fs::File::create(&log).unwrap())
-    .spawn()
-    .unwrap();
+    ]));
     wait_until("the run started", Duration::from_secs(60), || {
-        logged().contains("producing users")
+        job.logged().contains("producing users")
     });
-    let pid = child.id().to_string();
-    send_signal("-TERM", &pid);
-    wait_until("the drain started", Duration::from_secs(10), || {
-        logged().contains("finishing in-flight work")
-    });
-    let second = Instant::now();
-    send_signal("-TERM", &pid);
-    let mut child = child;
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{}", logged());
-    std::fs::remove_file(&log).unwrap();
-    assert!(
-        second.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        second.elapsed()
-    );
+    assert_second_signal_aborts(job);
 }

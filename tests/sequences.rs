@@ -37,18 +37,13 @@ fn processor(topic: &str, keyspace: &str, port: u16) -> Followed {
     Followed::spawn(command)
 }
 
-/// A counter of the job on `port`; fails the test when /metrics is silent,
-/// so that a dead endpoint never passes for "nothing happened".
-fn counter(port: u16, name: &str) -> u64 {
-    metric(port, name).unwrap_or_else(|| panic!("no {name} on /metrics at {port}"))
-}
-
 /// Waits for the job on `port` to answer /metrics and write `rows`.
 fn wait_for_writes(port: u16, rows: u64) {
-    wait_until(
-        &format!("{rows} rows written"),
+    wait_for_count(
+        port,
+        "rtds_rows_written_total",
+        rows,
         Duration::from_secs(60),
-        || metric(port, "rtds_rows_written_total").is_some_and(|n| n >= rows),
     );
 }
 

@@ -4,14 +4,17 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use rtds::cassandra::Store;
@@ -224,9 +227,9 @@ pub fn process_command(topic: &str, keyspace: &str, extra: &[&str]) -> Command {
     command
 }
 
-/// The offsets `group` has committed on each partition of `topic`
-/// (`Offset::Invalid` where it has none).
-pub fn committed_offsets(topic: &str, group: &str) -> Vec<Offset> {
+/// The offsets `group` has committed on each partition of `topic`, by
+/// partition (`Offset::Invalid` where it has none).
+pub fn committed_offsets(topic: &str, group: &str) -> BTreeMap<i32, Offset> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", KAFKA)
         .set("group.id", group)
@@ -244,8 +247,30 @@ pub fn committed_offsets(topic: &str, group: &str) -> Vec<Offset> {
         .unwrap()
         .elements()
         .iter()
-        .map(|element| element.offset())
+        .map(|element| (element.partition(), element.offset()))
         .collect()
+}
+
+/// Drops the table `keyspace.created_users`, under whatever writes to it.
+pub fn drop_table(keyspace: &str) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        session()
+            .await
+            .query_unpaged(format!("DROP TABLE {keyspace}.created_users"), ())
+            .await
+            .unwrap();
+    });
+}
+
+/// True when `log` shows an assignment of at least one partition
+/// (`assigned partitions [0, 1]`): in a cooperative group a member also
+/// logs `assigned partitions []` when a rebalance gave it nothing.
+pub fn owns_partitions(log: &str) -> bool {
+    log.lines().any(|line| {
+        line.split_once("assigned partitions [")
+            .is_some_and(|(_, rest)| rest.starts_with(|c: char| c.is_ascii_digit()))
+    })
 }
 
 /// [`process_command`] running until dropped, its output dropped.
@@ -634,6 +659,139 @@ pub fn metric(port: u16, name: &str) -> Option<u64> {
         .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
 }
 
+/// A counter of the job on `port`, failing the test when its /metrics is
+/// silent or lacks it: a check that read 0 there would pass whatever the
+/// job did (a job that died "wrote fewer than all").
+pub fn counter(port: u16, name: &str) -> u64 {
+    metric(port, name).unwrap_or_else(|| {
+        panic!("no {name} on http://127.0.0.1:{port}/metrics: the job does not answer there")
+    })
+}
+
+/// Waits until the job on `port` answers /metrics with `name` at least
+/// `at_least`, failing the test after `within`; returns the value seen.
+pub fn wait_for_count(port: u16, name: &str, at_least: u64, within: Duration) -> u64 {
+    let started = Instant::now();
+    loop {
+        let seen = metric(port, name);
+        if let Some(count) = seen.filter(|&count| count >= at_least) {
+            return count;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{name} on port {port}: {seen:?} after {within:?}, expected at least {at_least}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A TCP relay in front of the local Cassandra that a test can stall:
+/// frozen, it passes no byte either way, as a node that stopped answering
+/// would, while the node other tests share goes on. Given as the contact
+/// point it is the only way to the node: the driver reaches a node at the
+/// contact point's port. Thawed when dropped.
+pub struct CqlProxy {
+    /// `127.0.0.1:PORT`, for `--contact-points`.
+    pub address: String,
+    frozen: Arc<AtomicBool>,
+}
+
+impl CqlProxy {
+    pub fn start() -> CqlProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let relays = frozen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(node) = TcpStream::connect(CASSANDRA) else {
+                    continue;
+                };
+                let (client_out, node_out) =
+                    (client.try_clone().unwrap(), node.try_clone().unwrap());
+                for (from, to) in [(client, node_out), (node, client_out)] {
+                    let frozen = relays.clone();
+                    std::thread::spawn(move || relay(from, to, &frozen));
+                }
+            }
+        });
+        CqlProxy { address, frozen }
+    }
+
+    /// From now on nothing passes, until [`CqlProxy::thaw`].
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
+    pub fn thaw(&self) {
+        self.frozen.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for CqlProxy {
+    fn drop(&mut self) {
+        self.thaw();
+    }
+}
+
+/// Copies `from` to `to` until either closes, holding what it read while
+/// `frozen`.
+fn relay(mut from: TcpStream, mut to: TcpStream, frozen: &AtomicBool) {
+    use std::io::{Read, Write};
+    let mut buffer = vec![0; 64 * 1024];
+    while let Ok(read @ 1..) = from.read(&mut buffer) {
+        while frozen.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if to.write_all(&buffer[..read]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// `command`, a job that processes `topic` (`rtds process` or `rtds run`),
+/// spawned with its node behind a [`CqlProxy`] and /metrics on a port of
+/// its own; once it owns partitions the relay freezes and records arrive.
+/// Returns once it has records in flight: writes that will not answer
+/// within `cassandra.timeout` (30 s), so a drain waits on them.
+pub fn writes_stuck_on_a_frozen_node(topic: &str, mut command: Command) -> (Followed, CqlProxy) {
+    let proxy = CqlProxy::start();
+    let port = free_port();
+    command
+        .args(["--contact-points", &proxy.address])
+        .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
+        .env("RTDS_CASSANDRA_TIMEOUT", "30s");
+    let job = Followed::spawn(command);
+    wait_until("the job owning partitions", Duration::from_secs(60), || {
+        owns_partitions(&job.logged())
+    });
+    proxy.freeze();
+    produce_builtin(topic, 1_000);
+    wait_for_count(port, "rtds_records_in_flight", 1, Duration::from_secs(30));
+    (job, proxy)
+}
+
+/// Sends SIGTERM to `job`, waits until it says it drains, and sends a
+/// second one: the job must end at once with status 130 (README, Signals).
+/// Its drain must be held up (a request in flight that does not answer),
+/// or it could end cleanly between the two signals.
+pub fn assert_second_signal_aborts(job: Followed) {
+    let pid = job.pid();
+    send_signal("-TERM", &pid);
+    wait_until("the drain started", Duration::from_secs(10), || {
+        job.logged().contains("finishing in-flight work")
+    });
+    send_signal("-TERM", &pid);
+    let output = job.wait_within(Duration::from_secs(5));
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output));
+    assert!(
+        text(&output).contains("second signal, exiting at once"),
+        "{}",
+        text(&output)
+    );
+}
+
 /// A child process that is killed when dropped, also when the test fails.
 pub struct Background(pub std::process::Child);
 
@@ -698,6 +856,21 @@ impl Followed {
         self.child.0.try_wait().unwrap().is_some()
     }
 
+    /// Waits for its exit as [`Followed::wait`] does, failing the test with
+    /// what it logged when it has not exited after `within`.
+    pub fn wait_within(mut self, within: Duration) -> Output {
+        let started = Instant::now();
+        while !self.exited() {
+            assert!(
+                started.elapsed() < within,
+                "still running after {within:?}; it logged:\n{}",
+                self.logged()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.wait()
+    }
+
     /// What it wrote to stderr so far.
     pub fn logged(&self) -> String {
         self.logged.lock().unwrap().clone()
@@ -721,35 +894,89 @@ impl Followed {
     }
 }
 
-/// The total number of messages in `topic` (sum of its high watermarks).
+/// The number of messages in `topic`: over its partitions, the high
+/// watermark less the low one. It counts every record appended, a duplicate
+/// too, whatever a read returns. 0 when the topic does not exist.
 pub fn topic_size(topic: &str) -> i64 {
     topic_size_at(KAFKA, topic)
 }
 
-/// [`topic_size`] on the brokers `bootstrap`.
+/// [`topic_size`] on the brokers `bootstrap`. A count Kafka does not answer
+/// (a broker restarting, a leader moving) is asked again for 30 s, then
+/// fails the test naming why: a count that could not be read is not 0.
 pub fn topic_size_at(bootstrap: &str, topic: &str) -> i64 {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
         .unwrap();
-    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
-        return 0;
-    };
-    metadata.topics()[0]
+    let started = Instant::now();
+    loop {
+        match count_messages(&consumer, topic) {
+            Ok(size) => return size,
+            Err(error) => assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "cannot count the messages of {topic} at {bootstrap} after 30 s: {error}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// One try of [`topic_size_at`]: what Kafka said, or why it did not.
+fn count_messages(consumer: &BaseConsumer, topic: &str) -> Result<i64, String> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .map_err(|e| format!("metadata: {e}"))?;
+    let found = metadata
+        .topics()
+        .first()
+        .ok_or("no topic in the metadata")?;
+    match found.error().map(RDKafkaErrorCode::from) {
+        None if found.partitions().is_empty() => return Err("no partition yet".into()),
+        None => {}
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => return Ok(0),
+        Some(code) => return Err(format!("metadata: {code}")),
+    }
+    found
         .partitions()
         .iter()
-        .filter_map(|p| {
+        .map(|p| {
             consumer
                 .fetch_watermarks(topic, p.id(), Duration::from_secs(5))
-                .ok()
+                .map(|(low, high)| high - low)
+                .map_err(|e| format!("partition {}: {e}", p.id()))
         })
-        .map(|(low, high)| high - low)
         .sum()
 }
 
-/// The ids (message keys) of every record on `topic`, expecting `expected`.
+/// Every message on `topic`, which must hold exactly `count`: its
+/// watermarks add up to `count` (a record appended twice shows there,
+/// however long reading waits for it), and a read returns that many.
+pub fn read_exactly(topic: &str, count: usize) -> Vec<OwnedMessage> {
+    assert_eq!(
+        topic_size(topic),
+        count as i64,
+        "messages appended to {topic}"
+    );
+    let messages = read_topic(topic, count);
+    assert_eq!(messages.len(), count, "messages read from {topic}");
+    messages
+}
+
+/// Fails the test, naming one, when an item of `items` shows twice: a
+/// set would count the two as one.
+pub fn assert_distinct<T: Ord + std::fmt::Debug>(what: &str, items: impl IntoIterator<Item = T>) {
+    let mut sorted: Vec<T> = items.into_iter().collect();
+    sorted.sort();
+    if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+        panic!("{what}: {:?} shows twice", pair[0]);
+    }
+}
+
+/// The ids (message keys) of every record on `topic`, which must hold
+/// exactly `expected` (see [`read_exactly`]).
 pub fn topic_ids(topic: &str, expected: usize) -> Vec<uuid::Uuid> {
-    read_topic(topic, expected)
+    read_exactly(topic, expected)
         .iter()
         .map(|m| {
             let key = std::str::from_utf8(m.key().expect("records have keys")).unwrap();
@@ -763,11 +990,9 @@ pub fn topic_ids(topic: &str, expected: usize) -> Vec<uuid::Uuid> {
 pub fn assert_table_matches_topic(topic: &str, keyspace: &str, total: usize) {
     let mut from_topic = topic_ids(topic, total);
     let mut in_table: Vec<uuid::Uuid> = stored_rows(topic, keyspace).into_keys().collect();
+    assert_distinct(&format!("ids on {topic}"), &from_topic);
     from_topic.sort();
     in_table.sort();
-    assert_eq!(from_topic.len(), total, "records on {topic}");
-    let distinct = from_topic.windows(2).filter(|w| w[0] != w[1]).count() + 1;
-    assert_eq!(distinct, total, "ids on {topic} are unique");
     assert_eq!(in_table.len(), total, "rows in {keyspace}");
     assert!(
         in_table == from_topic,
