@@ -254,7 +254,7 @@ pub async fn run(
     });
 
     let flush_timeout = kafka::delivery_timeout(&settings.kafka) + FLUSH_MARGIN;
-    let (pages, mut received) = mpsc::channel::<Vec<Outgoing>>(2);
+    let (pages, received) = mpsc::channel::<Vec<Outgoing>>(2);
     let fetcher = tokio::spawn(fetch(
         source,
         settings.produce.clone(),
@@ -265,16 +265,7 @@ pub async fn run(
     ));
     let sender = tokio::task::spawn_blocking({
         let metrics = metrics.clone();
-        move || {
-            while let Some(page) = received.blocking_recv() {
-                if producer.context().refused.get().is_some() {
-                    break; // the fetching stops too
-                }
-                send_page(&producer, &topic, &page, &metrics);
-            }
-            let flushed = producer.flush(flush_timeout);
-            (producer, flushed)
-        }
+        move || send_all(producer, &topic, received, &metrics, flush_timeout)
     });
     let fetched = fetcher.await.expect("fetch task does not panic");
     let (producer, flushed) = sender.await.expect("send task does not panic");
@@ -375,6 +366,29 @@ pub async fn tombstones(
         seconds: elapsed.as_secs_f64(),
         records_per_second: progress::rate(acked, elapsed),
     })
+}
+
+/// Hands every page that comes to the producer, until the fetching ends
+/// or the ACLs refuse the records (which stops the fetching: its pages
+/// would be refused too), then flushes.
+fn send_all(
+    producer: ThreadedProducer<DeliveryCounter>,
+    topic: &str,
+    mut received: mpsc::Receiver<Vec<Outgoing>>,
+    metrics: &Metrics,
+    flush_timeout: Duration,
+) -> (
+    ThreadedProducer<DeliveryCounter>,
+    rdkafka::error::KafkaResult<()>,
+) {
+    while let Some(page) = received.blocking_recv() {
+        if producer.context().refused.get().is_some() {
+            break;
+        }
+        send_page(&producer, topic, &page, metrics);
+    }
+    let flushed = producer.flush(flush_timeout);
+    (producer, flushed)
 }
 
 /// Hands one page of records to the producer, waiting while its queue is full.
