@@ -14,7 +14,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::kafka::{self, Role};
+use crate::kafka::{self, Need, Role};
 use crate::status::kafka::{DeadLetter, Observer, Topic};
 
 pub mod wire;
@@ -270,6 +270,13 @@ async fn send(settings: &Settings, topic: &str, records: Vec<Resend>) -> anyhow:
     });
     for result in futures::future::join_all(sends).await {
         if let Err((error, _)) = result {
+            let need = Need::Write { topic };
+            if let Some(refused) = error
+                .rdkafka_error_code()
+                .and_then(|code| kafka::refused_by_acls(&settings.kafka, code, need))
+            {
+                return Err(refused.context("nothing was marked replayed"));
+            }
             bail!(
                 "Kafka did not take a replayed record into {topic}: {error}; nothing was marked \
                  replayed, so running the replay again sends them all again (harmless: writes are upserts)"
