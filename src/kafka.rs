@@ -959,6 +959,49 @@ mod tests {
         assert!(error.to_string().contains("not trusted"), "{error}");
     }
 
+    /// Every refusal by ACLs names the login, Kafka's code and the grant
+    /// that allows what the job needs; any other code is not one.
+    #[test]
+    fn a_refusal_by_acls_names_the_login_and_the_grant() {
+        use RDKafkaErrorCode::*;
+        let mut settings = with_properties(&[]);
+        settings.sasl_mechanism = "SCRAM-SHA-512".into();
+        settings.sasl_username = "rtds".into();
+        let read = Need::Read {
+            topic: "t",
+            group: "g",
+        };
+        for (code, need, words) in [
+            (
+                TopicAuthorizationFailed,
+                Need::Write { topic: "t" },
+                "write topic t (TOPIC_AUTHORIZATION_FAILED)",
+            ),
+            (
+                TopicAuthorizationFailed,
+                read,
+                "--operation Read --operation Describe --topic t",
+            ),
+            (
+                GroupAuthorizationFailed,
+                read,
+                "use consumer group g (GROUP_AUTHORIZATION_FAILED)",
+            ),
+            (ClusterAuthorizationFailed, read, "IdempotentWrite"),
+        ] {
+            let error = refused_by_acls(&settings, code, need).unwrap().to_string();
+            assert!(
+                error.contains("User:rtds")
+                    && error.contains(words)
+                    && error.contains("kafka-acls.sh"),
+                "{error}"
+            );
+        }
+        assert!(refused_by_acls(&settings, UnknownTopicOrPartition, read).is_none());
+        assert!(!is_refused_by_acls(SaslAuthenticationFailed));
+        assert_eq!(principal(&with_properties(&[])), "User:ANONYMOUS");
+    }
+
     #[test]
     fn delivery_timeout_follows_the_producer_setting() {
         assert_eq!(
