@@ -978,6 +978,24 @@ async fn table_columns(
 mod tests {
     use super::*;
 
+    /// The driver's words, as seen from a node that wants a client
+    /// certificate and got none: the TLS 1.3 alert when it shows, else the
+    /// broken connection setup it leaves behind.
+    #[test]
+    fn a_missing_client_certificate_is_told_from_other_failures() {
+        let alert = "Failed to perform a connection setup request. Request: OPTIONS, reason: \
+                     Connection broken, reason: Failed to deserialize frame: Failed to read the \
+                     frame header: error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert \
+                     certificate required";
+        assert_eq!(connect_failure(alert), Some(Failure::ClientCert));
+        let broken = "Failed to perform a connection setup request. Request: OPTIONS, reason: \
+                      Connection broken, reason: Failed to send/receive data needed to perform \
+                      a request via tokio channel.";
+        assert_eq!(connect_failure(broken), Some(Failure::Broken));
+        let reset = "Failed to read the frame header: Connection reset by peer (os error 104)";
+        assert_eq!(connect_failure(reset), Some(Failure::WantsTls));
+    }
+
     #[test]
     fn names_are_checked_as_cql_takes_them() {
         assert!(check_name("spark_streams").is_ok());
