@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use serde::Serialize;
@@ -270,16 +270,7 @@ pub async fn run(
     let fetched = fetcher.await.expect("fetch task does not panic");
     let (producer, flushed) = sender.await.expect("send task does not panic");
     progress.finish().await;
-    if let Some(refused) = producer
-        .context()
-        .refused(&settings.kafka, &settings.kafka.topic)
-    {
-        return Err(refused);
-    }
-    drop(producer);
-    if let Err(error) = flushed {
-        warn!("flushing the producer did not finish: {error}");
-    }
+    ended(producer, flushed, &settings.kafka, &settings.kafka.topic)?;
     fetched?;
 
     let elapsed = started.elapsed();
@@ -346,12 +337,7 @@ pub async fn tombstones(
     })
     .await
     .expect("send task does not panic");
-    if let Some(refused) = producer.context().refused(&settings.kafka, &topic) {
-        return Err(refused);
-    }
-    if let Err(error) = flushed {
-        warn!("flushing the producer did not finish: {error}");
-    }
+    ended(producer, flushed, &settings.kafka, &topic)?;
     let (sent, acked) = (metrics.sent.get(), metrics.acked.get());
     let elapsed = started.elapsed();
     Ok(Summary {
@@ -368,6 +354,24 @@ pub async fn tombstones(
     })
 }
 
+/// How the sending ended: the run's end when the ACLs refused it, else a
+/// warning when the final flush did not finish (the records it left are
+/// counted as failed).
+fn ended(
+    producer: ThreadedProducer<DeliveryCounter>,
+    flushed: KafkaResult<()>,
+    settings: &KafkaSettings,
+    topic: &str,
+) -> anyhow::Result<()> {
+    if let Some(refused) = producer.context().refused(settings, topic) {
+        return Err(refused);
+    }
+    if let Err(error) = flushed {
+        warn!("flushing the producer did not finish: {error}");
+    }
+    Ok(())
+}
+
 /// Hands every page that comes to the producer, until the fetching ends
 /// or the ACLs refuse the records (which stops the fetching: its pages
 /// would be refused too), then flushes.
@@ -377,10 +381,7 @@ fn send_all(
     mut received: mpsc::Receiver<Vec<Outgoing>>,
     metrics: &Metrics,
     flush_timeout: Duration,
-) -> (
-    ThreadedProducer<DeliveryCounter>,
-    rdkafka::error::KafkaResult<()>,
-) {
+) -> (ThreadedProducer<DeliveryCounter>, KafkaResult<()>) {
     while let Some(page) = received.blocking_recv() {
         if producer.context().refused.get().is_some() {
             break;
