@@ -171,7 +171,7 @@ pub async fn connect(settings: &CassandraSettings) -> anyhow::Result<Session> {
         builder = builder.user(&settings.username, &settings.password);
     }
     if !settings.tls_ca_file.is_empty() {
-        builder = builder.tls_context(Some(tls_context(&settings.tls_ca_file)?));
+        builder = builder.tls_context(Some(tls_context(settings)?));
     }
     let built = tokio::time::timeout(settings.timeout + Duration::from_secs(1), builder.build())
         .await
@@ -200,6 +200,19 @@ pub async fn connect(settings: &CassandraSettings) -> anyhow::Result<Session> {
             Some(Failure::NotTls) => format!(
                 "Cassandra at {at} does not speak TLS, but cassandra.tls_ca_file is set: \
                  is this the node's TLS port? Empty cassandra.tls_ca_file for a plain one"
+            ),
+            Some(Failure::ClientCert | Failure::Broken) if settings.tls_cert_file.is_empty() => {
+                format!(
+                    "Cassandra at {at} wants a client certificate (it broke off the connection \
+                     once TLS was set up; client_encryption_options.require_client_auth): set \
+                     cassandra.tls_cert_file and cassandra.tls_key_file to a certificate signed \
+                     by a CA the node trusts"
+                )
+            }
+            Some(Failure::ClientCert) => format!(
+                "Cassandra at {at} refused the client certificate: cassandra.tls_cert_file ({}) \
+                 must be signed by a CA in the node's client_encryption_options.truststore",
+                settings.tls_cert_file
             ),
             Some(Failure::WantsTls) if settings.tls_ca_file.is_empty() => format!(
                 "Cassandra at {at} closed the connection at once: if the node wants TLS \
@@ -277,6 +290,12 @@ enum Failure {
     Untrusted,
     NotTls,
     WantsTls,
+    /// The node's TLS alert for a client certificate missing or refused.
+    ClientCert,
+    /// Broken right after the TLS handshake, before any reply: what a node
+    /// that wants a client certificate does to a client without one (the
+    /// TLS 1.3 alert that says so is lost in the driver's words).
+    Broken,
 }
 
 fn connect_failure(cause: &str) -> Option<Failure> {
@@ -290,19 +309,48 @@ fn connect_failure(cause: &str) -> Option<Failure> {
         Some(Failure::Untrusted)
     } else if has("wrong version number") || has("packet length too long") {
         Some(Failure::NotTls)
+    } else if has("alert certificate required")
+        || has("alert bad certificate")
+        || has("alert unknown ca")
+    {
+        Some(Failure::ClientCert)
     } else if has("connection reset by peer") || has("failed to read the frame header") {
         Some(Failure::WantsTls)
+    } else if has("connection setup request") && has("connection broken") {
+        Some(Failure::Broken)
     } else {
         None
     }
 }
 
-fn tls_context(ca_file: &str) -> anyhow::Result<TlsContext> {
+/// The driver's TLS: the nodes' CA, and the client certificate for nodes
+/// that want one (`require_client_auth`), checked against its key here so
+/// that a mismatched pair is named, not a handshake the node breaks off.
+fn tls_context(settings: &CassandraSettings) -> anyhow::Result<TlsContext> {
+    let ca_file = &settings.tls_ca_file;
     let mut builder = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())
         .context("cannot set up TLS for Cassandra")?;
     builder.set_ca_file(ca_file).with_context(|| {
         format!("cannot read the Cassandra CA file {ca_file} (cassandra.tls_ca_file)")
     })?;
+    if !settings.tls_cert_file.is_empty() {
+        let (cert, key) = (&settings.tls_cert_file, &settings.tls_key_file);
+        builder.set_certificate_chain_file(cert).with_context(|| {
+            format!("cannot read the client certificate {cert} (cassandra.tls_cert_file) as PEM")
+        })?;
+        builder
+            .set_private_key_file(key, openssl::ssl::SslFiletype::PEM)
+            .with_context(|| {
+                format!(
+                    "cannot read the client key {key} (cassandra.tls_key_file) as an unencrypted PEM key"
+                )
+            })?;
+        builder.check_private_key().with_context(|| {
+            format!(
+                "cassandra.tls_key_file ({key}) is not the key of cassandra.tls_cert_file ({cert})"
+            )
+        })?;
+    }
     Ok(TlsContext::OpenSsl010Config(OpenSsl010Config::new(builder)))
 }
 
@@ -929,6 +977,24 @@ async fn table_columns(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The driver's words, as seen from a node that wants a client
+    /// certificate and got none: the TLS 1.3 alert when it shows, else the
+    /// broken connection setup it leaves behind.
+    #[test]
+    fn a_missing_client_certificate_is_told_from_other_failures() {
+        let alert = "Failed to perform a connection setup request. Request: OPTIONS, reason: \
+                     Connection broken, reason: Failed to deserialize frame: Failed to read the \
+                     frame header: error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert \
+                     certificate required";
+        assert_eq!(connect_failure(alert), Some(Failure::ClientCert));
+        let broken = "Failed to perform a connection setup request. Request: OPTIONS, reason: \
+                      Connection broken, reason: Failed to send/receive data needed to perform \
+                      a request via tokio channel.";
+        assert_eq!(connect_failure(broken), Some(Failure::Broken));
+        let reset = "Failed to read the frame header: Connection reset by peer (os error 104)";
+        assert_eq!(connect_failure(reset), Some(Failure::WantsTls));
+    }
 
     #[test]
     fn names_are_checked_as_cql_takes_them() {

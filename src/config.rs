@@ -206,6 +206,12 @@ pub struct CassandraSettings {
     /// against it and against the node's IP address (an `IP:` entry of its
     /// subjectAltName), which is how the driver addresses nodes.
     pub tls_ca_file: String,
+    /// Client certificate (PEM file) for nodes that want one
+    /// (`client_encryption_options.require_client_auth: true`); default
+    /// empty = none. Needs `tls_key_file`, and `tls_ca_file` (TLS).
+    pub tls_cert_file: String,
+    /// Private key (PEM file, unencrypted) of `tls_cert_file`; default empty.
+    pub tls_key_file: String,
     /// Writes (single rows or batches) in flight at once at most, 1 to
     /// 65,536; default 256. Records consumed but not yet written are bounded
     /// by what those writes hold, which makes backpressure: raise it for
@@ -369,6 +375,8 @@ impl Default for Settings {
                 write_consistency: "LOCAL_QUORUM".into(),
                 read_consistency: "LOCAL_QUORUM".into(),
                 tls_ca_file: String::new(),
+                tls_cert_file: String::new(),
+                tls_key_file: String::new(),
                 concurrency: 256,
                 adaptive_concurrency: true,
                 batch_rows: 0,
@@ -710,7 +718,8 @@ impl Loaded {
             .map_err(|m| self.invalid("kafka.properties", m))?;
         self.validate_limits()?;
         self.validate_sasl()?;
-        self.validate_tls()?;
+        self.validate_kafka_tls()?;
+        self.validate_cassandra_security()?;
         self.validate_writes()?;
         self.validate_endpoints()
     }
@@ -942,12 +951,21 @@ impl Loaded {
         Ok(())
     }
 
-    /// TLS and login settings that would be silently unused or fail late:
+    /// Files that cannot be read: refused at load, not at the first connection.
+    fn check_readable(&self, files: &[(&str, &String)]) -> Result<(), ConfigError> {
+        for (key, path) in files.iter().filter(|(_, path)| !path.is_empty()) {
+            if let Err(e) = std::fs::File::open(path) {
+                return Err(self.invalid(key, format!("cannot read {path}: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Kafka TLS settings that would be silently unused or fail late:
     /// certificate files that cannot be read, a client certificate without
-    /// its key, TLS files for a plaintext protocol, a Cassandra user without
-    /// a password.
-    fn validate_tls(&self) -> Result<(), ConfigError> {
-        let (k, c) = (&self.settings.kafka, &self.settings.cassandra);
+    /// its key, TLS files for a plaintext protocol.
+    fn validate_kafka_tls(&self) -> Result<(), ConfigError> {
+        let k = &self.settings.kafka;
         let files = [
             ("kafka.ssl_ca_location", &k.ssl_ca_location),
             (
@@ -955,16 +973,11 @@ impl Loaded {
                 &k.ssl_certificate_location,
             ),
             ("kafka.ssl_key_location", &k.ssl_key_location),
-            ("cassandra.tls_ca_file", &c.tls_ca_file),
         ];
-        for (key, path) in files.iter().filter(|(_, path)| !path.is_empty()) {
-            if let Err(e) = std::fs::File::open(path) {
-                return Err(self.invalid(key, format!("cannot read {path}: {e}")));
-            }
-        }
+        self.check_readable(&files)?;
         let tls = k.security_protocol.eq_ignore_ascii_case("SSL")
             || k.security_protocol.eq_ignore_ascii_case("SASL_SSL");
-        if let Some((key, _)) = files[..3].iter().find(|(_, path)| !path.is_empty())
+        if let Some((key, _)) = files.iter().find(|(_, path)| !path.is_empty())
             && !tls
         {
             return Err(self.invalid(
@@ -985,6 +998,32 @@ impl Loaded {
             return Err(self.invalid(
                 "kafka.ssl_key_password",
                 "is set but kafka.ssl_key_location is empty, so it would not be used",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Cassandra TLS and login settings that would be silently unused or
+    /// fail late: files that cannot be read, a client certificate without
+    /// its key or without TLS, a user without a password.
+    fn validate_cassandra_security(&self) -> Result<(), ConfigError> {
+        let c = &self.settings.cassandra;
+        self.check_readable(&[
+            ("cassandra.tls_ca_file", &c.tls_ca_file),
+            ("cassandra.tls_cert_file", &c.tls_cert_file),
+            ("cassandra.tls_key_file", &c.tls_key_file),
+        ])?;
+        if c.tls_cert_file.is_empty() != c.tls_key_file.is_empty() {
+            return Err(self.invalid(
+                "cassandra.tls_cert_file",
+                "and cassandra.tls_key_file go together: a client certificate needs its key",
+            ));
+        }
+        if !c.tls_cert_file.is_empty() && c.tls_ca_file.is_empty() {
+            return Err(self.invalid(
+                "cassandra.tls_cert_file",
+                "is set but cassandra.tls_ca_file is empty, so connections are plain TCP and \
+                 it would not be used; set cassandra.tls_ca_file to the CA of the nodes' certificates",
             ));
         }
         if c.username.is_empty() != c.password.is_empty() {
@@ -1784,8 +1823,25 @@ mod tests {
                 ("RTDS_KAFKA_SSL_CERTIFICATE_LOCATION", pem),
                 ("RTDS_KAFKA_SSL_KEY_LOCATION", pem),
                 ("RTDS_CASSANDRA_TLS_CA_FILE", pem),
+                ("RTDS_CASSANDRA_TLS_CERT_FILE", pem),
+                ("RTDS_CASSANDRA_TLS_KEY_FILE", pem),
             ]),
             Ok(())
+        );
+        let no_key = load(&[
+            ("RTDS_CASSANDRA_TLS_CA_FILE", pem),
+            ("RTDS_CASSANDRA_TLS_CERT_FILE", pem),
+        ])
+        .unwrap_err();
+        assert!(no_key.contains("cassandra.tls_key_file"), "{no_key}");
+        let no_tls = load(&[
+            ("RTDS_CASSANDRA_TLS_CERT_FILE", pem),
+            ("RTDS_CASSANDRA_TLS_KEY_FILE", pem),
+        ])
+        .unwrap_err();
+        assert!(
+            no_tls.contains("cassandra.tls_ca_file is empty"),
+            "{no_tls}"
         );
     }
 

@@ -27,7 +27,8 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::kafka::{self, Role};
+use crate::config::KafkaSettings;
+use crate::kafka::{self, Need, Role};
 use crate::progress::{self, Progress};
 use crate::status::kafka::{DeadLetter, Observer, Topic};
 
@@ -461,7 +462,10 @@ impl Sender {
             producer,
             topic: settings.kafka.topic.clone(),
             timeout: kafka::delivery_timeout(&settings.kafka),
-            pending: Pending::default(),
+            pending: Pending {
+                sent: VecDeque::new(),
+                kafka: settings.kafka.clone(),
+            },
         })
     }
 
@@ -486,49 +490,53 @@ impl Sender {
         loop {
             match self.producer.send_result(record) {
                 Ok(delivery) => {
-                    self.pending.0.push_back(delivery);
+                    self.pending.sent.push_back(delivery);
                     return Ok(());
                 }
                 Err((error, returned))
                     if error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull)
                         && Instant::now() < deadline =>
                 {
-                    if self.pending.0.is_empty() {
+                    if self.pending.sent.is_empty() {
                         // librdkafka counts a record in its queue until just
                         // after its delivery report: a moment.
                         std::thread::sleep(Duration::from_millis(5));
                     } else {
-                        self.pending.oldest_acknowledged(&self.topic)?;
+                        self.pending.oldest_acknowledged()?;
                     }
                     record = returned;
                 }
-                Err((error, _)) => return Err(refused(&self.topic, &error)),
+                Err((error, _)) => return Err(refused(&self.pending.kafka, &error)),
             }
         }
     }
 
     /// Waits until Kafka has every record sent so far.
     fn acknowledged(&mut self) -> anyhow::Result<()> {
-        while !self.pending.0.is_empty() {
-            self.pending.oldest_acknowledged(&self.topic)?;
+        while !self.pending.sent.is_empty() {
+            self.pending.oldest_acknowledged()?;
         }
         Ok(())
     }
 }
 
-/// Sends Kafka has not acknowledged yet, oldest first.
-#[derive(Default)]
-struct Pending(VecDeque<DeliveryFuture>);
+/// Sends Kafka has not acknowledged yet, oldest first, to the topic of
+/// `kafka`.
+struct Pending {
+    sent: VecDeque<DeliveryFuture>,
+    kafka: KafkaSettings,
+}
 
 impl Pending {
-    /// Waits for the oldest send into `topic`; an error when Kafka refused it.
-    fn oldest_acknowledged(&mut self, topic: &str) -> anyhow::Result<()> {
-        let Some(oldest) = self.0.pop_front() else {
+    /// Waits for the oldest send; an error when Kafka refused it.
+    fn oldest_acknowledged(&mut self) -> anyhow::Result<()> {
+        let topic = &self.kafka.topic;
+        let Some(oldest) = self.sent.pop_front() else {
             return Ok(());
         };
         match futures::executor::block_on(oldest) {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err((error, _))) => Err(refused(topic, &error)),
+            Ok(Err((error, _))) => Err(refused(&self.kafka, &error)),
             Err(_) => bail!(
                 "the Kafka producer stopped before it said whether {topic} has a replayed \
                  record; run the replay again: it sends the records since its last commit \
@@ -538,7 +546,17 @@ impl Pending {
     }
 }
 
-fn refused(topic: &str, error: &KafkaError) -> anyhow::Error {
+/// Why Kafka did not take a replayed record: a refusal by its ACLs names
+/// the grant that is missing (see [`kafka::refused_by_acls`]).
+fn refused(kafka: &KafkaSettings, error: &KafkaError) -> anyhow::Error {
+    let topic = &kafka.topic;
+    let need = Need::Write { topic };
+    if let Some(refused) = error
+        .rdkafka_error_code()
+        .and_then(|code| kafka::refused_by_acls(kafka, code, need))
+    {
+        return refused.context("the records since the replay's last commit were not marked replayed");
+    }
     anyhow::anyhow!(
         "Kafka did not take a replayed record into {topic}: {error}; the records since the \
          replay's last commit were not marked replayed, so running it again sends them \

@@ -390,6 +390,135 @@ pub fn is_login_refused(error: &KafkaError) -> bool {
     )
 }
 
+/// What a job needs of Kafka, for the advice it stops with when the
+/// broker's ACLs refuse it (see [`refused_by_acls`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Need<'a> {
+    /// Writing a topic: `rtds produce`, `rtds dlq replay`, the DLQ.
+    Write { topic: &'a str },
+    /// Reading a topic in a consumer group: `rtds process`.
+    Read { topic: &'a str, group: &'a str },
+}
+
+/// Whether `code` is a broker refusing a request by its ACLs: the same
+/// login asking the same again gets the same answer, so the job stops.
+pub fn is_refused_by_acls(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(
+        code,
+        TopicAuthorizationFailed
+            | GroupAuthorizationFailed
+            | ClusterAuthorizationFailed
+            | TransactionalIdAuthorizationFailed
+    )
+}
+
+/// The error a job stops with when the broker's ACLs refuse `code` (none
+/// for any other code): which login was refused what, in Kafka's own
+/// words, and the `kafka-acls.sh` command an admin runs to allow what the
+/// job needs. Every refusal by ACLs goes through here, whoever met it: a
+/// topic's creation, a delivery, the consumer, the DLQ.
+pub fn refused_by_acls(
+    settings: &KafkaSettings,
+    code: RDKafkaErrorCode,
+    need: Need<'_>,
+) -> Option<anyhow::Error> {
+    use RDKafkaErrorCode::*;
+    let (verb, topic, topic_operations) = match need {
+        Need::Write { topic } => ("write", topic, "--operation Write --operation Describe"),
+        Need::Read { topic, .. } => ("read", topic, "--operation Read --operation Describe"),
+    };
+    let (what, grant) = match code {
+        TopicAuthorizationFailed => (
+            format!("{verb} topic {topic}"),
+            format!("{topic_operations} --topic {topic}"),
+        ),
+        GroupAuthorizationFailed => {
+            let group = match need {
+                Need::Read { group, .. } => group,
+                Need::Write { .. } => settings.group_id.as_str(),
+            };
+            (
+                format!("use consumer group {group}"),
+                format!("--operation Read --group {group}"),
+            )
+        }
+        ClusterAuthorizationFailed => (
+            "produce idempotently (IdempotentWrite on the cluster, which Write on a topic implies)"
+                .to_string(),
+            format!("--operation Write --operation Describe --topic {topic}"),
+        ),
+        TransactionalIdAuthorizationFailed => {
+            let id = settings.properties.get("transactional.id");
+            let id = id.map_or("<its transactional.id>", String::as_str);
+            (
+                format!("use transactional id {id}"),
+                format!("--operation Write --operation Describe --transactional-id {id}"),
+            )
+        }
+        _ => return None,
+    };
+    let principal = principal(settings);
+    let mapped = if settings.sasl_mechanism.is_empty()
+        && !settings.ssl_certificate_location.is_empty()
+    {
+        " (the subject of kafka.ssl_certificate_location; the broker's ssl.principal.mapping.rules \
+         may shorten it)"
+    } else {
+        ""
+    };
+    Some(anyhow!(
+        "Kafka at {at} refused to let {principal}{mapped} {what} ({code_name}): the broker's \
+         ACLs do not allow it, and no retry will. An admin must grant it: kafka-acls.sh \
+         --bootstrap-server {at} --command-config <an admin's login> --add --allow-principal \
+         {principal} {grant}",
+        at = settings.bootstrap_servers,
+        code_name = acl_code_name(code),
+    ))
+}
+
+/// Kafka's own name of a refusal by ACLs, as its docs and logs spell it.
+fn acl_code_name(code: RDKafkaErrorCode) -> &'static str {
+    use RDKafkaErrorCode::*;
+    match code {
+        TopicAuthorizationFailed => "TOPIC_AUTHORIZATION_FAILED",
+        GroupAuthorizationFailed => "GROUP_AUTHORIZATION_FAILED",
+        ClusterAuthorizationFailed => "CLUSTER_AUTHORIZATION_FAILED",
+        _ => "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+    }
+}
+
+/// The principal the broker sees, as ACLs name it: `User:` and the SASL
+/// user, else the subject of the client certificate, else `User:ANONYMOUS`.
+pub fn principal(settings: &KafkaSettings) -> String {
+    if !settings.sasl_mechanism.is_empty() {
+        return format!("User:{}", settings.sasl_username);
+    }
+    if settings.ssl_certificate_location.is_empty() {
+        return "User:ANONYMOUS".to_string();
+    }
+    let subject = std::fs::read(&settings.ssl_certificate_location)
+        .ok()
+        .and_then(|pem| openssl::x509::X509::from_pem(&pem).ok())
+        .map(|cert| {
+            let entries = cert.subject_name().entries();
+            let parts: Vec<String> = entries
+                .filter_map(|e| {
+                    let key = e.object().nid().short_name().ok()?;
+                    Some(format!(
+                        "{key}={}",
+                        String::from_utf8_lossy(e.data().as_slice())
+                    ))
+                })
+                .collect();
+            parts.join(",")
+        });
+    format!(
+        "User:{}",
+        subject.unwrap_or_else(|| "<its subject>".to_string())
+    )
+}
+
 /// A client context that notices the errors a retry does not mend, or
 /// mends only soon: an untrusted certificate stops at once, a refused login
 /// as [`Logins`] says. librdkafka reports them to the error callback and
@@ -611,10 +740,13 @@ pub fn all_topics(
     }
 }
 
-/// Makes sure `topic` exists, creating it with the configured partitions when
-/// missing. Fails within `settings.timeout` with the broker address when the
-/// cluster cannot be reached. Returns the topic's partition count.
-pub async fn ensure_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Result<usize> {
+/// Makes sure the topic the job needs exists, creating it with the
+/// configured partitions when missing. Fails within `settings.timeout` with
+/// the broker address when the cluster cannot be reached. A topic the login
+/// does not see and may not create (a broker with ACLs) stops the job
+/// naming the login and what it needs. Returns the topic's partition count.
+pub async fn ensure_topic(settings: &KafkaSettings, need: Need<'_>) -> anyhow::Result<usize> {
+    let (Need::Write { topic } | Need::Read { topic, .. }) = need;
     let looker = Arc::new(Alarm::watched(settings, Role::Admin)?);
     let timeout = settings.timeout;
     if let Some(partitions) = partition_count(&looker, topic, settings).await? {
@@ -641,7 +773,15 @@ pub async fn ensure_topic(settings: &KafkaSettings, topic: &str) -> anyhow::Resu
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => bail!("cannot create Kafka topic {name}: {code}"),
+            Err((name, code)) => match refused_by_acls(settings, code, need) {
+                Some(refused) => {
+                    return Err(refused.context(format!(
+                        "Kafka topic {name} does not show to this login, and it may not create \
+                         it: an admin must create the topic and grant the login what it needs"
+                    )));
+                }
+                None => bail!("cannot create Kafka topic {name}: {code}"),
+            },
         }
     }
     // Creation is asynchronous in the cluster: wait until metadata shows it.
@@ -835,6 +975,49 @@ mod tests {
             .hopeless(&settings)
             .expect("a certificate stops at once");
         assert!(error.to_string().contains("not trusted"), "{error}");
+    }
+
+    /// Every refusal by ACLs names the login, Kafka's code and the grant
+    /// that allows what the job needs; any other code is not one.
+    #[test]
+    fn a_refusal_by_acls_names_the_login_and_the_grant() {
+        use RDKafkaErrorCode::*;
+        let mut settings = with_properties(&[]);
+        settings.sasl_mechanism = "SCRAM-SHA-512".into();
+        settings.sasl_username = "rtds".into();
+        let read = Need::Read {
+            topic: "t",
+            group: "g",
+        };
+        for (code, need, words) in [
+            (
+                TopicAuthorizationFailed,
+                Need::Write { topic: "t" },
+                "write topic t (TOPIC_AUTHORIZATION_FAILED)",
+            ),
+            (
+                TopicAuthorizationFailed,
+                read,
+                "--operation Read --operation Describe --topic t",
+            ),
+            (
+                GroupAuthorizationFailed,
+                read,
+                "use consumer group g (GROUP_AUTHORIZATION_FAILED)",
+            ),
+            (ClusterAuthorizationFailed, read, "IdempotentWrite"),
+        ] {
+            let error = refused_by_acls(&settings, code, need).unwrap().to_string();
+            assert!(
+                error.contains("User:rtds")
+                    && error.contains(words)
+                    && error.contains("kafka-acls.sh"),
+                "{error}"
+            );
+        }
+        assert!(refused_by_acls(&settings, UnknownTopicOrPartition, read).is_none());
+        assert!(!is_refused_by_acls(SaslAuthenticationFailed));
+        assert_eq!(principal(&with_properties(&[])), "User:ANONYMOUS");
     }
 
     #[test]

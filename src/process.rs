@@ -43,7 +43,7 @@ use tracing::{info, warn};
 
 use crate::cassandra::{self, Store};
 use crate::config::{KafkaSettings, Settings};
-use crate::kafka;
+use crate::kafka::{self, Need};
 use crate::metrics::Metrics;
 use crate::progress::{self, Progress};
 use crate::retry::{self, Class, Retry, Said, Stop};
@@ -135,8 +135,17 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let topic = settings.kafka.topic.clone();
     let store = Store::open(&settings.cassandra).await?;
-    kafka::ensure_topic(&settings.kafka, &topic).await?;
-    kafka::ensure_topic(&settings.kafka, &settings.kafka.dlq_topic).await?;
+    let group = &settings.kafka.group_id;
+    kafka::ensure_topic(
+        &settings.kafka,
+        Need::Read {
+            topic: &topic,
+            group,
+        },
+    )
+    .await?;
+    let dlq = &settings.kafka.dlq_topic;
+    kafka::ensure_topic(&settings.kafka, Need::Write { topic: dlq }).await?;
     let dead_letters = DeadLetters::new(&settings.kafka, &topic)?;
     let consumer = consumer::subscribe(settings, &metrics)?;
     info!(%topic, table = store.table(), group = %settings.kafka.group_id, "processing");
@@ -535,6 +544,14 @@ impl ConsumerErrors {
 
     fn seen(&mut self, error: KafkaError, metrics: &Metrics) -> anyhow::Result<()> {
         let fatal = matches!(error, KafkaError::MessageConsumptionFatal(_));
+        let (topic, group) = (&self.kafka.topic, &self.kafka.group_id);
+        let need = Need::Read { topic, group };
+        if let Some(refused) = error
+            .rdkafka_error_code()
+            .and_then(|code| kafka::refused_by_acls(&self.kafka, code, need))
+        {
+            return Err(refused);
+        }
         if kafka::is_login_refused(&error) && !fatal {
             self.logins.refused(Instant::now(), &error.to_string());
         } else if fatal || retry::kafka(&error) == Class::Permanent {
@@ -836,15 +853,24 @@ impl Job {
                 Ok(true)
             }
             Err(Stop::Cancelled) => Ok(false),
-            Err(Stop::Permanent(error) | Stop::Exhausted(error)) => Err(anyhow!(
-                "cannot send the record at partition {} offset {} to the DLQ topic {}: {error}. \
+            Err(Stop::Permanent(error) | Stop::Exhausted(error)) => {
+                Err(match self.dead_letters.refused(&error) {
+                    Some(refused) => refused.context(format!(
+                        "cannot send the record at partition {} offset {} to the DLQ (nothing was \
+                     committed past it)",
+                        record.partition, record.offset
+                    )),
+                    None => anyhow!(
+                        "cannot send the record at partition {} offset {} to the DLQ topic {}: {error}. \
                  Retrying cannot help: check that the topic exists, that rtds may write to it, \
                  its max.message.bytes and its message.timestamp.*.max.ms (a dead letter keeps \
                  its record's original time), then run again (nothing was committed past this record)",
-                record.partition,
-                record.offset,
-                self.dead_letters.topic()
-            )),
+                        record.partition,
+                        record.offset,
+                        self.dead_letters.topic()
+                    ),
+                })
+            }
         }
     }
 

@@ -3,13 +3,13 @@
 //! concurrently, records batched and compressed, every record acknowledged or
 //! reported, the producer flushed before exit.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use serde::Serialize;
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{KafkaSettings, Settings};
-use crate::kafka::{self, Role};
+use crate::kafka::{self, Need, Role};
 use crate::metrics::Metrics;
 use crate::progress::{self, Progress};
 use crate::source::{Source, SourceError, builtin};
@@ -113,6 +113,19 @@ struct DeliveryCounter {
     /// True once the producer id is assigned: records sent before wait
     /// for it in librdkafka's queue (half a second after start).
     has_id: watch::Sender<bool>,
+    /// The first refusal by the broker's ACLs: every record after it would
+    /// be refused too, so the run stops at once rather than fail them all.
+    refused: OnceLock<RDKafkaErrorCode>,
+    /// Cancelled at that refusal: ends the fetching.
+    stop: CancellationToken,
+}
+
+impl DeliveryCounter {
+    /// The error the run stops with when the ACLs refused it.
+    fn refused(&self, settings: &KafkaSettings, topic: &str) -> Option<anyhow::Error> {
+        let code = *self.refused.get()?;
+        kafka::refused_by_acls(settings, code, Need::Write { topic })
+    }
 }
 
 impl ClientContext for DeliveryCounter {
@@ -135,6 +148,12 @@ impl ProducerContext for DeliveryCounter {
                 self.metrics.acked.inc();
             }
             Err((error, message)) => {
+                if let Some(code) = error.rdkafka_error_code()
+                    && kafka::is_refused_by_acls(code)
+                {
+                    self.refused.get_or_init(|| code);
+                    self.stop.cancel();
+                }
                 let failed = self.metrics.failed.inc();
                 // The first failures say why; the rest are counted.
                 if failed < 5 {
@@ -148,9 +167,11 @@ impl ProducerContext for DeliveryCounter {
     }
 }
 
+/// The producer; `stop` is cancelled when the broker's ACLs refuse it.
 fn create_producer(
     settings: &KafkaSettings,
     metrics: Metrics,
+    stop: CancellationToken,
 ) -> anyhow::Result<ThreadedProducer<DeliveryCounter>> {
     let mut config = kafka::client_config(settings, Role::Producer)?;
     let debug = match config.get("debug") {
@@ -164,6 +185,8 @@ fn create_producer(
         .create_with_context(DeliveryCounter {
             metrics,
             has_id: watch::Sender::new(false),
+            refused: OnceLock::new(),
+            stop,
         })
         .context("cannot create the Kafka producer (check the kafka.* settings)")
 }
@@ -199,8 +222,9 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Summary> {
     let topic = settings.kafka.topic.clone();
-    kafka::ensure_topic(&settings.kafka, &topic).await?;
-    let producer = create_producer(&settings.kafka, metrics.clone())?;
+    kafka::ensure_topic(&settings.kafka, Need::Write { topic: &topic }).await?;
+    let stop = shutdown.child_token();
+    let producer = create_producer(&settings.kafka, metrics.clone(), stop.clone())?;
     has_id(&producer).await;
 
     let seed = match settings.produce.seed.as_str() {
@@ -230,32 +254,23 @@ pub async fn run(
     });
 
     let flush_timeout = kafka::delivery_timeout(&settings.kafka) + FLUSH_MARGIN;
-    let (pages, mut received) = mpsc::channel::<Vec<Outgoing>>(2);
+    let (pages, received) = mpsc::channel::<Vec<Outgoing>>(2);
     let fetcher = tokio::spawn(fetch(
         source,
         settings.produce.clone(),
         limit,
         metrics.clone(),
-        shutdown,
+        stop,
         pages,
     ));
     let sender = tokio::task::spawn_blocking({
         let metrics = metrics.clone();
-        move || {
-            while let Some(page) = received.blocking_recv() {
-                send_page(&producer, &topic, &page, &metrics);
-            }
-            let flushed = producer.flush(flush_timeout);
-            (producer, flushed)
-        }
+        move || send_all(producer, &topic, received, &metrics, flush_timeout)
     });
     let fetched = fetcher.await.expect("fetch task does not panic");
     let (producer, flushed) = sender.await.expect("send task does not panic");
     progress.finish().await;
-    drop(producer);
-    if let Err(error) = flushed {
-        warn!("flushing the producer did not finish: {error}");
-    }
+    ended(producer, flushed, &settings.kafka, &settings.kafka.topic)?;
     fetched?;
 
     let elapsed = started.elapsed();
@@ -307,23 +322,22 @@ pub async fn tombstones(
     metrics: Metrics,
 ) -> anyhow::Result<Summary> {
     let topic = settings.kafka.topic.clone();
-    kafka::ensure_topic(&settings.kafka, &topic).await?;
-    let producer = create_producer(&settings.kafka, metrics.clone())?;
+    kafka::ensure_topic(&settings.kafka, Need::Write { topic: &topic }).await?;
+    let producer = create_producer(&settings.kafka, metrics.clone(), CancellationToken::new())?;
     let started = Instant::now();
     let page: Vec<Outgoing> = ids.iter().map(|id| Outgoing::keyed(*id, None)).collect();
     let flush_timeout = kafka::delivery_timeout(&settings.kafka) + FLUSH_MARGIN;
-    let flushed = tokio::task::spawn_blocking({
+    let (producer, flushed) = tokio::task::spawn_blocking({
         let (topic, metrics) = (topic.clone(), metrics.clone());
         move || {
             send_page(&producer, &topic, &page, &metrics);
-            producer.flush(flush_timeout)
+            let flushed = producer.flush(flush_timeout);
+            (producer, flushed)
         }
     })
     .await
     .expect("send task does not panic");
-    if let Err(error) = flushed {
-        warn!("flushing the producer did not finish: {error}");
-    }
+    ended(producer, flushed, &settings.kafka, &topic)?;
     let (sent, acked) = (metrics.sent.get(), metrics.acked.get());
     let elapsed = started.elapsed();
     Ok(Summary {
@@ -338,6 +352,44 @@ pub async fn tombstones(
         seconds: elapsed.as_secs_f64(),
         records_per_second: progress::rate(acked, elapsed),
     })
+}
+
+/// How the sending ended: the run's end when the ACLs refused it, else a
+/// warning when the final flush did not finish (the records it left are
+/// counted as failed).
+fn ended(
+    producer: ThreadedProducer<DeliveryCounter>,
+    flushed: KafkaResult<()>,
+    settings: &KafkaSettings,
+    topic: &str,
+) -> anyhow::Result<()> {
+    if let Some(refused) = producer.context().refused(settings, topic) {
+        return Err(refused);
+    }
+    if let Err(error) = flushed {
+        warn!("flushing the producer did not finish: {error}");
+    }
+    Ok(())
+}
+
+/// Hands every page that comes to the producer, until the fetching ends
+/// or the ACLs refuse the records (which stops the fetching: its pages
+/// would be refused too), then flushes.
+fn send_all(
+    producer: ThreadedProducer<DeliveryCounter>,
+    topic: &str,
+    mut received: mpsc::Receiver<Vec<Outgoing>>,
+    metrics: &Metrics,
+    flush_timeout: Duration,
+) -> (ThreadedProducer<DeliveryCounter>, KafkaResult<()>) {
+    while let Some(page) = received.blocking_recv() {
+        if producer.context().refused.get().is_some() {
+            break;
+        }
+        send_page(&producer, topic, &page, metrics);
+    }
+    let flushed = producer.flush(flush_timeout);
+    (producer, flushed)
 }
 
 /// Hands one page of records to the producer, waiting while its queue is full.

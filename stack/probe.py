@@ -11,6 +11,8 @@
 
     --tls CA                          speak TLS, checking the server's certificate against
                                       the CA file and the address's host (name or IP)
+    --cert CRT --key KEY              with --tls: present this client certificate (a server
+                                      with require_client_auth wants one)
     --user U --password-file F        cql: log in (PasswordAuthenticator) before -e
     --sasl                            kafka: the listener wants SASL, so instead of Metadata
                                       (which needs a login) check that it offers a mechanism
@@ -41,7 +43,7 @@ def recv_exact(sock, n):
     return bytes(buf)
 
 
-def connect(addr, timeout, ca=None):
+def connect(addr, timeout, ca=None, client=None):
     host, _, port = addr.rpartition(":")
     if not host or not port.isdigit():
         raise SystemExit(f"probe: bad address {addr!r}, want HOST:PORT")
@@ -52,7 +54,10 @@ def connect(addr, timeout, ca=None):
     sock.settimeout(timeout)
     if ca:
         try:
-            sock = ssl.create_default_context(cafile=ca).wrap_socket(sock, server_hostname=host)
+            context = ssl.create_default_context(cafile=ca)
+            if client:
+                context.load_cert_chain(*client)
+            sock = context.wrap_socket(sock, server_hostname=host)
         except (ssl.SSLError, OSError) as e:
             sock.close()
             raise ProbeError(f"TLS with {addr} failed: {e}") from e
@@ -206,8 +211,8 @@ def cql_rows(body):
     return out
 
 
-def probe_cql(addr, timeout, statements=(), ca=None, login=None):
-    with connect(addr, timeout, ca) as sock:
+def probe_cql(addr, timeout, statements=(), ca=None, login=None, client=None):
+    with connect(addr, timeout, ca, client) as sock:
         body = struct.pack(">H", 1) + cql_string("CQL_VERSION") + cql_string("3.0.0")
         op, reply = cql_call(sock, 1, OP_STARTUP, body)
         if op == OP_AUTHENTICATE:
@@ -254,6 +259,8 @@ def main():
     ap.add_argument("-e", "--execute", metavar="STMT", action="append", default=[],
                     help="cql only: run this statement after STARTUP (repeatable)")
     ap.add_argument("--tls", metavar="CA", help="speak TLS, trusting this CA file")
+    ap.add_argument("--cert", help="with --tls: the client certificate to present (PEM)")
+    ap.add_argument("--key", help="with --tls: the client certificate's key (PEM)")
     ap.add_argument("--user", help="cql only: log in as this role")
     ap.add_argument("--password-file", metavar="FILE", help="cql only: the role's password")
     ap.add_argument("--sasl", action="store_true", help="kafka only: the listener wants SASL")
@@ -264,6 +271,9 @@ def main():
         ap.error("--execute and --user are for cql only")
     if bool(args.user) != bool(args.password_file):
         ap.error("--user and --password-file go together")
+    if bool(args.cert) != bool(args.key) or (args.cert and not args.tls):
+        ap.error("--cert and --key go together, with --tls")
+    client = (args.cert, args.key) if args.cert else None
     if args.execute == ["-"]:  # statements on stdin, one per line: secrets stay off argv
         args.execute = [line.strip() for line in sys.stdin if line.strip()]
     login = None
@@ -274,7 +284,7 @@ def main():
         if args.service == "kafka":
             msg = probe_kafka(args.addr, args.timeout, args.tls, args.sasl)
         else:
-            msg = probe_cql(args.addr, args.timeout, args.execute, args.tls, login)
+            msg = probe_cql(args.addr, args.timeout, args.execute, args.tls, login, client)
     except (ProbeError, OSError, struct.error) as e:
         what = "failed" if args.execute else "not serving"
         print(f"{args.service} at {args.addr} {what}: {e}", file=sys.stderr)

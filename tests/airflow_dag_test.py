@@ -168,15 +168,19 @@ def topic(kafka_tools: list[str]):
 
 @pytest.fixture
 def secure_kafka(kafka_tools: list[str]):
-    """The secure stack's Kafka: Kafka's tools flags for it, and a topic of this test."""
+    """The secure stack's Kafka: Kafka's tools flags for it (the admin's login), and a
+    topic of this test, with the ACLs that let the producer login rtds_producer write it."""
     client = SECURE / "kafka-client.properties"
     if not client.is_file():
         pytest.fail(f"{client} is missing: start the secure stack with `scripts/stack up --secure`")
     flags = ["--bootstrap-server", SECURE_KAFKA, "--command-config", str(client)]
     name = f"airflow_test_{uuid.uuid4().hex[:12]}"
+    granted = run([STACK, "grant", "--secure", name, f"{name}-group"])
+    assert granted.returncode == 0, granted.stderr
     yield flags, name
-    run([*kafka_tools, "org.apache.kafka.tools.TopicCommand", *flags, "--delete", "--if-exists",
-         "--topic", name])
+    for topic in (name, f"{name}.dlq"):
+        run([*kafka_tools, "org.apache.kafka.tools.TopicCommand", *flags, "--delete", "--if-exists",
+             "--topic", topic])
 
 
 def end_offsets(kafka_tools: list[str], flags: list[str], topic: str) -> list[int]:
@@ -310,12 +314,12 @@ def test_dag_run_keeps_passwords_out_of_the_task_log(tmp_path):
 def test_dag_run_reaches_a_secured_kafka_through_a_connection(rtds, randomuser_api, kafka_tools,
                                                             secure_kafka):
     flags, topic = secure_kafka
-    password = (SECURE / "secrets" / "kafka-rtds").read_text().strip()
+    password = (SECURE / "secrets" / "kafka-rtds_producer").read_text().strip()
     connection = {
         "conn_type": "generic",
         "host": "127.0.0.1",
         "port": int(SECURE_KAFKA.rsplit(":", 1)[1]),
-        "login": "rtds",
+        "login": "rtds_producer",
         "password": password,
         "extra": {
             "security_protocol": "SASL_SSL",

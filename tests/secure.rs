@@ -1,8 +1,12 @@
 //! rtds against the secure local stack (`scripts/stack up --secure`): Kafka
-//! over SASL_SSL (SCRAM and PLAIN) and SSL with a client certificate,
-//! Cassandra over TLS with password logins and least-privilege roles. Wrong
-//! passwords, untrusted certificates and TLS on one side only each fail at
-//! once with their cause; no password ever shows in any output.
+//! over SASL_SSL (SCRAM and PLAIN) and SSL with a client certificate, with
+//! ACLs that let the processor login `rtds` read its topic and write its DLQ
+//! and the producer login `rtds_producer` write the topic, and nobody
+//! anything else; Cassandra over TLS with client certificates, password
+//! logins and least-privilege roles. Wrong passwords, untrusted or missing
+//! certificates, TLS on one side only and a refusal by the ACLs each fail
+//! at once with their cause; no password ever shows in any output. Each
+//! test's topic, DLQ and group get their ACLs from `scripts/stack grant`.
 
 mod common;
 
@@ -57,6 +61,32 @@ fn run(role: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     as_role(role, args, env).output().expect("rtds runs")
 }
 
+/// Runs `rtds ARGS` as `role`, which must fail within the configured
+/// timeouts (no hang, no retry loop) naming every one of `words`.
+fn refused(role: &str, args: &[&str], env: &[(&str, &str)], words: &[&str]) {
+    let started = Instant::now();
+    let output = run(role, args, env);
+    let took = started.elapsed();
+    let error = assert_fails_naming(&output, words);
+    assert!(
+        took < Duration::from_secs(10),
+        "rtds {args:?} as {role} took {took:?}: {error}"
+    );
+    println!("rtds {args:?} as {role}: failed in {took:.1?}");
+}
+
+/// Kafka's mutual-TLS listener, without a SASL login: a client certificate
+/// (see [`Certificate::env`]) is the login there.
+fn ssl_listener() -> Env<'static> {
+    vec![
+        ("RTDS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9194"),
+        ("RTDS_KAFKA_SECURITY_PROTOCOL", "SSL"),
+        ("RTDS_KAFKA_SASL_MECHANISM", ""),
+        ("RTDS_KAFKA_SASL_USERNAME", ""),
+        ("RTDS_KAFKA_SASL_PASSWORD_FILE", ""),
+    ]
+}
+
 fn succeeds(role: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let output = run(role, args, env);
     assert!(
@@ -82,6 +112,36 @@ fn scratch(name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// A client certificate the stack made (`tls/NAME.crt`, `tls/NAME.key`).
+struct Certificate {
+    cert: String,
+    key: String,
+}
+
+impl Certificate {
+    /// The settings that present it to Kafka.
+    fn env(&self) -> Env<'_> {
+        vec![
+            ("RTDS_KAFKA_SSL_CERTIFICATE_LOCATION", &self.cert),
+            ("RTDS_KAFKA_SSL_KEY_LOCATION", &self.key),
+        ]
+    }
+}
+
+fn certificate(name: &str) -> Certificate {
+    let tls = secure_dir().join("tls");
+    let path = |ext: &str| {
+        tls.join(format!("{name}.{ext}"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    Certificate {
+        cert: path("crt"),
+        key: path("key"),
+    }
+}
+
 /// A self-signed CA certificate that signed neither server's certificate.
 fn stranger_ca() -> PathBuf {
     let (key, cert) = (scratch("ca-key", ""), scratch("ca-crt", ""));
@@ -97,6 +157,22 @@ fn stranger_ca() -> PathBuf {
     cert
 }
 
+/// A topic and group of this test's own, `prefix` in their names, with the
+/// ACLs the logins need (`scripts/stack grant`, which makes the topic and
+/// its DLQ too: neither login may create topics).
+fn granted(prefix: &str) -> (String, String) {
+    let topic = unique(prefix);
+    let group = format!("{topic}-group");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/stack");
+    let granted = Command::new(script)
+        .args(["grant", "--secure", &topic, &group])
+        .env("RTDS_STACK_DIR", common::stack_dir())
+        .output()
+        .expect("scripts/stack runs");
+    assert!(granted.status.success(), "grant: {}", text(&granted));
+    (topic, group)
+}
+
 /// The user-facing flags of one test's own topic, group and table (in the
 /// keyspace the roles are granted on).
 fn flags<'a>(topic: &'a str, table: &'a str, group: &'a str) -> Vec<&'a str> {
@@ -106,8 +182,7 @@ fn flags<'a>(topic: &'a str, table: &'a str, group: &'a str) -> Vec<&'a str> {
 #[test]
 fn records_flow_over_tls_with_least_privilege_roles() {
     require_secure_stack();
-    let (topic, table) = (unique("secure"), unique("secure"));
-    let group = format!("{topic}-group");
+    let ((topic, group), table) = (granted("secure"), unique("secure"));
     let pipeline = flags(&topic, &table, &group);
     let process: Vec<&str> = [&["process", "--until-idle", "3s", "--json"][..], &pipeline].concat();
 
@@ -123,7 +198,7 @@ fn records_flow_over_tls_with_least_privilege_roles() {
     );
 
     let produced = succeeds(
-        "writer",
+        "producer",
         &[
             "produce", "--source", "builtin", "--count", "500", "--topic", &topic, "--json",
         ],
@@ -190,47 +265,33 @@ fn records_flow_over_tls_with_least_privilege_roles() {
 #[test]
 fn kafka_takes_plain_logins_and_client_certificates() {
     require_secure_stack();
-    let (topic, table) = (unique("mtls"), unique("mtls"));
-    let group = format!("{topic}-group");
+    let ((topic, group), table) = (granted("mtls"), unique("mtls"));
     succeeds("admin", &["schema", "--table", &table], &[]);
     let produce = [
         "produce", "--source", "builtin", "--count", "100", "--topic", &topic, "--json",
     ];
 
     let plain = succeeds(
-        "writer",
+        "producer",
         &produce,
         &[("RTDS_KAFKA_SASL_MECHANISM", "PLAIN")],
     );
     assert_eq!(json_summary(&plain)["acked"], 100, "{}", text(&plain));
 
-    // Mutual TLS on the SSL listener: a certificate instead of a login.
-    let tls = secure_dir().join("tls");
-    let (cert, key) = (tls.join("client.crt"), tls.join("client.key"));
-    let mut mutual = vec![
-        ("RTDS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9194"),
-        ("RTDS_KAFKA_SECURITY_PROTOCOL", "SSL"),
-        ("RTDS_KAFKA_SASL_MECHANISM", ""),
-        ("RTDS_KAFKA_SASL_USERNAME", ""),
-        ("RTDS_KAFKA_SASL_PASSWORD_FILE", ""),
-    ];
-    let started = Instant::now();
-    let anonymous = run("writer", &produce, &mutual);
-    assert_fails_naming(
-        &anonymous,
-        &["127.0.0.1:9194", "kafka.ssl_certificate_location"],
+    // Mutual TLS on the SSL listener: a certificate instead of a login, its
+    // CN the principal (CN=rtds_producer is User:rtds_producer).
+    let mutual = ssl_listener();
+    let words = ["127.0.0.1:9194", "kafka.ssl_certificate_location"];
+    refused("producer", &produce, &mutual, &words);
+    let (producer, processor) = (
+        certificate("kafka-rtds_producer"),
+        certificate("kafka-rtds"),
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{}",
-        text(&anonymous)
+    let certified = succeeds(
+        "producer",
+        &produce,
+        &[mutual.clone(), producer.env()].concat(),
     );
-    mutual.push((
-        "RTDS_KAFKA_SSL_CERTIFICATE_LOCATION",
-        cert.to_str().unwrap(),
-    ));
-    mutual.push(("RTDS_KAFKA_SSL_KEY_LOCATION", key.to_str().unwrap()));
-    let certified = succeeds("writer", &produce, &mutual);
     assert_eq!(
         json_summary(&certified)["acked"],
         100,
@@ -243,7 +304,7 @@ fn kafka_takes_plain_logins_and_client_certificates() {
         &flags(&topic, &table, &group),
     ]
     .concat();
-    let processed = succeeds("writer", &process, &mutual);
+    let processed = succeeds("writer", &process, &[mutual, processor.env()].concat());
     assert_eq!(
         json_summary(&processed)["written"],
         200,
@@ -269,6 +330,10 @@ fn wrong_secrets_and_certificates_fail_at_once_naming_the_cause() {
         "rtds_test_never",
     ];
     let users = ["users", "--count"];
+    let no_client_certificate = [
+        ("RTDS_CASSANDRA_TLS_CERT_FILE", ""),
+        ("RTDS_CASSANDRA_TLS_KEY_FILE", ""),
+    ];
     let no_sasl = [
         ("RTDS_KAFKA_SASL_MECHANISM", ""),
         ("RTDS_KAFKA_SASL_USERNAME", ""),
@@ -318,21 +383,27 @@ fn wrong_secrets_and_certificates_fail_at_once_naming_the_cause() {
         (
             "plaintext Cassandra client on the TLS port",
             &users,
-            vec![("RTDS_CASSANDRA_TLS_CA_FILE", "")],
+            [
+                &[("RTDS_CASSANDRA_TLS_CA_FILE", "")][..],
+                &no_client_certificate,
+            ]
+            .concat(),
             &["127.0.0.1:9142", "wants TLS", "cassandra.tls_ca_file"],
+        ),
+        (
+            "Cassandra client without a client certificate",
+            &users,
+            no_client_certificate.to_vec(),
+            &[
+                "127.0.0.1:9142",
+                "wants a client certificate",
+                "cassandra.tls_cert_file",
+            ],
         ),
     ];
     for (case, args, env, words) in cases {
-        let started = Instant::now();
-        let output = run("reader", args, &env);
-        let took = started.elapsed();
-        let error = assert_fails_naming(&output, words);
-        // Within the configured timeout: no hang, no retry loop.
-        assert!(
-            took < Duration::from_secs(10),
-            "{case}: took {took:?}: {error}"
-        );
-        println!("{case}: failed in {took:.1?}");
+        println!("{case}:");
+        refused("reader", args, &env, words);
     }
 }
 
@@ -359,9 +430,9 @@ struct Names {
 
 impl Names {
     fn new() -> Names {
-        let (topic, table) = (unique("secrets"), unique("secrets"));
+        let ((topic, group), table) = (granted("secrets"), unique("secrets"));
         Names {
-            group: format!("{topic}-group"),
+            group,
             // Wrong ones too: an error must not repeat what it was given.
             wrong_kafka: unique("kafka-pw"),
             wrong_cassandra: unique("cql-pw"),
@@ -405,7 +476,7 @@ fn secret_commands(n: &Names) -> Vec<(&'static str, Vec<&str>, Env<'_>, Does<'_>
             vec![],
             Does::Prints(&n.created),
         ),
-        ("writer", produce("50"), vec![], Does::Prints(&n.produced)),
+        ("producer", produce("50"), vec![], Does::Prints(&n.produced)),
         (
             "writer",
             [&["process", "--until-idle", "2s"][..], &pipeline].concat(),
@@ -464,6 +535,7 @@ fn no_secret_shows_in_any_output() {
     require_secure_stack();
     let secrets: Vec<String> = [
         "kafka-rtds",
+        "kafka-rtds_producer",
         "cassandra-writer",
         "cassandra-reader",
         "cassandra-admin",
@@ -491,4 +563,87 @@ fn no_secret_shows_in_any_output() {
             if succeeds { "succeed" } else { "fail" }
         );
     }
+}
+
+/// `rtds produce` of 20 records into `topic`.
+fn produce_to(topic: &str) -> [&str; 8] {
+    [
+        "produce", "--source", "builtin", "--count", "20", "--topic", topic, "--json",
+    ]
+}
+
+/// The ACLs: the producer login writes its topic and nothing else, the
+/// processor login reads it and writes the DLQ and nothing else, any other
+/// principal nothing at all. Each refusal stops the command at once, naming
+/// the login, the operation and the resource, and the grant that allows it.
+#[test]
+fn kafka_acls_let_each_login_do_its_part_only() {
+    require_secure_stack();
+    let ((topic, group), table) = (granted("acl"), unique("acl"));
+    let (other, dlq) = (unique("acl_other"), format!("{topic}.dlq"));
+    succeeds("admin", &["schema", "--table", &table], &[]);
+
+    // The producer writes its topic, and no other.
+    let produced = succeeds("producer", &produce_to(&topic), &[]);
+    assert_eq!(json_summary(&produced)["acked"], 20, "{}", text(&produced));
+    let grant = format!(
+        "--allow-principal User:rtds_producer --operation Write --operation Describe --topic {other}"
+    );
+    let words = ["User:rtds_producer", "TOPIC_AUTHORIZATION_FAILED", &grant];
+    refused("producer", &produce_to(&other), &[], &words);
+
+    // The processor's login may not write the topic: refused at delivery.
+    let grant = format!(
+        "--allow-principal User:rtds --operation Write --operation Describe --topic {topic}"
+    );
+    let words = [
+        "User:rtds write topic",
+        "TOPIC_AUTHORIZATION_FAILED",
+        &grant,
+    ];
+    refused("writer", &produce_to(&topic), &[], &words);
+
+    // The producer's login may not write the DLQ, nor consume the topic in
+    // the processor's group (even with its DLQ out of the way).
+    let password = secure_dir().join("secrets/kafka-rtds_producer");
+    let as_producer = [
+        ("RTDS_KAFKA_SASL_USERNAME", "rtds_producer"),
+        ("RTDS_KAFKA_SASL_PASSWORD_FILE", password.to_str().unwrap()),
+    ];
+    let process = [
+        &["process", "--until-idle", "3s", "--json"][..],
+        &flags(&topic, &table, &group),
+    ]
+    .concat();
+    let grant = format!("--topic {dlq}");
+    refused(
+        "writer",
+        &process,
+        &as_producer,
+        &["User:rtds_producer", "--operation Write", &grant],
+    );
+    let no_dlq = [
+        &as_producer[..],
+        &[("RTDS_KAFKA_DLQ_TOPIC", topic.as_str())],
+    ]
+    .concat();
+    let grant = format!("--operation Read --group {group}");
+    let words = ["User:rtds_producer", "GROUP_AUTHORIZATION_FAILED", &grant];
+    refused("writer", &process, &no_dlq, &words);
+
+    // Any other principal: the Cassandra client certificate on Kafka's
+    // mutual-TLS listener.
+    let stranger = certificate("client");
+    let stranger = [ssl_listener(), stranger.env()].concat();
+    let words = ["CN=rtds-cassandra-client", "TOPIC_AUTHORIZATION_FAILED"];
+    refused("producer", &produce_to(&topic), &stranger, &words);
+
+    // The processor does its part: the producer's records, written.
+    let processed = succeeds("writer", &process, &[]);
+    assert_eq!(
+        json_summary(&processed)["written"],
+        20,
+        "{}",
+        text(&processed)
+    );
 }

@@ -201,6 +201,21 @@ const REFUSED_SETTINGS: &[(From, &str, &str)] = &[
         "cassandra.table",
         "reserved word",
     ),
+    (
+        From::Env("RTDS_CASSANDRA_TLS_CERT_FILE", "/nonexistent/client.crt"),
+        "cassandra.tls_cert_file",
+        "cannot read /nonexistent/client.crt",
+    ),
+    (
+        From::File("[cassandra]\ntls_cert_file = \"Cargo.toml\"\n"),
+        "cassandra.tls_cert_file",
+        "go together",
+    ),
+    (
+        From::File("[cassandra]\ntls_cert_file = \"Cargo.toml\"\ntls_key_file = \"Cargo.toml\"\n"),
+        "cassandra.tls_cert_file",
+        "cassandra.tls_ca_file is empty",
+    ),
 ];
 
 #[test]

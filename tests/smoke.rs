@@ -15,9 +15,10 @@ async fn kafka_topic_produce_and_consume() {
     require_stack();
     let topic = unique("smoke");
     let settings = settings(&topic, "unused");
-    let partitions = rtds::kafka::ensure_topic(&settings.kafka, &topic)
-        .await
-        .unwrap();
+    let partitions =
+        rtds::kafka::ensure_topic(&settings.kafka, rtds::kafka::Need::Write { topic: &topic })
+            .await
+            .unwrap();
     assert_eq!(partitions, settings.kafka.partitions as usize);
 
     let producer: FutureProducer = ClientConfig::new()

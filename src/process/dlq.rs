@@ -67,6 +67,13 @@ impl DeadLetters {
         &self.topic
     }
 
+    /// The job's end when the broker's ACLs refused the send: this login
+    /// may not write the DLQ (see [`kafka::refused_by_acls`]).
+    pub fn refused(&self, error: &KafkaError) -> Option<anyhow::Error> {
+        let need = kafka::Need::Write { topic: &self.topic };
+        kafka::refused_by_acls(&self.settings, error.rdkafka_error_code()?, need)
+    }
+
     /// Sends `record` to the DLQ and waits for Kafka's acknowledgement,
     /// its payload cut when it would not fit. Should the key and the
     /// record's own headers leave no room even so, the last resort keeps
