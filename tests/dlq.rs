@@ -13,16 +13,6 @@ use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 
-/// A valid user record, padded to about `bytes`.
-fn big_user(bytes: usize) -> Vec<u8> {
-    let id = uuid::Uuid::new_v4();
-    let padding = "x".repeat(bytes);
-    format!(
-        r#"{{"id":"{id}","first_name":"Big","last_name":"Record","gender":"female","address":"{padding}","post_code":"1","email":"big@example.com","username":"big","dob":"1990-01-01T00:00:00.000Z","registered_date":"2015-01-01T00:00:00.000Z","phone":"1","picture":"https://randomuser.me/api/portraits/med/women/1.jpg"}}"#
-    )
-    .into_bytes()
-}
-
 /// `rtds process --until-idle 3s` with a record limit of `max_bytes`.
 fn process_with_limit(topic: &str, keyspace: &str, max_bytes: &str) -> Value {
     let output = process_command(topic, keyspace, &["--until-idle", "3s", "--json"])
@@ -39,7 +29,7 @@ fn listed_by_kind_then_replayed_once_fixed() {
     let (topic, keyspace) = (unique("dlq_replay"), unique("dlq_replay"));
     produce_builtin(&topic, 990);
     // 1 %: three kinds of bad records.
-    let mut bad: Vec<Vec<u8>> = (0..4).map(|_| big_user(4000)).collect();
+    let mut bad: Vec<Vec<u8>> = (0..4).map(|_| padded_user(4000).1).collect();
     bad.extend((0..3).map(|i| format!("{{not json {i}").into_bytes()));
     bad.extend((0..3).map(|i| format!("[{i}]").into_bytes()));
     send_raw(&topic, &bad);

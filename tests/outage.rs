@@ -10,22 +10,9 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use common::*;
-
-static STACK: Mutex<()> = Mutex::new(());
-
-/// This file's tests one at a time, and the stack up before each.
-fn exclusive() -> MutexGuard<'static, ()> {
-    let guard = STACK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    stack_up();
-    require_stack();
-    guard
-}
 
 /// `rtds process --json` with /metrics on `port`, its output piped, plus
 /// `extra` flags.

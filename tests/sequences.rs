@@ -10,22 +10,9 @@
 mod common;
 
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-static STACK: Mutex<()> = Mutex::new(());
-
-/// This file's tests one at a time, and the stack up before each.
-fn exclusive() -> MutexGuard<'static, ()> {
-    let guard = STACK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    stack_up();
-    require_stack();
-    guard
-}
 
 /// `rtds process` in the topic's group with /metrics on `port` and a
 /// 2 s request timeout, followed.

@@ -553,6 +553,19 @@ pub fn stack_up() {
     );
 }
 
+/// For tests that stop, freeze or kill the stack's own processes: one such
+/// test at a time within a test file (cargo runs the files one after
+/// another, so no other file sees the fault), and the stack up before each.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static STACK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = STACK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    stack_up();
+    require_stack();
+    guard
+}
+
 /// A service of the stack killed with SIGKILL, as a crash would; brought
 /// back by [`Killed::restart`], or when dropped (also when the test fails),
 /// so the tests after it find the stack up.
