@@ -485,7 +485,7 @@ fn secret_commands(n: &Names) -> Vec<(&'static str, Vec<&str>, Env<'_>, Does<'_>
         ),
         (
             "reader",
-            vec!["users", "--table", &n.table],
+            vec!["users", "--table", &n.table, "--limit", "50"],
             vec![],
             Does::Prints("(50 users)"),
         ),
