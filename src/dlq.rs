@@ -26,8 +26,8 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use serde::Serialize;
 
-use crate::config::Settings;
 use crate::config::KafkaSettings;
+use crate::config::Settings;
 use crate::kafka::{self, Need, Role};
 use crate::progress::{self, Progress};
 use crate::status::kafka::{DeadLetter, Observer, Topic};
@@ -555,7 +555,8 @@ fn refused(kafka: &KafkaSettings, error: &KafkaError) -> anyhow::Error {
         .rdkafka_error_code()
         .and_then(|code| kafka::refused_by_acls(kafka, code, need))
     {
-        return refused.context("the records since the replay's last commit were not marked replayed");
+        return refused
+            .context("the records since the replay's last commit were not marked replayed");
     }
     anyhow::anyhow!(
         "Kafka did not take a replayed record into {topic}: {error}; the records since the \

@@ -194,36 +194,33 @@ pub fn kafka(error: &KafkaError) -> Class {
 /// Kafka's RECORD_LIST_TOO_LARGE.
 fn permanent_kafka_code(code: RDKafkaErrorCode) -> bool {
     use RDKafkaErrorCode::*;
-    matches!(
-        code,
-        TopicAuthorizationFailed
-            | GroupAuthorizationFailed
-            | ClusterAuthorizationFailed
-            | TransactionalIdAuthorizationFailed
-            | SaslAuthenticationFailed
-            | Authentication
-            | MessageSizeTooLarge
-            | InvalidMessageSize
-            | InvalidRecord
-            | MessageBatchTooLarge
-            | InvalidMessage
-            | InvalidTimestamp
-            | InvalidRequiredAcks
-            | InvalidConfig
-            | InvalidRequest
-            | UnsupportedCompressionType
-            | UnsupportedForMessageFormat
-            | UnsupportedSASLMechanism
-            | PolicyViolation
-            | UnknownTopic
-            | InvalidTopic
-            | InvalidArgument
-            | Fatal
-            | InvalidProducerEpoch
-            | Fenced
-            | UnsupportedVersion
-            | UnsupportedFeature
-    )
+    crate::kafka::is_refused_by_acls(code)
+        || matches!(
+            code,
+            SaslAuthenticationFailed
+                | Authentication
+                | MessageSizeTooLarge
+                | InvalidMessageSize
+                | InvalidRecord
+                | MessageBatchTooLarge
+                | InvalidMessage
+                | InvalidTimestamp
+                | InvalidRequiredAcks
+                | InvalidConfig
+                | InvalidRequest
+                | UnsupportedCompressionType
+                | UnsupportedForMessageFormat
+                | UnsupportedSASLMechanism
+                | PolicyViolation
+                | UnknownTopic
+                | InvalidTopic
+                | InvalidArgument
+                | Fatal
+                | InvalidProducerEpoch
+                | Fenced
+                | UnsupportedVersion
+                | UnsupportedFeature
+        )
 }
 
 /// True for the idempotent producer's fatal state: the producer must be

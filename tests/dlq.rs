@@ -79,18 +79,11 @@ fn a_record_replayed_too_often_is_refused() {
     let listed = dlq_json(&topic, &["list"], &[]);
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().any(|l| l["replays"] == 1), "{listed:?}");
-    let output = rtds_command(&["dlq", "replay", "--topic", &topic, "--json"])
-        .env("RTDS_DLQ_MAX_REPLAYS", "1")
-        .env("RTDS_KAFKA_GROUP_ID", format!("{topic}-group"))
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
-    let done = json_summary(&output);
+    let (done, stderr) = dlq_replay(&topic, &limit);
     assert_eq!(
         (done["replayed"].as_u64(), done["over_limit"].as_u64()),
         (Some(0), Some(1))
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("replayed 1 times already"), "{stderr}");
 }
 

@@ -205,18 +205,12 @@ fn a_truncated_dead_letter_is_refused_and_counted() {
     let listed = dlq_json(&topic, &["list"], &[]);
     assert_eq!(listed[0]["truncated"], true, "{listed:?}");
 
-    let output = rtds_command(&["dlq", "replay", "--topic", &topic, "--json"])
-        .env("RTDS_KAFKA_GROUP_ID", format!("{topic}-group"))
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
-    let done = json_summary(&output);
+    let (done, logged) = dlq_replay(&topic, &[]);
     assert_eq!(
         (&done["matched"], &done["truncated"], &done["replayed"]),
         (&1.into(), &1.into(), &0.into()),
         "{done}"
     );
-    let logged = String::from_utf8_lossy(&output.stderr);
     assert!(
         logged.contains("only its first bytes were kept"),
         "{logged}"

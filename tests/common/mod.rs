@@ -167,6 +167,19 @@ pub fn dlq_json(topic: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<serde_j
         .collect()
 }
 
+/// `rtds dlq replay --json` for `topic` and its processors' group, with
+/// `env`, which must succeed: its summary and what it logged.
+pub fn dlq_replay(topic: &str, env: &[(&str, &str)]) -> (serde_json::Value, String) {
+    let output = rtds_command(&["dlq", "replay", "--topic", topic, "--json"])
+        .envs(env.iter().copied())
+        .env("RTDS_KAFKA_GROUP_ID", format!("{topic}-group"))
+        .output()
+        .expect("the rtds binary runs");
+    assert!(output.status.success(), "{}", text(&output));
+    let logged = String::from_utf8_lossy(&output.stderr).into_owned();
+    (json_summary(&output), logged)
+}
+
 /// About 2 MB of JSON that compresses to a few kB: the broker takes it,
 /// since its size limit applies to the compressed batch.
 pub fn compressible_record() -> Vec<u8> {
