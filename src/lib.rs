@@ -3,21 +3,25 @@
 //!
 //! # Layout
 //!
-//! The pipeline, in the order a record travels (`docs/ARCHITECTURE.md`
-//! follows one record through it):
+//! Every module, in the order a record travels (`docs/ARCHITECTURE.md`
+//! follows one record through it; `tests/layout.rs` fails when a module is
+//! missing here):
 //!
 //! - [`source`]: pages of users from the Random User API ([`source::http`])
-//!   or the built-in generator ([`source::builtin`]), in the API's reply
-//!   shape ([`source::api`]).
+//!   or the built-in generator ([`source::builtin`], its word lists in
+//!   `source::builtin::tables`), in the API's reply shape ([`source::api`]).
 //! - [`user`]: the record, twelve strings made from one API result, and its
 //!   validation when it is read back.
 //! - [`produce`]: records into the Kafka topic, each acknowledged or reported.
 //! - [`kafka`]: the client settings and topic administration both sides share.
 //! - [`process`]: the stream job out of Kafka: the consumer and its group
-//!   (`process::consumer`), the offsets safe to commit (`process::offsets`),
-//!   the dead-letter topic (`process::dlq`).
+//!   (`process::consumer`), the offsets safe to commit
+//!   (`process::offsets`), the write slots (`process::limiter`), rows
+//!   gathered into batches (`process::batcher`), the dead-letter producer
+//!   (`process::dlq`).
 //! - [`retry`]: the one retry helper, backoff and which errors are worth a retry.
-//! - [`cassandra`]: the session, schema, prepared upsert and the queries.
+//! - [`cassandra`]: the session, schema, prepared upsert and the queries;
+//!   which rows may share a batch (`cassandra::batches`).
 //!
 //! Delivery: an offset is committed only once every record before it in its
 //! partition is written or dead-lettered, and writes are upserts by id, so
@@ -31,10 +35,14 @@
 //! [`server`], the local stand-in of the Random User API for tests and
 //! benchmarks.
 //!
-//! Looking at it: [`status`] checks every hop and says where records stop;
-//! [`dashboard`] serves that report live with the flow's numbers and the
-//! stored data, reading the jobs' `/metrics` through [`scrape`]; [`dlq`]
-//! lists the dead letters and replays them.
+//! Looking at it: [`status`] checks every hop and says where records stop
+//! (what Kafka tells in [`status::kafka`], what Cassandra tells in
+//! [`status::cassandra`]); [`dashboard`] serves that report live
+//! (`dashboard::watch`) with the flow's numbers and the stored data
+//! (`dashboard::data`), behind its Host check (`dashboard::hosts`) on a
+//! server of its own (`dashboard::serve`), reading the jobs' `/metrics`
+//! through [`scrape`]; [`dlq`] lists the dead letters and replays them, and
+//! [`dlq::wire`] owns the headers rtds writes on them.
 
 pub mod cassandra;
 pub mod config;

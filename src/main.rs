@@ -459,133 +459,138 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Loaded { settings, .. } = Settings::load(cli.config.as_deref(), &cli.command.overrides())?;
     match cli.command {
-        Command::Config(_) => {
-            print!("{}", settings.to_masked_toml());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::RandomuserServer(args) => {
-            server::run(args).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Process(args) => {
-            let metrics = Metrics::new();
-            let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
-            let options = process::Options {
-                idle: args.until_idle,
-                ready: None,
-            };
-            let summary = process::run(&settings, options, metrics, shutdown::on_signal()).await?;
-            print_summary(&summary, args.json)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Users(args) => {
-            let store = rtds::cassandra::Store::open_existing(&settings.cassandra).await?;
-            if args.count {
-                println!("{}", store.count().await?);
-            } else {
-                let users = store.users(args.limit).await?;
-                if args.json {
-                    for user in &users {
-                        println!("{}", serde_json::to_string(user)?);
-                    }
-                } else {
-                    print!("{}", rtds::table::render(&users));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Schema(_) => {
-            let (table, ran) = rtds::cassandra::create_schema(&settings.cassandra).await?;
-            if ran.is_empty() {
-                println!("{table} is ready: nothing to create");
-            }
-            for statement in ran {
-                println!("{statement}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Status(args) => {
-            let look = rtds::status::look(&settings, rtds::status::SAMPLE_ROWS).await;
-            let report = rtds::status::Report::of(&look, &settings);
-            if args.json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                print!("{}", report.render());
-            }
-            Ok(if report.healthy {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
-        Command::Dlq(DlqCommand::List(args)) => {
-            let letters = tokio::task::spawn_blocking({
-                let (settings, filter) = (settings.clone(), args.dlq.filter());
-                move || rtds::dlq::list(&settings, &filter, args.limit)
-            })
-            .await??;
-            if args.dlq.json {
-                for letter in &letters {
-                    println!("{}", serde_json::to_string(letter)?);
-                }
-            } else {
-                print!("{}", rtds::dlq::render(&letters));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Config(_) => print!("{}", settings.to_masked_toml()),
+        Command::RandomuserServer(args) => server::run(args).await?,
+        Command::Process(args) => process_command(&settings, args).await?,
+        Command::Users(args) => users_command(&settings, args).await?,
+        Command::Schema(_) => schema_command(&settings).await?,
+        Command::Status(args) => return status_command(&settings, args).await,
+        Command::Dlq(DlqCommand::List(args)) => dlq_list_command(&settings, args).await?,
         Command::Dlq(DlqCommand::Replay(args)) => {
             let filter = args.dlq.filter();
             let done =
                 rtds::dlq::replay(&settings, &filter, args.dry_run, args.from_beginning).await?;
             print_summary(&done, args.dlq.json)?;
-            Ok(ExitCode::SUCCESS)
         }
         Command::Dashboard(_) => {
             let server = rtds::dashboard::start(&settings, None, shutdown::on_signal()).await?;
             server.await?;
-            Ok(ExitCode::SUCCESS)
         }
-        Command::Produce(args) => {
-            let metrics = Metrics::new();
-            let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
-            let summary = if args.delete.is_empty() {
-                let limit = args.produce.limit(&settings);
-                produce::run(&settings, limit, metrics, shutdown::on_signal()).await?
-            } else {
-                produce::tombstones(&settings, &args.delete, metrics).await?
-            };
-            print_summary(&summary, args.produce.json)?;
-            if summary.delivered_all() {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!(
-                    "error: {} records were not acknowledged by Kafka at {}",
-                    summary.failed, settings.kafka.bootstrap_servers
-                );
-                Ok(ExitCode::FAILURE)
-            }
-        }
-        Command::Run(args) => {
-            let metrics = Metrics::new();
-            let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
-            let limit = args.produce.limit(&settings);
-            let shutdown = shutdown::on_signal();
-            let dashboard = match args.dashboard {
-                Some(_) => Some(
-                    rtds::dashboard::start(&settings, Some(metrics.clone()), shutdown.clone())
-                        .await?,
-                ),
-                None => None,
-            };
-            let summary = rtds::run::run(&settings, limit, args.now, metrics, shutdown).await;
-            if let Some(dashboard) = dashboard {
-                dashboard.abort();
-            }
-            let summary = summary?;
-            print_summary(&summary, args.produce.json)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Produce(args) => return produce_command(&settings, args).await,
+        Command::Run(args) => run_command(&settings, args).await?,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn process_command(settings: &Settings, args: ProcessArgs) -> anyhow::Result<()> {
+    let metrics = Metrics::new();
+    let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
+    let options = process::Options {
+        idle: args.until_idle,
+        ready: None,
+    };
+    let summary = process::run(settings, options, metrics, shutdown::on_signal()).await?;
+    print_summary(&summary, args.json)
+}
+
+async fn users_command(settings: &Settings, args: UsersArgs) -> anyhow::Result<()> {
+    let store = rtds::cassandra::Store::open_existing(&settings.cassandra).await?;
+    if args.count {
+        println!("{}", store.count().await?);
+        return Ok(());
+    }
+    let users = store.users(args.limit).await?;
+    if args.json {
+        for user in &users {
+            println!("{}", serde_json::to_string(user)?);
+        }
+    } else {
+        print!("{}", rtds::table::render(&users));
+    }
+    Ok(())
+}
+
+async fn schema_command(settings: &Settings) -> anyhow::Result<()> {
+    let (table, ran) = rtds::cassandra::create_schema(&settings.cassandra).await?;
+    if ran.is_empty() {
+        println!("{table} is ready: nothing to create");
+    }
+    for statement in ran {
+        println!("{statement}");
+    }
+    Ok(())
+}
+
+/// `rtds status`: exit status 1 when a hop is broken.
+async fn status_command(settings: &Settings, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let look = rtds::status::look(settings, rtds::status::SAMPLE_ROWS).await;
+    let report = rtds::status::Report::of(&look, settings);
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(if report.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn dlq_list_command(settings: &Settings, args: DlqListArgs) -> anyhow::Result<()> {
+    let letters = tokio::task::spawn_blocking({
+        let (settings, filter) = (settings.clone(), args.dlq.filter());
+        move || rtds::dlq::list(&settings, &filter, args.limit)
+    })
+    .await??;
+    if args.dlq.json {
+        for letter in &letters {
+            println!("{}", serde_json::to_string(letter)?);
+        }
+    } else {
+        print!("{}", rtds::dlq::render(&letters));
+    }
+    Ok(())
+}
+
+/// `rtds produce`: exit status 1 when Kafka did not acknowledge every record.
+async fn produce_command(settings: &Settings, args: ProduceCommand) -> anyhow::Result<ExitCode> {
+    let metrics = Metrics::new();
+    let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
+    let summary = if args.delete.is_empty() {
+        let limit = args.produce.limit(settings);
+        produce::run(settings, limit, metrics, shutdown::on_signal()).await?
+    } else {
+        produce::tombstones(settings, &args.delete, metrics).await?
+    };
+    print_summary(&summary, args.produce.json)?;
+    if summary.delivered_all() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "error: {} records were not acknowledged by Kafka at {}",
+        summary.failed, settings.kafka.bootstrap_servers
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+/// `rtds run`: the dashboard, when asked for, lives as long as the run.
+async fn run_command(settings: &Settings, args: RunArgs) -> anyhow::Result<()> {
+    let metrics = Metrics::new();
+    let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
+    let limit = args.produce.limit(settings);
+    let shutdown = shutdown::on_signal();
+    let dashboard = match args.dashboard {
+        Some(_) => {
+            Some(rtds::dashboard::start(settings, Some(metrics.clone()), shutdown.clone()).await?)
+        }
+        None => None,
+    };
+    let summary = rtds::run::run(settings, limit, args.now, metrics, shutdown).await;
+    if let Some(dashboard) = dashboard {
+        dashboard.abort();
+    }
+    print_summary(&summary?, args.produce.json)
 }
 
 /// The last line of a job: for people, or JSON for scripts.

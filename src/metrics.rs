@@ -141,117 +141,130 @@ impl Metrics {
             write_seconds: latency_buckets(),
             source_request_seconds: latency_buckets(),
         };
-        let m = &metrics;
-        registry.register(
-            "users_fetched",
-            "Users received from the source",
-            m.fetched.clone(),
-        );
-        registry.register(
-            "users_skipped",
-            "API results skipped for a missing field",
-            m.skipped.clone(),
-        );
-        registry.register(
-            "source_errors",
-            "Failed source requests by reason",
-            m.source_errors.family.clone(),
-        );
-        registry.register(
-            "records_sent",
-            "Records handed to the Kafka producer",
-            m.sent.clone(),
-        );
-        registry.register(
-            "records_acked",
-            "Records acknowledged by Kafka",
-            m.acked.clone(),
-        );
-        registry.register(
-            "records_failed",
-            "Records Kafka did not take",
-            m.failed.clone(),
-        );
-        registry.register(
-            "records_consumed",
-            "Messages read from the topic",
-            m.consumed.clone(),
-        );
-        registry.register(
-            "rows_written",
-            "Rows written to Cassandra",
-            m.written.clone(),
-        );
-        registry.register(
-            "rows_deleted",
-            "Rows deleted by tombstones",
-            m.deleted.clone(),
-        );
-        registry.register(
-            "records_dead_lettered",
-            "Messages sent to the DLQ by reason",
-            m.dead_lettered.family.clone(),
-        );
-        registry.register(
-            "write_retries",
-            "Cassandra writes retried",
-            m.write_retries.clone(),
-        );
-        registry.register(
-            "consumer_errors",
-            "Kafka consumer errors recovered from",
-            m.consumer_errors.clone(),
-        );
-        registry.register("dlq_retries", "DLQ sends retried", m.dlq_retries.clone());
-        registry.register(
-            "records_in_flight",
-            "Consumed, not yet written",
-            m.in_flight.clone(),
-        );
-        registry.register(
-            "consumption_paused",
-            "1 while every write waits on Cassandra and the partitions are paused",
-            m.consumption_paused.clone(),
-        );
-        registry.register(
-            "write_concurrency_limit",
-            "Cassandra writes allowed in flight, learned from the node's latency",
-            m.write_concurrency_limit.clone(),
-        );
-        registry.register("consumer_lag", "Messages not yet read", m.lag.clone());
-        registry.register(
-            "partition_lag",
-            "Messages not yet read, per owned partition",
-            m.partition_lag.clone(),
-        );
-        registry.register(
-            "rebalances",
-            "Partition assignments received",
-            m.rebalances.clone(),
-        );
-        registry.register(
-            "dropped_revoked",
-            "Records dropped unstarted because their partition was revoked",
-            m.dropped_revoked.clone(),
-        );
-        registry.register(
-            "end_to_end_seconds",
-            "Kafka record timestamp to Cassandra write acknowledged",
-            m.end_to_end_seconds.clone(),
-        );
-        registry.register(
-            "write_seconds",
-            "One Cassandra write, retries apart",
-            m.write_seconds.clone(),
-        );
-        registry.register(
-            "source_request_seconds",
-            "One source request, reply read and parsed",
-            m.source_request_seconds.clone(),
-        );
+        metrics.register(&mut registry);
         Metrics {
             registry: Arc::new(registry),
             ..metrics
+        }
+    }
+
+    /// Registers every metric under its name (prefixed `rtds_` in
+    /// `/metrics`) with its help text: one table per kind of metric.
+    fn register(&self, registry: &mut Registry) {
+        let counters: [(&str, &str, &Counter); 13] = [
+            (
+                "users_fetched",
+                "Users received from the source",
+                &self.fetched,
+            ),
+            (
+                "users_skipped",
+                "API results skipped for a missing field",
+                &self.skipped,
+            ),
+            (
+                "records_sent",
+                "Records handed to the Kafka producer",
+                &self.sent,
+            ),
+            (
+                "records_acked",
+                "Records acknowledged by Kafka",
+                &self.acked,
+            ),
+            ("records_failed", "Records Kafka did not take", &self.failed),
+            (
+                "records_consumed",
+                "Messages read from the topic",
+                &self.consumed,
+            ),
+            ("rows_written", "Rows written to Cassandra", &self.written),
+            ("rows_deleted", "Rows deleted by tombstones", &self.deleted),
+            (
+                "write_retries",
+                "Cassandra writes retried",
+                &self.write_retries,
+            ),
+            (
+                "consumer_errors",
+                "Kafka consumer errors recovered from",
+                &self.consumer_errors,
+            ),
+            ("dlq_retries", "DLQ sends retried", &self.dlq_retries),
+            (
+                "rebalances",
+                "Partition assignments received",
+                &self.rebalances,
+            ),
+            (
+                "dropped_revoked",
+                "Records dropped unstarted because their partition was revoked",
+                &self.dropped_revoked,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
+        let by_reason = [
+            (
+                "source_errors",
+                "Failed source requests by reason",
+                &self.source_errors,
+            ),
+            (
+                "records_dead_lettered",
+                "Messages sent to the DLQ by reason",
+                &self.dead_lettered,
+            ),
+        ];
+        for (name, help, counter) in by_reason {
+            registry.register(name, help, counter.family.clone());
+        }
+        let gauges: [(&str, &str, &Gauge); 4] = [
+            (
+                "records_in_flight",
+                "Consumed, not yet written",
+                &self.in_flight,
+            ),
+            (
+                "consumption_paused",
+                "1 while every write waits on Cassandra and the partitions are paused",
+                &self.consumption_paused,
+            ),
+            (
+                "write_concurrency_limit",
+                "Cassandra writes allowed in flight, learned from the node's latency",
+                &self.write_concurrency_limit,
+            ),
+            ("consumer_lag", "Messages not yet read", &self.lag),
+        ];
+        for (name, help, gauge) in gauges {
+            registry.register(name, help, gauge.clone());
+        }
+        registry.register(
+            "partition_lag",
+            "Messages not yet read, per owned partition",
+            self.partition_lag.clone(),
+        );
+        let histograms = [
+            (
+                "end_to_end_seconds",
+                "Kafka record timestamp to Cassandra write acknowledged",
+                &self.end_to_end_seconds,
+            ),
+            (
+                "write_seconds",
+                "One Cassandra write, retries apart",
+                &self.write_seconds,
+            ),
+            (
+                "source_request_seconds",
+                "One source request, reply read and parsed",
+                &self.source_request_seconds,
+            ),
+        ];
+        for (name, help, histogram) in histograms {
+            registry.register(name, help, histogram.clone());
         }
     }
 

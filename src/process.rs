@@ -134,91 +134,26 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Summary> {
     let topic = settings.kafka.topic.clone();
-    let store = Store::open(&settings.cassandra).await?;
-    let group = &settings.kafka.group_id;
-    kafka::ensure_topic(
-        &settings.kafka,
-        Need::Read {
-            topic: &topic,
-            group,
-        },
-    )
-    .await?;
-    let dlq = &settings.kafka.dlq_topic;
-    kafka::ensure_topic(&settings.kafka, Need::Write { topic: dlq }).await?;
-    let dead_letters = DeadLetters::new(&settings.kafka, &topic)?;
-    let consumer = consumer::subscribe(settings, &metrics)?;
-    info!(%topic, table = store.table(), group = %settings.kafka.group_id, "processing");
+    let (store, dead_letters, consumer) = connect(settings, &metrics).await?;
     if let Some(ready) = options.ready {
         let _ = ready.send(());
     }
-
-    let limits = store.batch_limits();
-    let cassandra = &settings.cassandra;
-    let limiter = Limiter::new(
-        cassandra.concurrency,
-        cassandra.adaptive_concurrency,
-        metrics.write_concurrency_limit.clone(),
-    );
-    let mut batching = None;
-    let job = Arc::new_cyclic(|job: &Weak<Job>| {
-        let batches = (limits.rows > 1).then(|| {
-            let job = job.clone();
-            let (batches, task) = Batches::start(limits, cassandra.batch_linger, move |batch| {
-                match job.upgrade() {
-                    Some(job) => drop(tokio::spawn(async move { job.write_batch(batch).await })),
-                    None => batch.into_iter().for_each(|row| row.finish(false)),
-                }
-            });
-            batching = Some(task);
-            batches
-        });
-        Job {
-            store,
-            dead_letters,
-            batches,
-            limiter,
-            metrics: metrics.clone(),
-            consumer: consumer.clone(),
-            max_record_bytes: settings.process.max_record_bytes,
-            stop: shutdown.child_token(),
-            failure: Mutex::new(None),
-            busy: BusyClock::default(),
-            writes_said: Said::default(),
-            dlq_said: Said::default(),
-            writes_held_by: Mutex::new(None),
-        }
-    });
-    if job.batches.is_some() {
-        info!(
-            rows_per_batch = limits.rows,
-            batch_bytes = limits.bytes,
-            "writes in unlogged batches of rows with the same replicas"
-        );
-    }
+    let parts = Parts {
+        store,
+        dead_letters,
+        consumer: consumer.clone(),
+        metrics: metrics.clone(),
+        stop: shutdown.child_token(),
+    };
+    let (job, batching) = Job::start(settings, parts);
     // Room for as many records as the writes in flight can hold, and as
     // many KiB: a large record takes room for its size (see `Consumed::room`).
-    let room = (cassandra.concurrency * limits.rows) as u32; // at most MAX_CONCURRENCY * MAX_BATCH_ROWS
+    let rows_per_batch = job.store.batch_limits().rows;
+    let room = (settings.cassandra.concurrency * rows_per_batch) as u32; // at most MAX_CONCURRENCY * MAX_BATCH_ROWS
     let permits = Arc::new(Semaphore::new(room as usize));
 
     let started = Instant::now();
-    let progress = Progress::start("process", None, {
-        let m = metrics.clone();
-        move || {
-            let done = m.written.get() + m.deleted.get() + m.dead_lettered.total();
-            let message = format!(
-                "consumed {} written {} deleted {} dlq {} retries {} lag {} ({:.0}/s)",
-                m.consumed.get(),
-                m.written.get(),
-                m.deleted.get(),
-                m.dead_lettered.total(),
-                m.write_retries.get(),
-                m.lag.get(),
-                progress::rate(done, started.elapsed())
-            );
-            (done, message)
-        }
-    });
+    let progress = shown(&metrics, started);
     let lag = tokio::spawn(consumer::watch_lag(
         consumer.clone(),
         topic.clone(),
@@ -263,10 +198,53 @@ pub async fn run(
         return Err(failure);
     }
     listened?;
+    Ok(summary(&job, topic, started))
+}
 
-    let elapsed = started.elapsed();
+/// The table, the DLQ and the subscribed consumer: everything `run` needs
+/// from outside, each checked (a missing topic, a refused login, a table of
+/// the wrong shape fail here, before anything is consumed).
+async fn connect(
+    settings: &Settings,
+    metrics: &Metrics,
+) -> anyhow::Result<(Store, DeadLetters, Arc<GroupConsumer>)> {
+    let topic = &settings.kafka.topic;
+    let store = Store::open(&settings.cassandra).await?;
+    let group = &settings.kafka.group_id;
+    kafka::ensure_topic(&settings.kafka, Need::Read { topic, group }).await?;
+    let dlq = &settings.kafka.dlq_topic;
+    kafka::ensure_topic(&settings.kafka, Need::Write { topic: dlq }).await?;
+    let dead_letters = DeadLetters::new(&settings.kafka, topic)?;
+    let consumer = consumer::subscribe(settings, metrics)?;
+    info!(%topic, table = store.table(), group = %settings.kafka.group_id, "processing");
+    Ok((store, dead_letters, consumer))
+}
+
+/// The job's progress: a bar on a terminal, else a log line every few
+/// seconds.
+fn shown(metrics: &Metrics, started: Instant) -> Progress {
+    let m = metrics.clone();
+    Progress::start("process", None, move || {
+        let done = m.written.get() + m.deleted.get() + m.dead_lettered.total();
+        let message = format!(
+            "consumed {} written {} deleted {} dlq {} retries {} lag {} ({:.0}/s)",
+            m.consumed.get(),
+            m.written.get(),
+            m.deleted.get(),
+            m.dead_lettered.total(),
+            m.write_retries.get(),
+            m.lag.get(),
+            progress::rate(done, started.elapsed())
+        );
+        (done, message)
+    })
+}
+
+/// What the job did, from its counters.
+fn summary(job: &Job, topic: String, started: Instant) -> Summary {
+    let metrics = &job.metrics;
     let busy = job.busy.span();
-    Ok(Summary {
+    Summary {
         topic,
         table: job.store.table().to_string(),
         consumed: metrics.consumed.get(),
@@ -274,10 +252,74 @@ pub async fn run(
         deleted: metrics.deleted.get(),
         dead_lettered: metrics.dead_lettered.total(),
         write_retries: metrics.write_retries.get(),
-        seconds: elapsed.as_secs_f64(),
+        seconds: started.elapsed().as_secs_f64(),
         busy_seconds: busy.as_secs_f64(),
         rows_per_second: progress::rate(metrics.written.get(), busy),
-    })
+    }
+}
+
+/// What a [`Job`] is made of that `run` opens first.
+struct Parts {
+    store: Store,
+    dead_letters: DeadLetters,
+    consumer: Arc<GroupConsumer>,
+    metrics: Metrics,
+    stop: CancellationToken,
+}
+
+impl Job {
+    /// The job, with its batcher when rows are batched (the batcher's task
+    /// too, to stop once drained). The batcher holds the job weakly: a
+    /// batch flushed after the job is gone finishes its rows as not done.
+    fn start(settings: &Settings, parts: Parts) -> (Arc<Job>, Option<tokio::task::JoinHandle<()>>) {
+        let cassandra = &settings.cassandra;
+        let limits = parts.store.batch_limits();
+        let limiter = Limiter::new(
+            cassandra.concurrency,
+            cassandra.adaptive_concurrency,
+            parts.metrics.write_concurrency_limit.clone(),
+        );
+        let mut batching = None;
+        let job = Arc::new_cyclic(|job: &Weak<Job>| {
+            let batches = (limits.rows > 1).then(|| {
+                let job = job.clone();
+                let (batches, task) =
+                    Batches::start(limits, cassandra.batch_linger, move |batch| {
+                        match job.upgrade() {
+                            Some(job) => {
+                                drop(tokio::spawn(async move { job.write_batch(batch).await }))
+                            }
+                            None => batch.into_iter().for_each(|row| row.finish(false)),
+                        }
+                    });
+                batching = Some(task);
+                batches
+            });
+            Job {
+                store: parts.store,
+                dead_letters: parts.dead_letters,
+                batches,
+                limiter,
+                metrics: parts.metrics,
+                consumer: parts.consumer,
+                max_record_bytes: settings.process.max_record_bytes,
+                stop: parts.stop,
+                failure: Mutex::new(None),
+                busy: BusyClock::default(),
+                writes_said: Said::default(),
+                dlq_said: Said::default(),
+                writes_held_by: Mutex::new(None),
+            }
+        });
+        if job.batches.is_some() {
+            info!(
+                rows_per_batch = limits.rows,
+                batch_bytes = limits.bytes,
+                "writes in unlogged batches of rows with the same replicas"
+            );
+        }
+        (job, batching)
+    }
 }
 
 /// The consumer loop: records start one task each, only while a write

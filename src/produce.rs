@@ -433,94 +433,161 @@ async fn fetch(
     shutdown: CancellationToken,
     pages: mpsc::Sender<Vec<Outgoing>>,
 ) -> Result<(), SourceError> {
-    let started = tokio::time::Instant::now();
-    let deadline = limit.duration.map(|d| started + d);
-    // Cancelled by the shutdown or at the deadline: ends the pages' retry
-    // waits, so a run overruns its deadline by at most one request.
-    let stop = shutdown.child_token();
-    let max_rate = Source::max_rate(&settings);
-    let page_size = source.page_size(settings.batch_size) as u64;
-    let wanted = limit.count.unwrap_or(u64::MAX);
-    let (mut delivered, mut requested_in_flight, mut requested_total) = (0u64, 0u64, 0u64);
-    let mut next_page = 1u32;
-    let mut in_flight: JoinSet<(u64, Result<Vec<Outgoing>, SourceError>)> = JoinSet::new();
-    let (mut stopping, mut empty_pages) = (false, 0);
+    let mut pager = Pager::new(source, &settings, limit, &shutdown);
     loop {
-        // Start pages while there is room, time and need.
-        while !stopping
-            && in_flight.len() < settings.concurrency
-            && delivered + requested_in_flight < wanted
+        pager.start_pages().await;
+        if pager.in_flight.is_empty() {
+            return Ok(());
+        }
+        let Some(result) = pager.next_done().await else {
+            continue;
+        };
+        let records = pager.took(result)?;
+        metrics.fetched.inc_by(records.len() as u64);
+        if pages.send(records).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// A page in flight: how many records it asked for, and what came.
+type Page = (u64, Result<Vec<Outgoing>, SourceError>);
+
+/// The page scheduler of [`fetch`]: which pages are asked for, when, and
+/// how many records are still wanted.
+struct Pager {
+    source: Arc<Source>,
+    concurrency: usize,
+    started: tokio::time::Instant,
+    deadline: Option<tokio::time::Instant>,
+    /// Cancelled by the shutdown or at the deadline: ends the pages' retry
+    /// waits, so a run overruns its deadline by at most one request.
+    stop: CancellationToken,
+    max_rate: Option<f64>,
+    page_size: u64,
+    wanted: u64,
+    delivered: u64,
+    requested_in_flight: u64,
+    requested_total: u64,
+    next_page: u32,
+    in_flight: JoinSet<Page>,
+    stopping: bool,
+    empty_pages: u32,
+}
+
+impl Pager {
+    fn new(
+        source: Arc<Source>,
+        settings: &crate::config::ProduceSettings,
+        limit: Limit,
+        shutdown: &CancellationToken,
+    ) -> Pager {
+        let started = tokio::time::Instant::now();
+        Pager {
+            page_size: source.page_size(settings.batch_size) as u64,
+            source,
+            concurrency: settings.concurrency,
+            started,
+            deadline: limit.duration.map(|d| started + d),
+            stop: shutdown.child_token(),
+            max_rate: Source::max_rate(settings),
+            wanted: limit.count.unwrap_or(u64::MAX),
+            delivered: 0,
+            requested_in_flight: 0,
+            requested_total: 0,
+            next_page: 1,
+            in_flight: JoinSet::new(),
+            stopping: false,
+            empty_pages: 0,
+        }
+    }
+
+    /// Starts pages while there is room, time and need; waits for the
+    /// pace when nothing is in flight.
+    async fn start_pages(&mut self) {
+        while !self.stopping
+            && self.in_flight.len() < self.concurrency
+            && self.delivered + self.requested_in_flight < self.wanted
         {
-            if let Some(rate) = max_rate {
-                let due = started + Duration::from_secs_f64(requested_total as f64 / rate);
+            if let Some(rate) = self.max_rate {
+                let due =
+                    self.started + Duration::from_secs_f64(self.requested_total as f64 / rate);
                 if due > tokio::time::Instant::now() {
-                    if in_flight.is_empty() {
+                    if self.in_flight.is_empty() {
                         tokio::select! {
                             _ = tokio::time::sleep_until(due) => {}
-                            _ = stop.cancelled() => stopping = true,
-                            _ = sleep_until_opt(deadline) => { stop.cancel(); stopping = true }
+                            _ = self.stop.cancelled() => self.stopping = true,
+                            _ = sleep_until_opt(self.deadline) => { self.stop.cancel(); self.stopping = true }
                         }
                         continue;
                     }
                     break;
                 }
             }
-            let want = (wanted - delivered - requested_in_flight).min(page_size);
-            let (source, page, stop) = (source.clone(), next_page, stop.clone());
-            in_flight.spawn(async move {
-                let records = match source.page(page, want as usize, &stop).await {
-                    Ok(users) => Ok(tokio::task::spawn_blocking(move || {
-                        users.into_iter().map(Outgoing::from).collect()
-                    })
-                    .await
-                    .expect("formatting does not panic")),
-                    Err(error) => Err(error),
-                };
-                (want, records)
-            });
-            next_page += 1;
-            requested_in_flight += want;
-            requested_total += want;
+            self.spawn_page();
         }
-        if in_flight.is_empty() {
-            return Ok(());
-        }
+    }
+
+    fn spawn_page(&mut self) {
+        let want = (self.wanted - self.delivered - self.requested_in_flight).min(self.page_size);
+        let (source, page, stop) = (self.source.clone(), self.next_page, self.stop.clone());
+        self.in_flight.spawn(async move {
+            let records = match source.page(page, want as usize, &stop).await {
+                Ok(users) => Ok(tokio::task::spawn_blocking(move || {
+                    users.into_iter().map(Outgoing::from).collect()
+                })
+                .await
+                .expect("formatting does not panic")),
+                Err(error) => Err(error),
+            };
+            (want, records)
+        });
+        self.next_page += 1;
+        self.requested_in_flight += want;
+        self.requested_total += want;
+    }
+
+    /// The next page done; none when the stop or the deadline came first.
+    async fn next_done(&mut self) -> Option<Result<Vec<Outgoing>, SourceError>> {
         let done = tokio::select! {
-            done = in_flight.join_next() => done,
-            _ = stop.cancelled(), if !stopping => { stopping = true; continue; }
-            _ = sleep_until_opt(deadline), if !stopping => { stop.cancel(); stopping = true; continue; }
-        };
-        let Some(done) = done else { continue };
-        let (want, result) = done.expect("page task does not panic");
-        requested_in_flight -= want;
-        let mut records = match result {
-            Ok(records) => records,
-            Err(error) => {
-                in_flight.abort_all();
-                return Err(error);
+            done = self.in_flight.join_next() => done,
+            _ = self.stop.cancelled(), if !self.stopping => { self.stopping = true; None }
+            _ = sleep_until_opt(self.deadline), if !self.stopping => {
+                self.stop.cancel();
+                self.stopping = true;
+                None
             }
         };
+        let (want, result) = done?.expect("page task does not panic");
+        self.requested_in_flight -= want;
+        Some(result)
+    }
+
+    /// The records of a page done, at most as many as are still wanted; an
+    /// error when the page failed or the source keeps giving nothing.
+    fn took(
+        &mut self,
+        result: Result<Vec<Outgoing>, SourceError>,
+    ) -> Result<Vec<Outgoing>, SourceError> {
+        let mut records = result.inspect_err(|_| self.in_flight.abort_all())?;
         // A source that keeps answering with nothing usable would otherwise
         // be asked forever for a --count it never reaches.
         // Pages cut short by the stop are empty too, and say nothing of the source.
-        empty_pages = if records.is_empty() && !stopping {
-            empty_pages + 1
+        self.empty_pages = if records.is_empty() && !self.stopping {
+            self.empty_pages + 1
         } else {
             0
         };
-        if empty_pages == MAX_EMPTY_PAGES {
-            in_flight.abort_all();
+        if self.empty_pages == MAX_EMPTY_PAGES {
+            self.in_flight.abort_all();
             return Err(SourceError::NothingUsable {
-                name: source.describe(),
+                name: self.source.describe(),
                 pages: MAX_EMPTY_PAGES,
             });
         }
-        records.truncate((wanted - delivered) as usize);
-        delivered += records.len() as u64;
-        metrics.fetched.inc_by(records.len() as u64);
-        if pages.send(records).await.is_err() {
-            return Ok(());
-        }
+        records.truncate((self.wanted - self.delivered) as usize);
+        self.delivered += records.len() as u64;
+        Ok(records)
     }
 }
 

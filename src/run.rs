@@ -49,7 +49,7 @@ pub async fn run(
     let schedule: Schedule = settings.run.schedule.parse().map_err(anyhow::Error::msg)?;
     let state = State::new(&settings.run.state_file);
     let pipeline = Pipeline::new(&settings.kafka.topic, &settings.produce.source, &schedule);
-    let mut last = state.last_slot(&pipeline)?;
+    let last = state.last_slot(&pipeline)?;
 
     let (ready, is_ready) = oneshot::channel();
     let mut processor = tokio::spawn({
@@ -78,53 +78,14 @@ pub async fn run(
         failures: 0,
         produced: 0,
     };
-    let current = schedule.current_slot(Utc::now());
-    let mut due = match last {
-        _ if now => Some(current),
-        Some(produced) if produced < current => {
-            info!(slot = %current, last = %produced, "slot missed while stopped: producing it now");
-            Some(current)
-        }
-        Some(produced) => {
-            info!(slot = %produced, state = %state.path().display(), %pipeline,
-                "slot already produced by an earlier run, not producing it again");
-            None
-        }
-        None => None,
+    let mut slots = Slots {
+        schedule,
+        state,
+        pipeline,
+        last,
     };
-    let scheduled: anyhow::Result<()> = async {
-        loop {
-            if let Some(slot) = due.take() {
-                let produce = scheduler.produce(slot);
-                tokio::pin!(produce);
-                let produced = tokio::select! {
-                    produced = &mut produce => produced,
-                    ended = &mut processor => {
-                        shutdown.cancel();
-                        produce.await;
-                        return Err(processor_ended(ended));
-                    }
-                };
-                if produced {
-                    state.record(&pipeline, slot)?;
-                    last = Some(slot);
-                }
-            }
-            if shutdown.is_cancelled() {
-                return Ok(());
-            }
-            let next = schedule.next_slot(Utc::now().max(last.unwrap_or_default()));
-            info!(%schedule, %next, "next produce run");
-            let wait = (next - Utc::now()).to_std().unwrap_or_default();
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => due = Some(next),
-                _ = shutdown.cancelled() => return Ok(()),
-                ended = &mut processor => return Err(processor_ended(ended)),
-            }
-        }
-    }
-    .await;
-    scheduled?;
+    let due = slots.due_at_start(now);
+    scheduler.keep(&mut slots, due, &mut processor).await?;
     let process = processor
         .await
         .expect("processor task does not panic")
@@ -135,6 +96,39 @@ pub async fn run(
         produced: scheduler.produced,
         process,
     })
+}
+
+/// The processor of `rtds run`, running beside the produce runs.
+type Processor = tokio::task::JoinHandle<anyhow::Result<process::Summary>>;
+
+/// The schedule's slots, and the last one this pipeline produced, as the
+/// state file keeps it.
+struct Slots {
+    schedule: Schedule,
+    state: State,
+    pipeline: Pipeline,
+    last: Option<chrono::DateTime<Utc>>,
+}
+
+impl Slots {
+    /// The slot to produce at start: the current one with `--now` or when
+    /// an earlier run missed it; none when it was produced already.
+    fn due_at_start(&self, now: bool) -> Option<chrono::DateTime<Utc>> {
+        let current = self.schedule.current_slot(Utc::now());
+        match self.last {
+            _ if now => Some(current),
+            Some(produced) if produced < current => {
+                info!(slot = %current, last = %produced, "slot missed while stopped: producing it now");
+                Some(current)
+            }
+            Some(produced) => {
+                info!(slot = %produced, state = %self.state.path().display(), pipeline = %self.pipeline,
+                    "slot already produced by an earlier run, not producing it again");
+                None
+            }
+            None => None,
+        }
+    }
 }
 
 /// The error of a processor that ended while `rtds run` still needed it.
@@ -161,6 +155,49 @@ struct Scheduler<'a> {
 }
 
 impl Scheduler<'_> {
+    /// Produces `due`, then each slot as it comes, until the shutdown; an
+    /// error when the processor ends meanwhile (a produce run under way is
+    /// stopped first) or the state file cannot be written.
+    async fn keep(
+        &mut self,
+        slots: &mut Slots,
+        mut due: Option<chrono::DateTime<Utc>>,
+        processor: &mut Processor,
+    ) -> anyhow::Result<()> {
+        loop {
+            if let Some(slot) = due.take() {
+                let shutdown = self.shutdown.clone();
+                let produce = self.produce(slot);
+                tokio::pin!(produce);
+                let produced = tokio::select! {
+                    produced = &mut produce => produced,
+                    ended = &mut *processor => {
+                        shutdown.cancel();
+                        produce.await;
+                        return Err(processor_ended(ended));
+                    }
+                };
+                if produced {
+                    slots.state.record(&slots.pipeline, slot)?;
+                    slots.last = Some(slot);
+                }
+            }
+            if self.shutdown.is_cancelled() {
+                return Ok(());
+            }
+            let next = slots
+                .schedule
+                .next_slot(Utc::now().max(slots.last.unwrap_or_default()));
+            info!(schedule = %slots.schedule, %next, "next produce run");
+            let wait = (next - Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => due = Some(next),
+                _ = self.shutdown.cancelled() => return Ok(()),
+                ended = &mut *processor => return Err(processor_ended(ended)),
+            }
+        }
+    }
+
     /// One produce run for `slot`; true when every record was delivered. A
     /// failed run is logged and left for the next slot, as a failed Airflow
     /// task would be.

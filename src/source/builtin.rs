@@ -117,47 +117,9 @@ impl Generator {
         let first = pick(rng, firsts);
         let last = pick(rng, nat.last);
 
-        let location = Location {
-            street: Street {
-                number: rng.random_range(1..=9999),
-                name: pick(rng, nat.streets).to_owned(),
-            },
-            city: pick(rng, nat.cities).to_owned(),
-            state: pick(rng, nat.states).to_owned(),
-            country: nat.country.to_owned(),
-            postcode: match nat.postcode {
-                PostcodeFormat::Number(low, high) => {
-                    Postcode::Number(u64::from(rng.random_range(low..=high)))
-                }
-                PostcodeFormat::Text(patterns) => {
-                    let pattern = pick(rng, patterns);
-                    Postcode::Text(fill(rng, pattern))
-                }
-            },
-            coordinates: Some(Coordinates {
-                latitude: decimal(rng.random_range(-900_000..=900_000)),
-                longitude: decimal(rng.random_range(-1_800_000..=1_800_000)),
-            }),
-            timezone: Some({
-                let (offset, description) = pick(rng, TIMEZONES);
-                Timezone {
-                    offset: offset.to_owned(),
-                    description: description.to_owned(),
-                }
-            }),
-        };
-
-        let mut email = String::with_capacity(first.len() + last.len() + 13);
-        push_folded(&mut email, first);
-        email.push('.');
-        push_folded(&mut email, last);
-        email.push_str("@example.com");
-
-        let mut username = String::with_capacity(24);
-        username.push_str(pick(rng, ADJECTIVES));
-        username.push_str(pick(rng, ANIMALS));
-        push_padded(&mut username, rng.random_range(100..1000), 3);
-
+        let location = location(rng, nat);
+        let email = email(first, last);
+        let username = username(rng);
         let uuid = uuid::Builder::from_random_bytes(rng.random::<u128>().to_le_bytes())
             .into_uuid()
             .hyphenated()
@@ -204,6 +166,59 @@ impl Generator {
             nat: Some(nat.code.to_owned()),
         }
     }
+}
+
+/// Where a user of `nat` lives. Draws from `rng` in a fixed order: the
+/// generator's output for a seed depends on it.
+fn location(rng: &mut SmallRng, nat: &Nationality) -> Location {
+    Location {
+        street: Street {
+            number: rng.random_range(1..=9999),
+            name: pick(rng, nat.streets).to_owned(),
+        },
+        city: pick(rng, nat.cities).to_owned(),
+        state: pick(rng, nat.states).to_owned(),
+        country: nat.country.to_owned(),
+        postcode: match nat.postcode {
+            PostcodeFormat::Number(low, high) => {
+                Postcode::Number(u64::from(rng.random_range(low..=high)))
+            }
+            PostcodeFormat::Text(patterns) => {
+                let pattern = pick(rng, patterns);
+                Postcode::Text(fill(rng, pattern))
+            }
+        },
+        coordinates: Some(Coordinates {
+            latitude: decimal(rng.random_range(-900_000..=900_000)),
+            longitude: decimal(rng.random_range(-1_800_000..=1_800_000)),
+        }),
+        timezone: Some({
+            let (offset, description) = pick(rng, TIMEZONES);
+            Timezone {
+                offset: offset.to_owned(),
+                description: description.to_owned(),
+            }
+        }),
+    }
+}
+
+/// `first.last@example.com`, folded to ASCII as the API does.
+fn email(first: &str, last: &str) -> String {
+    let mut email = String::with_capacity(first.len() + last.len() + 13);
+    push_folded(&mut email, first);
+    email.push('.');
+    push_folded(&mut email, last);
+    email.push_str("@example.com");
+    email
+}
+
+/// An adjective, an animal and three digits, as the API's usernames.
+fn username(rng: &mut SmallRng) -> String {
+    let mut username = String::with_capacity(24);
+    username.push_str(pick(rng, ADJECTIVES));
+    username.push_str(pick(rng, ANIMALS));
+    push_padded(&mut username, rng.random_range(100..1000), 3);
+    username
 }
 
 /// FNV-1a: a stable hash of the seed text (std's hasher is randomly keyed).

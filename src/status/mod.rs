@@ -294,7 +294,6 @@ fn kafka_hops(
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Vec<Hop> {
-    let k = &settings.kafka;
     let facts = match facts {
         Ok(facts) => facts,
         Err(error) => {
@@ -318,9 +317,19 @@ fn kafka_hops(
             ];
         }
     };
+    vec![
+        topic_hop(facts, &settings.kafka.topic),
+        group_hop(facts, now),
+        dlq_hop(facts, &settings.kafka.dlq_topic),
+    ]
+}
+
+/// The topic and the brokers: whether it exists, holds records, and has
+/// every replica.
+fn topic_hop(facts: &kafka::Facts, topic_name: &str) -> Hop {
     let brokers = facts.brokers.join(",");
     let topic_hop = match &facts.topic {
-        Some(_) if !facts.brokers_down.is_empty() => {
+        Some(topic) if !facts.brokers_down.is_empty() => {
             let ids: Vec<String> = facts.brokers_down.iter().map(i32::to_string).collect();
             hop(
                 "kafka",
@@ -335,7 +344,7 @@ fn kafka_hops(
                      (min.insync.replicas), and one more loss may stop them",
                 ),
             )
-            .with(facts.topic.as_ref().expect("matched"))
+            .with(topic)
         }
         Some(topic) if facts.under_replicated > 0 => hop(
             "kafka",
@@ -353,10 +362,7 @@ fn kafka_hops(
         None => hop(
             "kafka",
             State::Fail,
-            format!(
-                "{brokers}: topic {} does not exist: nothing was produced yet",
-                k.topic
-            ),
+            format!("{brokers}: topic {topic_name} does not exist: nothing was produced yet"),
             Some("run `rtds produce` (or `rtds run --now`)"),
         ),
         Some(topic) => hop(
@@ -385,7 +391,11 @@ fn kafka_hops(
         name: format!("broker {id}"),
         up: false,
     });
-    let topic_hop = topic_hop.among(up.chain(down).collect());
+    topic_hop.among(up.chain(down).collect())
+}
+
+/// The consumer group: its members, state, lag and last commit.
+fn group_hop(facts: &kafka::Facts, now: DateTime<Utc>) -> Hop {
     let group = &facts.group;
     let last_commit = group
         .last_commit
@@ -402,7 +412,7 @@ fn kafka_hops(
         group.state,
         thousands(group.lag)
     );
-    let group_hop = if facts.topic.is_none() {
+    if facts.topic.is_none() {
         hop(
             "group",
             State::Warn,
@@ -437,8 +447,12 @@ fn kafka_hops(
     } else {
         hop("group", State::Ok, summary, None)
     }
-    .with(group);
-    let dlq_hop = match (&facts.dlq, &facts.latest_dead_letter) {
+    .with(group)
+}
+
+/// The dead-letter topic: how many records it holds and the latest reason.
+fn dlq_hop(facts: &kafka::Facts, dlq_topic: &str) -> Hop {
+    match (&facts.dlq, &facts.latest_dead_letter) {
         (Some(dlq), Some(latest)) if dlq.records > 0 => hop(
             "dlq",
             State::Warn,
@@ -455,11 +469,10 @@ fn kafka_hops(
         _ => hop(
             "dlq",
             State::Ok,
-            format!("{}: no dead letters", k.dlq_topic),
+            format!("{dlq_topic}: no dead letters"),
             None,
         ),
-    };
-    vec![topic_hop, group_hop, dlq_hop]
+    }
 }
 
 /// What the jobs' own counters say: what they wrote, deleted and refused.
@@ -516,69 +529,72 @@ fn cassandra_hop(
             format!("{nodes}: {error}"),
             Some("run `rtds process` once: it creates the keyspace and the table"),
         ),
-        Ok(facts) => {
-            let rows = if facts.exact {
-                format!("{} rows", thousands(facts.rows as i64))
-            } else {
-                let estimate = facts
-                    .estimate
-                    .map(|n| format!(", about {} by Cassandra's estimate", thousands(n as i64)))
-                    .unwrap_or_default();
-                format!("more than {} rows{estimate}", thousands(facts.rows as i64))
-            };
-            let newest = facts
-                .newest
-                .map(|at| {
-                    let of = if facts.exact {
-                        ""
-                    } else {
-                        " (of those sampled)"
-                    };
-                    format!(", newest written {}{of}", ago(at, now))
-                })
-                .unwrap_or_default();
-            let down: Vec<&str> = facts
-                .nodes
-                .iter()
-                .filter(|n| !n.up)
-                .map(|n| n.address.as_str())
-                .collect();
-            let (state, cluster, advice) = if down.is_empty() {
-                (State::Ok, String::new(), None)
-            } else {
-                (
-                    State::Warn,
-                    format!(
-                        "; {} of {} nodes down: {}",
-                        down.len(),
-                        facts.nodes.len(),
-                        down.join(", ")
-                    ),
-                    Some(
-                        "start the node again: until then writes need enough replicas left \
-                         for cassandra.write_consistency",
-                    ),
-                )
-            };
-            hop(
-                "cassandra",
-                state,
-                format!("{nodes}: {}, {rows}{newest}{cluster}", facts.table),
-                advice,
-            )
-            .with(facts)
-            .among(
-                facts
-                    .nodes
-                    .iter()
-                    .map(|node| Member {
-                        name: node.address.clone(),
-                        up: node.up,
-                    })
-                    .collect(),
-            )
-        }
+        Ok(facts) => table_hop(facts, &nodes, now),
     }
+}
+
+/// The table as a reachable Cassandra shows it: its rows, the newest write
+/// and the nodes down.
+fn table_hop(facts: &cassandra::Facts, nodes: &str, now: DateTime<Utc>) -> Hop {
+    let rows = if facts.exact {
+        format!("{} rows", thousands(facts.rows as i64))
+    } else {
+        let estimate = facts
+            .estimate
+            .map(|n| format!(", about {} by Cassandra's estimate", thousands(n as i64)))
+            .unwrap_or_default();
+        format!("more than {} rows{estimate}", thousands(facts.rows as i64))
+    };
+    let newest = facts
+        .newest
+        .map(|at| {
+            let of = if facts.exact {
+                ""
+            } else {
+                " (of those sampled)"
+            };
+            format!(", newest written {}{of}", ago(at, now))
+        })
+        .unwrap_or_default();
+    let down: Vec<&str> = facts
+        .nodes
+        .iter()
+        .filter(|n| !n.up)
+        .map(|n| n.address.as_str())
+        .collect();
+    let (state, cluster, advice) = if down.is_empty() {
+        (State::Ok, String::new(), None)
+    } else {
+        (
+            State::Warn,
+            format!(
+                "; {} of {} nodes down: {}",
+                down.len(),
+                facts.nodes.len(),
+                down.join(", ")
+            ),
+            Some(
+                "start the node again: until then writes need enough replicas left \
+                 for cassandra.write_consistency",
+            ),
+        )
+    };
+    let members = facts
+        .nodes
+        .iter()
+        .map(|node| Member {
+            name: node.address.clone(),
+            up: node.up,
+        })
+        .collect();
+    hop(
+        "cassandra",
+        state,
+        format!("{nodes}: {}, {rows}{newest}{cluster}", facts.table),
+        advice,
+    )
+    .with(facts)
+    .among(members)
 }
 
 #[cfg(test)]
