@@ -37,8 +37,9 @@ pub const ENV_PREFIX: &str = "RTDS_";
 /// its settings, and so are left alone; every other `RTDS_` variable must name
 /// a setting, which catches typos such as `RTDS_CASANDRA_KEYSPACE`. An entry
 /// ending in `_` is a prefix.
-pub const SCRIPT_VARIABLES: [&str; 6] = [
+pub const SCRIPT_VARIABLES: [&str; 7] = [
     "RTDS_STACK_",
+    "RTDS_NEMESIS_",
     "RTDS_AIRFLOW",
     "RTDS_AIRFLOW_",
     "RTDS_BIN",
