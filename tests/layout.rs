@@ -80,5 +80,8 @@ fn every_link_in_the_readme_points_at_a_heading() {
         .filter(|target| !anchors.iter().any(|a| a == target))
         .collect();
     assert!(broken.is_empty(), "README links to no heading: {broken:?}");
-    assert!(anchors.contains(&"delivery-semantics".to_string()), "{anchors:?}");
+    assert!(
+        anchors.contains(&"delivery-semantics".to_string()),
+        "{anchors:?}"
+    );
 }
