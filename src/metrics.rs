@@ -220,6 +220,11 @@ impl Metrics {
         for (name, help, counter) in by_reason {
             registry.register(name, help, counter.family.clone());
         }
+        self.register_levels(registry);
+    }
+
+    /// The gauges and histograms: what is, and how long things took.
+    fn register_levels(&self, registry: &mut Registry) {
         let gauges: [(&str, &str, &Gauge); 4] = [
             (
                 "records_in_flight",
