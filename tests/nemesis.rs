@@ -36,6 +36,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rtds::user::User;
 
 const PARTITIONS: i32 = 6;
+/// How long the processors have to commit the whole topic once healed.
+const DRAIN_WITHIN: Duration = Duration::from_secs(600);
 /// Records the workload sends per second, about.
 const RATE: u64 = 400;
 
@@ -303,6 +305,17 @@ impl<'a> Fleet<'a> {
         }
     }
 
+    /// Writes the logs of the members still running next to the timeline.
+    fn keep_logs(&self) {
+        for member in &self.members {
+            let file = self
+                .timeline
+                .dir
+                .join(format!("processor-{}.log", member.pid()));
+            std::fs::write(file, member.logged()).unwrap();
+        }
+    }
+
     /// Notes how `member` ended and keeps its log next to the timeline.
     fn ended(&self, member: Followed, how: &str) -> std::process::ExitStatus {
         let pid = member.pid();
@@ -340,14 +353,26 @@ impl<'a> Fleet<'a> {
     fn drain(mut self) {
         self.supervise();
         let group = format!("{}-group", self.topic);
-        wait_until(
-            "the group committed the whole topic",
-            Duration::from_secs(600),
-            || {
-                self.supervise();
-                lag(&self.topic, &group) == Some(0)
-            },
-        );
+        let started = Instant::now();
+        loop {
+            self.supervise();
+            let lags = group_lag(&self.topic, &group);
+            if lags
+                .as_ref()
+                .is_some_and(|lags| lags.values().all(|&lag| lag == 0))
+            {
+                break;
+            }
+            if started.elapsed() > DRAIN_WITHIN {
+                self.keep_logs();
+                panic!(
+                    "the group has not committed the whole topic after {DRAIN_WITHIN:?}: \
+                     lag by partition {lags:?} (timeline and logs in {})",
+                    self.timeline.dir.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
         self.timeline
             .note("drained: the group committed the whole topic");
         for member in std::mem::take(&mut self.members) {
@@ -364,31 +389,6 @@ impl<'a> Fleet<'a> {
 fn wait_exit(mut member: Followed, within: Duration) -> Followed {
     wait_until("a processor to exit", within, || member.exited());
     member
-}
-
-/// The records of `topic` past `group`'s commit points; none while Kafka
-/// does not answer.
-fn lag(topic: &str, group: &str) -> Option<i64> {
-    let committed = committed_offsets(topic, group);
-    if committed.len() != PARTITIONS as usize {
-        return None;
-    }
-    let consumer: rdkafka::consumer::BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
-        .create()
-        .ok()?;
-    let mut lag = 0;
-    for (partition, offset) in committed {
-        let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(
-            &consumer,
-            topic,
-            partition,
-            Duration::from_secs(5),
-        )
-        .ok()?;
-        lag += high - offset.to_raw().filter(|&o| o >= 0).unwrap_or(0);
-    }
-    Some(lag)
 }
 
 /// The faults, by name, and how many of each the run injected.

@@ -48,9 +48,9 @@ fn frozen_mid_stream(what: &str) -> (String, String, u16, Followed, Frozen) {
     (topic, keyspace, port, job, Frozen::service("cassandra"))
 }
 
-/// A member of `group` that joins, waits until it owns partitions, and
-/// leaves; it reads nothing and commits nothing.
-fn join_and_leave(topic: &str, group: &str) {
+/// A member of `group` that joins and waits until it owns partitions; it
+/// reads nothing and commits nothing, and leaves when dropped.
+fn join(topic: &str, group: &str) -> rdkafka::consumer::BaseConsumer {
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let member: BaseConsumer = ClientConfig::new()
@@ -69,8 +69,7 @@ fn join_and_leave(topic: &str, group: &str) {
             member.assignment().is_ok_and(|owned| owned.count() > 0)
         },
     );
-    member.unsubscribe();
-    drop(member);
+    member
 }
 
 /// How many partitions the job on `port` owns, from its per-partition lag.
@@ -97,7 +96,7 @@ fn a_rebalance_during_a_pause_commits_nothing_unwritten() {
 
     // A second member joins (partitions move away) and leaves (they come
     // back), all while every write waits.
-    join_and_leave(&topic, &format!("{topic}-group"));
+    drop(join(&topic, &format!("{topic}-group")));
     wait_until("every partition back", Duration::from_secs(60), || {
         owned_partitions(port) == 3
     });
@@ -113,6 +112,40 @@ fn a_rebalance_during_a_pause_commits_nothing_unwritten() {
 
     let summary = process_until_idle(&topic, &keyspace, "5s");
     assert!(summary["consumed"].as_u64().unwrap() > 0, "{summary}");
+    assert_table_matches_topic(&topic, &keyspace, TOTAL as usize);
+}
+
+/// A partition paused on a frozen Cassandra, revoked, and given back after
+/// the thaw: librdkafka keeps a partition's pause through its revocation,
+/// so the job must resume what it is given, or that partition is never read
+/// again (the nemesis run found it: the group never drained).
+#[test]
+fn a_partition_paused_away_and_given_back_is_read() {
+    let _stack = exclusive();
+    let (topic, keyspace, port, job, frozen) = frozen_mid_stream("pausedaway");
+    wait_until("consumption paused", Duration::from_secs(60), || {
+        metric(port, "rtds_consumption_paused") == Some(1)
+    });
+    let group = format!("{topic}-group");
+    let member = join(&topic, &group);
+    wait_until("a partition moved away", Duration::from_secs(60), || {
+        (1..3).contains(&owned_partitions(port))
+    });
+    drop(frozen);
+    wait_until("consumption resumed", Duration::from_secs(60), || {
+        metric(port, "rtds_consumption_paused") == Some(0)
+    });
+    drop(member);
+    wait_until("every partition back", Duration::from_secs(60), || {
+        owned_partitions(port) == 3
+    });
+
+    wait_until("the group drained", Duration::from_secs(60), || {
+        group_lag(&topic, &group).is_some_and(|lags| lags.values().all(|&lag| lag == 0))
+    });
+    send_signal("-TERM", &job.pid());
+    let output = job.wait();
+    assert!(output.status.success(), "{}", text(&output));
     assert_table_matches_topic(&topic, &keyspace, TOTAL as usize);
 }
 

@@ -33,7 +33,8 @@ pub struct GroupContext {
     pub offsets: Mutex<Tracker>,
     pub assigned_at: OnceLock<Instant>,
     /// Set while our partitions are paused; a rebalance during the pause
-    /// brings partitions that must be paused too.
+    /// brings partitions that must be paused too, and one after it
+    /// partitions that may still be paused from before.
     paused: AtomicBool,
     /// Counts every assignment, for `/metrics` and the dashboard.
     rebalances: Counter,
@@ -97,10 +98,19 @@ impl ConsumerContext for GroupContext {
                 .expect("offsets lock")
                 .assign(list.iter().copied());
             info!("assigned partitions {list:?}");
-            if self.paused.load(Ordering::Relaxed)
-                && let Err(error) = consumer.pause(partitions)
-            {
-                warn!("cannot pause newly assigned partitions: {error}");
+            // librdkafka keeps a partition's pause through its revocation:
+            // one paused, taken away and given back after the resume would
+            // never be read again. So every new partition is set to the
+            // state of the rest, resumed as well as paused.
+            let paused = self.paused.load(Ordering::Relaxed);
+            let set = if paused {
+                consumer.pause(partitions)
+            } else {
+                consumer.resume(partitions)
+            };
+            if let Err(error) = set {
+                let verb = if paused { "pause" } else { "resume" };
+                warn!("cannot {verb} newly assigned partitions: {error}");
             }
         }
     }

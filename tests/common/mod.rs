@@ -264,6 +264,29 @@ pub fn committed_offsets(topic: &str, group: &str) -> BTreeMap<i32, Offset> {
         .collect()
 }
 
+/// The records of `topic` past `group`'s commit point, by partition (one
+/// never committed counts from its start); none while Kafka does not
+/// answer.
+pub fn group_lag(topic: &str, group: &str) -> Option<BTreeMap<i32, i64>> {
+    let committed = committed_offsets(topic, group);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", KAFKA)
+        .create()
+        .ok()?;
+    committed
+        .into_iter()
+        .map(|(partition, offset)| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, partition, Duration::from_secs(5))
+                .ok()?;
+            Some((
+                partition,
+                high - offset.to_raw().filter(|&o| o >= 0).unwrap_or(0),
+            ))
+        })
+        .collect()
+}
+
 /// Drops the table `keyspace.created_users`, under whatever writes to it.
 pub fn drop_table(keyspace: &str) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
