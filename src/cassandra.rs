@@ -21,7 +21,7 @@ use crate::config::CassandraSettings;
 use crate::user::User;
 
 mod batches;
-pub use batches::{Limits as BatchLimits, MAX_ROWS as MAX_BATCH_ROWS, Replicas, row_bytes};
+pub use batches::{Limits as BatchLimits, Replicas, row_bytes};
 
 /// The table's columns and their CQL types, key first: what rtds creates,
 /// checks at start, writes and reads. [`Row`] has a field of each name.

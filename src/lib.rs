@@ -30,7 +30,10 @@
 //! Around the stages: [`run`] and [`schedule`] (the whole pipeline on a
 //! schedule), [`shutdown`] (signals), [`metrics`], [`exporter`] and
 //! [`progress`] (counters, `/metrics`, progress output), [`config`]
-//! (layered settings), [`logging`], [`table`] (`rtds users` output, and
+//! (the settings and their defaults; the file, environment and flags
+//! applied in layers by `config::layers`, checked by `config::validate`,
+//! passwords masked and read from files by `config::secrets`, the tests in
+//! `config::tests`), [`logging`], [`table`] (`rtds users` output, and
 //! the one escape of outside text for terminals), and
 //! [`server`], the local stand-in of the Random User API for tests and
 //! benchmarks.

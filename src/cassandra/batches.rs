@@ -15,9 +15,7 @@ use uuid::Uuid;
 use super::{Store, Upsert};
 use crate::user::User;
 
-/// The most rows rtds puts in one batch, whatever the node allows: past a
-/// few dozen, a bigger batch saves nothing more.
-pub const MAX_ROWS: usize = 64;
+use crate::config::MAX_BATCH_ROWS;
 
 /// The defaults of Cassandra 4 and 5, for a node that does not tell its own.
 const DEFAULT_WARN_BYTES: usize = 5 * 1024;
@@ -94,7 +92,7 @@ pub(super) async fn node_limits(session: &Session) -> Limits {
             .as_deref()
             .and_then(|p| p.trim().parse().ok())
             .unwrap_or(DEFAULT_WARN_PARTITIONS)
-            .clamp(1, MAX_ROWS),
+            .clamp(1, MAX_BATCH_ROWS),
         bytes: bytes
             .as_deref()
             .and_then(parse_size)

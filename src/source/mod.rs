@@ -12,15 +12,9 @@ pub mod http;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ProduceSettings;
+use crate::config::{BUILTIN, ProduceSettings};
 use crate::metrics::Metrics;
 use crate::user::User;
-
-/// The public Random User API: the default source, as in the tutorial.
-pub const RANDOMUSER_URL: &str = "https://randomuser.me/api/";
-
-/// `--source builtin`: users made in-process, no network.
-pub const BUILTIN: &str = "builtin";
 
 /// Largest page the built-in generator makes at once.
 const BUILTIN_PAGE: usize = 1000;

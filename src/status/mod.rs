@@ -14,10 +14,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::BUILTIN;
 use crate::config::{Settings, masked_source};
 use crate::metrics::Metrics;
 use crate::scrape::{self, Totals};
-use crate::source::{BUILTIN, Source};
+use crate::source::Source;
 
 /// Rows `rtds status` samples to count the table and find its newest row.
 pub const SAMPLE_ROWS: u32 = 10_000;
