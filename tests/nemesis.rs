@@ -537,16 +537,9 @@ fn slow_cassandra(until: Instant) -> (Arc<AtomicBool>, std::thread::JoinHandle<(
 }
 
 async fn compete(stop: &AtomicBool) {
-    let keyspace = unique("nemesis_load");
-    let session = session_with_keyspace(&keyspace).await;
-    let table = format!("{keyspace}.load");
-    let created = session
-        .query_unpaged(
-            format!("CREATE TABLE {table} (id uuid PRIMARY KEY, v text)"),
-            (),
-        )
-        .await;
-    let Ok(_) = created else { return };
+    let Some((session, table)) = load_table(stop).await else {
+        return;
+    };
     let insert = format!("INSERT INTO {table} (id, v) VALUES (?, ?)");
     let value = "x".repeat(2_000);
     while !stop.load(Ordering::SeqCst) {
@@ -556,6 +549,34 @@ async fn compete(stop: &AtomicBool) {
         // Errors are expected while another fault holds the node.
         let _ = futures::future::join_all(writes).await;
     }
+}
+
+/// A session and a table of the competing writer's own, once Cassandra
+/// answers (another fault may hold it now); none when stopped first.
+async fn load_table(stop: &AtomicBool) -> Option<(scylla::client::session::Session, String)> {
+    let keyspace = unique("nemesis_load");
+    let table = format!("{keyspace}.load");
+    let statements = [
+        format!(
+            "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = \
+             {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+        ),
+        format!("CREATE TABLE IF NOT EXISTS {table} (id uuid PRIMARY KEY, v text)"),
+    ];
+    while !stop.load(Ordering::SeqCst) {
+        let builder = scylla::client::session_builder::SessionBuilder::new().known_node(CASSANDRA);
+        if let Ok(session) = builder.build().await {
+            let mut ready = true;
+            for statement in &statements {
+                ready = ready && session.query_unpaged(statement.as_str(), ()).await.is_ok();
+            }
+            if ready {
+                return Some((session, table));
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    None
 }
 
 /// What the checker found: counts, and every difference in words.
