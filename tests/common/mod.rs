@@ -243,32 +243,35 @@ pub fn process_command(topic: &str, keyspace: &str, extra: &[&str]) -> Command {
 /// The offsets `group` has committed on each partition of `topic`, by
 /// partition (`Offset::Invalid` where it has none).
 pub fn committed_offsets(topic: &str, group: &str) -> BTreeMap<i32, Offset> {
+    fetch_committed(topic, group)
+        .unwrap_or_else(|e| panic!("the commit points of {group} in {topic}: {e}"))
+}
+
+/// [`committed_offsets`], or Kafka's error (the group's coordinator may be
+/// loading after a broker restart).
+fn fetch_committed(topic: &str, group: &str) -> rdkafka::error::KafkaResult<BTreeMap<i32, Offset>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", KAFKA)
         .set("group.id", group)
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut partitions = TopicPartitionList::new();
     for partition in metadata.topics()[0].partitions() {
         partitions.add_partition(topic, partition.id());
     }
-    consumer
-        .committed_offsets(partitions, Duration::from_secs(10))
-        .unwrap()
+    Ok(consumer
+        .committed_offsets(partitions, Duration::from_secs(10))?
         .elements()
         .iter()
         .map(|element| (element.partition(), element.offset()))
-        .collect()
+        .collect())
 }
 
 /// The records of `topic` past `group`'s commit point, by partition (one
 /// never committed counts from its start); none while Kafka does not
 /// answer.
 pub fn group_lag(topic: &str, group: &str) -> Option<BTreeMap<i32, i64>> {
-    let committed = committed_offsets(topic, group);
+    let committed = fetch_committed(topic, group).ok()?;
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", KAFKA)
         .create()
