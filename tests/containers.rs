@@ -2,7 +2,7 @@
 //! machines these tests run on, so `compose.yaml` is checked against the
 //! Compose specification by `docker-compose config` (Debian's package), its
 //! rtds commands against rtds's own command line, and the `Dockerfile` for
-//! the shape the README promises (built in stages, run as a non-root user).
+//! the shape docs/DEPLOY.md promises (built in stages, run as a non-root user).
 
 use std::process::{Command, Output};
 

@@ -1,6 +1,7 @@
 //! The maps stay true: every module under `src/` is named in the map that
-//! opens `src/lib.rs`, and every link inside the README points at one of
-//! its headings. No services needed.
+//! opens `src/lib.rs`, every link of the README and `docs/` points at a
+//! file and heading that exist, and the README stays a short front door.
+//! No services needed.
 
 use std::path::{Path, PathBuf};
 
@@ -60,28 +61,82 @@ fn anchor(heading: &str) -> String {
         .collect()
 }
 
-#[test]
-fn every_link_in_the_readme_points_at_a_heading() {
-    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+/// The headings' anchors of a Markdown page, outside code blocks.
+fn anchors(page: &str) -> Vec<String> {
     let mut in_code = false;
-    let anchors: Vec<String> = readme
-        .lines()
+    page.lines()
         .filter(|line| {
             in_code ^= line.starts_with("```");
             !in_code
         })
         .filter_map(|line| line.strip_prefix('#'))
         .map(|heading| anchor(heading.trim_start_matches('#')))
-        .collect();
-    let broken: Vec<&str> = readme
-        .split("](#")
-        .skip(1)
-        .filter_map(|rest| rest.split_once(')').map(|(target, _)| target))
-        .filter(|target| !anchors.iter().any(|a| a == target))
-        .collect();
-    assert!(broken.is_empty(), "README links to no heading: {broken:?}");
+        .collect()
+}
+
+/// The README and every page in `docs/`.
+fn pages() -> Vec<PathBuf> {
+    let mut pages = vec![Path::new(ROOT).join("README.md")];
+    for entry in std::fs::read_dir(Path::new(ROOT).join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    pages
+}
+
+/// Every link from the README or a page of `docs/` to a file of the
+/// repository points at a file that exists, and at one of its headings
+/// when it names one.
+#[test]
+fn every_link_in_the_docs_points_at_a_file_and_heading() {
+    let mut broken = Vec::new();
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for target in text
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split_once(')'))
+        {
+            let target = target.0;
+            if target.contains("://") {
+                continue;
+            }
+            let (file, heading) = target.split_once('#').unwrap_or((target, ""));
+            let linked = if file.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap().join(file)
+            };
+            let found = std::fs::read_to_string(&linked).ok();
+            let fine = match found {
+                None => linked.exists(),
+                Some(linked) => heading.is_empty() || anchors(&linked).iter().any(|a| a == heading),
+            };
+            if !fine {
+                broken.push(format!("{}: {target}", page.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "links to no file or heading: {broken:?}");
+}
+
+/// The README is a front door: short, and it links to every page of
+/// `docs/`.
+#[test]
+fn the_readme_is_short_and_links_every_page() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
     assert!(
-        anchors.contains(&"delivery-semantics".to_string()),
-        "{anchors:?}"
+        readme.lines().count() <= 200,
+        "README has {} lines",
+        readme.lines().count()
     );
+    for page in pages().iter().skip(1) {
+        let name = page.file_name().unwrap().to_string_lossy();
+        assert!(
+            readme.contains(&format!("](docs/{name}")),
+            "README does not link docs/{name}"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! Settings that would load but misbehave are refused before anything
 //! starts, each naming its key and where it came from, all with the one exit
-//! status the README documents. `rtds config` needs no services, so these
+//! status docs/SETTINGS.md documents. `rtds config` needs no services, so these
 //! run anywhere.
 
 mod common;
@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use common::*;
 
-/// The exit status of a refused setting (README, Settings).
+/// The exit status of a refused setting (docs/SETTINGS.md).
 const REFUSED: i32 = 1;
 
 /// Where a refused value comes from.

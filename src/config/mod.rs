@@ -17,7 +17,7 @@
 //!    from the field's name;
 //! 2. its default in `impl Default for Settings`;
 //! 3. `Loaded::validate` (`validate.rs`), when its type alone admits values that misbehave;
-//! 4. the settings block of README.md's Settings section (a test compares it
+//! 4. the settings block of `docs/SETTINGS.md` (a test compares it
 //!    with the defaults);
 //! 5. `Cli::overrides` in `src/main.rs`, when it also gets a flag;
 //! 6. `tests/settings.rs`, a row per value that is refused.

@@ -538,18 +538,17 @@ fn replication_must_be_a_map_with_a_class() {
     }
 }
 
-/// The settings block of the README shows every setting with its default,
-/// and nothing else.
+/// The settings block of `docs/SETTINGS.md` shows every setting with its
+/// default, and nothing else.
 #[test]
-fn the_readme_documents_every_setting() {
-    let readme = include_str!("../../README.md");
-    let section = &readme[readme.find("\n## Settings").expect("a Settings section")..];
-    let block = section
+fn the_settings_page_documents_every_setting() {
+    let page = include_str!("../../docs/SETTINGS.md");
+    let block = page
         .split_once("```toml\n")
         .and_then(|(_, rest)| rest.split_once("```"))
-        .expect("a toml block in the Settings section")
+        .expect("a toml block in docs/SETTINGS.md")
         .0;
     let documented: Settings = toml::from_str(block)
-        .unwrap_or_else(|e| panic!("README settings block vs declared settings: {e}"));
+        .unwrap_or_else(|e| panic!("docs/SETTINGS.md's block vs declared settings: {e}"));
     assert_eq!(documented, Settings::default());
 }

@@ -825,7 +825,7 @@ pub fn writes_stuck_on_a_frozen_node(topic: &str, mut command: Command) -> (Foll
 }
 
 /// Sends SIGTERM to `job`, waits until it says it drains, and sends a
-/// second one: the job must end at once with status 130 (README, Signals).
+/// second one: the job must end at once with status 130 (docs/DELIVERY.md, Signals).
 /// Its drain must be held up (a request in flight that does not answer),
 /// or it could end cleanly between the two signals.
 pub fn assert_second_signal_aborts(job: Followed) {
