@@ -17,8 +17,8 @@
 //! - [`process`]: the stream job out of Kafka: the consumer and its group
 //!   (`process::consumer`), the offsets safe to commit
 //!   (`process::offsets`), the write slots (`process::limiter`), rows
-//!   gathered into batches (`process::batcher`), the dead-letter producer
-//!   (`process::dlq`).
+//!   gathered into batches (`process::batcher`); a bad record goes to the
+//!   DLQ through `dlq::send`.
 //! - [`retry`]: the one retry helper, backoff and which errors are worth a retry.
 //! - [`cassandra`]: the session, schema, prepared upsert and the queries;
 //!   which rows may share a batch (`cassandra::batches`).
@@ -44,8 +44,10 @@
 //! (`dashboard::watch`) with the flow's numbers and the stored data
 //! (`dashboard::data`), behind its Host check (`dashboard::hosts`) on a
 //! server of its own (`dashboard::serve`), reading the jobs' `/metrics`
-//! through [`scrape`]; [`dlq`] lists the dead letters and replays them, and
-//! [`dlq::wire`] owns the headers rtds writes on them.
+//! through [`scrape`]. [`dlq`] is the dead-letter topic, one file per
+//! concern: [`dlq::wire`] owns the headers rtds writes on dead letters,
+//! `dlq::send` sends them, `dlq::list` lists and `dlq::replay` replays them
+//! (their tests in `dlq::tests`).
 
 pub mod cassandra;
 pub mod config;

@@ -21,8 +21,7 @@
 //! the record that hit it is never committed.
 
 mod batcher;
-mod consumer;
-mod dlq;
+pub(crate) mod consumer;
 mod limiter;
 mod offsets;
 
@@ -43,6 +42,7 @@ use tracing::{info, warn};
 
 use crate::cassandra::{self, Store};
 use crate::config::{KafkaSettings, Settings};
+use crate::dlq::send::{DeadLetters, Sent};
 use crate::kafka::{self, Need};
 use crate::metrics::Metrics;
 use crate::progress::{self, Progress};
@@ -50,7 +50,6 @@ use crate::retry::{self, Class, Retry, Said, Stop};
 use crate::user::{Invalid, User};
 use batcher::{Batches, Queued};
 use consumer::{Consumed, GroupConsumer};
-use dlq::{DeadLetters, Sent};
 use limiter::{Answer, Limiter};
 
 /// How often finished records move the stored commit points; librdkafka

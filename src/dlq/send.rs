@@ -15,10 +15,10 @@ use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tracing::warn;
 
-use super::consumer::Consumed;
+use super::wire;
 use crate::config::KafkaSettings;
-use crate::dlq::wire;
 use crate::kafka::{self, Role};
+use crate::process::consumer::Consumed;
 use crate::retry;
 use crate::user::Invalid;
 
