@@ -28,8 +28,11 @@
 //! every valid record ends up exactly once in the table.
 //!
 //! Around the stages: [`run`] and [`schedule`] (the whole pipeline on a
-//! schedule), [`shutdown`] (signals), [`metrics`], [`exporter`] and
-//! [`progress`] (counters, `/metrics`, progress output), [`config`]
+//! schedule), [`shutdown`] (signals), [`metrics`] (every counter in one
+//! registry, the names others read back in `metrics::names`; served as
+//! `/metrics` by [`metrics::exporter`], shown as a bar or log lines by
+//! [`metrics::progress`], read back from running jobs by
+//! [`metrics::scrape`]), [`config`]
 //! (the settings and their defaults; the file, environment and flags
 //! applied in layers by `config::layers`, checked by `config::validate`,
 //! passwords masked and read from files by `config::secrets`, the tests in
@@ -44,7 +47,7 @@
 //! (`dashboard::watch`) with the flow's numbers and the stored data
 //! (`dashboard::data`), behind its Host check (`dashboard::hosts`) on a
 //! server of its own (`dashboard::serve`), reading the jobs' `/metrics`
-//! through [`scrape`]. [`dlq`] is the dead-letter topic, one file per
+//! through `metrics::scrape`. [`dlq`] is the dead-letter topic, one file per
 //! concern: [`dlq::wire`] owns the headers rtds writes on dead letters,
 //! `dlq::send` sends them, `dlq::list` lists and `dlq::replay` replays them
 //! (their tests in `dlq::tests`).
@@ -53,17 +56,14 @@ pub mod cassandra;
 pub mod config;
 pub mod dashboard;
 pub mod dlq;
-pub mod exporter;
 pub mod kafka;
 pub mod logging;
 pub mod metrics;
 pub mod process;
 pub mod produce;
-pub mod progress;
 pub mod retry;
 pub mod run;
 pub mod schedule;
-pub mod scrape;
 pub mod server;
 pub mod shutdown;
 pub mod source;

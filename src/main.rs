@@ -484,7 +484,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn process_command(settings: &Settings, args: ProcessArgs) -> anyhow::Result<()> {
     let metrics = Metrics::new();
-    let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
+    let _exporter = rtds::metrics::exporter::serve(&settings.metrics, metrics.clone()).await?;
     let options = process::Options {
         idle: args.until_idle,
         ready: None,
@@ -556,7 +556,7 @@ async fn dlq_list_command(settings: &Settings, args: DlqListArgs) -> anyhow::Res
 /// `rtds produce`: exit status 1 when Kafka did not acknowledge every record.
 async fn produce_command(settings: &Settings, args: ProduceCommand) -> anyhow::Result<ExitCode> {
     let metrics = Metrics::new();
-    let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
+    let _exporter = rtds::metrics::exporter::serve(&settings.metrics, metrics.clone()).await?;
     let summary = if args.delete.is_empty() {
         let limit = args.produce.limit(settings);
         produce::run(settings, limit, metrics, shutdown::on_signal()).await?
@@ -577,7 +577,7 @@ async fn produce_command(settings: &Settings, args: ProduceCommand) -> anyhow::R
 /// `rtds run`: the dashboard, when asked for, lives as long as the run.
 async fn run_command(settings: &Settings, args: RunArgs) -> anyhow::Result<()> {
     let metrics = Metrics::new();
-    let _exporter = rtds::exporter::serve(&settings.metrics, metrics.clone()).await?;
+    let _exporter = rtds::metrics::exporter::serve(&settings.metrics, metrics.clone()).await?;
     let limit = args.produce.limit(settings);
     let shutdown = shutdown::on_signal();
     let dashboard = match args.dashboard {

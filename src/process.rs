@@ -45,7 +45,7 @@ use crate::config::{KafkaSettings, Settings};
 use crate::dlq::send::{DeadLetters, Sent};
 use crate::kafka::{self, Need};
 use crate::metrics::Metrics;
-use crate::progress::{self, Progress};
+use crate::metrics::progress::{self, Progress};
 use crate::retry::{self, Class, Retry, Said, Stop};
 use crate::user::{Invalid, User};
 use batcher::{Batches, Queued};

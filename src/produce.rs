@@ -21,7 +21,7 @@ use tracing::{info, warn};
 use crate::config::{KafkaSettings, Settings};
 use crate::kafka::{self, Need, Role};
 use crate::metrics::Metrics;
-use crate::progress::{self, Progress};
+use crate::metrics::progress::{self, Progress};
 use crate::source::{Source, SourceError, builtin};
 use crate::user::User;
 use uuid::Uuid;

@@ -7,8 +7,8 @@
 //! where each value came from, so validation errors name the source too.
 //!
 //! Here: the sections' structs with their defaults, and what loading
-//! returns. [`layers`] reads the file, the environment and the flags;
-//! [`validate`] checks what types alone cannot; [`secrets`] masks passwords
+//! returns. `layers` reads the file, the environment and the flags;
+//! `validate` checks what types alone cannot; `secrets` masks passwords
 //! and reads password files.
 //!
 //! To add a setting, touch:

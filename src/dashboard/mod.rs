@@ -26,6 +26,7 @@ use tracing::{info, warn};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::metrics::names;
 use watch::{Point, TICK, WINDOW, Watch};
 
 const INDEX: &str = include_str!("page/index.html");
@@ -64,7 +65,7 @@ pub async fn start(
     tokio::spawn(watch.clone().run(stop.clone()));
     let mut app = routes(watch);
     if let Some(own) = own {
-        app = app.merge(crate::exporter::routes(own));
+        app = app.merge(crate::metrics::exporter::routes(own));
     }
     let named = Arc::new(hosts::Hosts::new(listen, &settings.dashboard.allowed_hosts));
     let app = app.layer(axum::middleware::from_fn_with_state(named, hosts::check));
@@ -180,16 +181,16 @@ async fn flow(State(watch): App) -> Json<Value> {
         .filter(|(_, n)| **n > 0.0)
         .map(|((metric, reason), n)| {
             let kind = match metric.as_str() {
-                "source_errors" => "source",
-                "records_dead_lettered" => "dead-lettered",
+                names::SOURCE_ERRORS => "source",
+                names::RECORDS_DEAD_LETTERED => "dead-lettered",
                 other => other,
             };
             json!({ "kind": format!("{kind}: {reason}"), "count": n })
         })
         .collect();
     for (name, kind) in [
-        ("records_failed", "not acknowledged by Kafka"),
-        ("consumer_errors", "Kafka consumer errors"),
+        (names::RECORDS_FAILED, "not acknowledged by Kafka"),
+        (names::CONSUMER_ERRORS, "Kafka consumer errors"),
     ] {
         if let Some(n) = totals.counter(name).filter(|n| *n > 0.0) {
             errors.push(json!({ "kind": kind, "count": n }));
@@ -224,12 +225,12 @@ async fn flow(State(watch): App) -> Json<Value> {
             "dead_lettered": last.and_then(|p| p.dead_lettered),
         },
         "lag": lag,
-        "freshness": latency("end_to_end_seconds"),
-        "write_latency": latency("write_seconds"),
-        "api_latency": latency("source_request_seconds"),
+        "freshness": latency(names::END_TO_END_SECONDS),
+        "write_latency": latency(names::WRITE_SECONDS),
+        "api_latency": latency(names::SOURCE_REQUEST_SECONDS),
         "retries": {
-            "write": totals.counter("write_retries"),
-            "dlq": totals.counter("dlq_retries"),
+            "write": totals.counter(names::WRITE_RETRIES),
+            "dlq": totals.counter(names::DLQ_RETRIES),
         },
         "errors": errors,
     }))

@@ -15,7 +15,8 @@ use tracing::warn;
 use super::data::{self, Charts, StoredUser};
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::scrape::{self, Buckets, Totals};
+use crate::metrics::names;
+use crate::metrics::scrape::{self, Buckets, Totals};
 use crate::status::kafka::{DeadLetter, Facts, Observer};
 use crate::status::{Look, Report, SourceLook, cassandra};
 
@@ -301,9 +302,9 @@ impl Watch {
             dead_lettered: facts
                 .as_ref()
                 .map(|f| f.dlq.as_ref().map_or(0, |d| d.appended())),
-            fetched: totals.counter("users_fetched"),
-            written: totals.counter("rows_written"),
-            deleted: totals.counter("rows_deleted"),
+            fetched: totals.counter(names::USERS_FETCHED),
+            written: totals.counter(names::ROWS_WRITTEN),
+            deleted: totals.counter(names::ROWS_DELETED),
         });
         while view
             .points

@@ -7,7 +7,7 @@
 //!
 //! A replay streams, so that a DLQ of any size fits in memory: it sends each
 //! record it takes as it reads it, and at the end of every window (at most
-//! [`WINDOW_RECORDS`] records or [`WINDOW_BYTES`] bytes read) it waits until
+//! `replay::WINDOW_RECORDS` records or `replay::WINDOW_BYTES` bytes read) it waits until
 //! Kafka has every record the window sent, then commits the window's next
 //! offsets. What it holds is the producer's bounded queue and the consumer's
 //! prefetch. A failure leaves its window uncommitted: the next run sends
@@ -29,7 +29,7 @@ use serde::Serialize;
 use crate::config::KafkaSettings;
 use crate::config::Settings;
 use crate::kafka::{self, Need, Role};
-use crate::progress::{self, Progress};
+use crate::metrics::progress::{self, Progress};
 use crate::status::kafka::{DeadLetter, Observer, Topic};
 
 mod list;

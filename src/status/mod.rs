@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::BUILTIN;
 use crate::config::{Settings, masked_source};
 use crate::metrics::Metrics;
-use crate::scrape::{self, Totals};
+use crate::metrics::names;
+use crate::metrics::scrape::{self, Totals};
 use crate::source::Source;
 
 /// Rows `rtds status` samples to count the table and find its newest row.
@@ -490,13 +491,13 @@ fn jobs_hop(jobs: &Totals) -> Hop {
     }
     let summary = format!(
         "{answered}: {} fetched, {} written, {} deleted by tombstones, {} dead-lettered",
-        count("users_fetched"),
-        count("rows_written"),
-        count("rows_deleted"),
+        count(names::USERS_FETCHED),
+        count(names::ROWS_WRITTEN),
+        count(names::ROWS_DELETED),
         thousands(
             jobs.reasons
                 .iter()
-                .filter(|((metric, _), _)| metric == "records_dead_lettered")
+                .filter(|((metric, _), _)| metric == names::RECORDS_DEAD_LETTERED)
                 .map(|(_, n)| *n as i64)
                 .sum()
         ),

@@ -11,6 +11,28 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+pub mod exporter;
+pub mod progress;
+pub mod scrape;
+
+/// The names of the metrics other modules read back (from `/metrics`,
+/// through [`scrape`]): `rtds status` and the dashboard use these, so a
+/// renamed metric cannot leave them reading nothing.
+pub mod names {
+    pub const USERS_FETCHED: &str = "users_fetched";
+    pub const ROWS_WRITTEN: &str = "rows_written";
+    pub const ROWS_DELETED: &str = "rows_deleted";
+    pub const RECORDS_DEAD_LETTERED: &str = "records_dead_lettered";
+    pub const SOURCE_ERRORS: &str = "source_errors";
+    pub const RECORDS_FAILED: &str = "records_failed";
+    pub const CONSUMER_ERRORS: &str = "consumer_errors";
+    pub const END_TO_END_SECONDS: &str = "end_to_end_seconds";
+    pub const WRITE_SECONDS: &str = "write_seconds";
+    pub const SOURCE_REQUEST_SECONDS: &str = "source_request_seconds";
+    pub const WRITE_RETRIES: &str = "write_retries";
+    pub const DLQ_RETRIES: &str = "dlq_retries";
+}
+
 /// A label naming why something failed (`reason="http_500"`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
@@ -153,7 +175,7 @@ impl Metrics {
     fn register(&self, registry: &mut Registry) {
         let counters: [(&str, &str, &Counter); 13] = [
             (
-                "users_fetched",
+                names::USERS_FETCHED,
                 "Users received from the source",
                 &self.fetched,
             ),
@@ -172,25 +194,37 @@ impl Metrics {
                 "Records acknowledged by Kafka",
                 &self.acked,
             ),
-            ("records_failed", "Records Kafka did not take", &self.failed),
+            (
+                names::RECORDS_FAILED,
+                "Records Kafka did not take",
+                &self.failed,
+            ),
             (
                 "records_consumed",
                 "Messages read from the topic",
                 &self.consumed,
             ),
-            ("rows_written", "Rows written to Cassandra", &self.written),
-            ("rows_deleted", "Rows deleted by tombstones", &self.deleted),
             (
-                "write_retries",
+                names::ROWS_WRITTEN,
+                "Rows written to Cassandra",
+                &self.written,
+            ),
+            (
+                names::ROWS_DELETED,
+                "Rows deleted by tombstones",
+                &self.deleted,
+            ),
+            (
+                names::WRITE_RETRIES,
                 "Cassandra writes retried",
                 &self.write_retries,
             ),
             (
-                "consumer_errors",
+                names::CONSUMER_ERRORS,
                 "Kafka consumer errors recovered from",
                 &self.consumer_errors,
             ),
-            ("dlq_retries", "DLQ sends retried", &self.dlq_retries),
+            (names::DLQ_RETRIES, "DLQ sends retried", &self.dlq_retries),
             (
                 "rebalances",
                 "Partition assignments received",
@@ -207,12 +241,12 @@ impl Metrics {
         }
         let by_reason = [
             (
-                "source_errors",
+                names::SOURCE_ERRORS,
                 "Failed source requests by reason",
                 &self.source_errors,
             ),
             (
-                "records_dead_lettered",
+                names::RECORDS_DEAD_LETTERED,
                 "Messages sent to the DLQ by reason",
                 &self.dead_lettered,
             ),
@@ -253,17 +287,17 @@ impl Metrics {
         );
         let histograms = [
             (
-                "end_to_end_seconds",
+                names::END_TO_END_SECONDS,
                 "Kafka record timestamp to Cassandra write acknowledged",
                 &self.end_to_end_seconds,
             ),
             (
-                "write_seconds",
+                names::WRITE_SECONDS,
                 "One Cassandra write, retries apart",
                 &self.write_seconds,
             ),
             (
-                "source_request_seconds",
+                names::SOURCE_REQUEST_SECONDS,
                 "One source request, reply read and parsed",
                 &self.source_request_seconds,
             ),
