@@ -46,7 +46,7 @@ use crate::dlq::send::{DeadLetters, Sent};
 use crate::kafka::{self, Need};
 use crate::metrics::Metrics;
 use crate::metrics::progress::{self, Progress};
-use crate::retry::{self, Class, Retry, Said, Stop};
+use crate::retry::{self, Class, DLQ_RETRY, Said, Stop, WRITE_RETRY};
 use crate::user::{Invalid, User};
 use batcher::{Batches, Queued};
 use consumer::{Consumed, GroupConsumer};
@@ -55,24 +55,6 @@ use limiter::{Answer, Limiter};
 /// How often finished records move the stored commit points; librdkafka
 /// commits what is stored every `process.commit_interval`.
 const STORE_EVERY: Duration = Duration::from_millis(200);
-
-/// Cassandra writes retry transient failures until they pass, the job
-/// stops, or the failure turns out permanent.
-const WRITE_RETRY: Retry = Retry {
-    what: "Cassandra write",
-    base: Duration::from_millis(50),
-    cap: Duration::from_secs(5),
-    attempts: None,
-    patience: Duration::ZERO,
-};
-
-/// DLQ sends retry like writes, a little slower: a broker takes longer to
-/// come back than a node's request queue to drain.
-const DLQ_RETRY: Retry = Retry {
-    what: "DLQ send",
-    base: Duration::from_millis(100),
-    ..WRITE_RETRY
-};
 
 /// How often the consumer is polled even when nothing arrives: every poll
 /// tells the group coordinator the member is alive.

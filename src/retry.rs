@@ -76,6 +76,43 @@ pub struct Retry {
     pub patience: Duration,
 }
 
+// The policies, each named here so that every retry loop of rtds and
+// its backoff can be read in one place.
+
+/// Cassandra writes retry transient failures until they pass, the job
+/// stops, or the failure turns out permanent.
+pub const WRITE_RETRY: Retry = Retry {
+    what: "Cassandra write",
+    base: Duration::from_millis(50),
+    cap: Duration::from_secs(5),
+    attempts: None,
+    patience: Duration::ZERO,
+};
+
+/// DLQ sends retry like writes, a little slower: a broker takes longer to
+/// come back than a node's request queue to drain.
+pub const DLQ_RETRY: Retry = Retry {
+    what: "DLQ send",
+    base: Duration::from_millis(100),
+    ..WRITE_RETRY
+};
+
+/// How long one page waits in all on HTTP 429 replies before giving up: the
+/// public API counts its limit over 5 minutes.
+pub const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(300);
+
+/// How one page is retried: `attempts` tries for failures, and HTTP 429
+/// waited for as asked, [`RATE_LIMIT_PATIENCE`] in all at most.
+pub fn api_page_retry(attempts: u32) -> Retry {
+    Retry {
+        what: "Random User API request",
+        base: Duration::from_millis(100),
+        cap: Duration::from_secs(10),
+        attempts: Some(attempts),
+        patience: RATE_LIMIT_PATIENCE,
+    }
+}
+
 impl Retry {
     /// Runs `attempt` until it succeeds, failing permanently, running out of
     /// attempts or patience, or `cancel` firing. `classify` sorts each

@@ -12,16 +12,12 @@ use tracing::warn;
 use super::api::{ApiUser, RECORD_FIELDS, Reply};
 use crate::config::{ProduceSettings, masked_source, masked_url};
 use crate::metrics::Metrics;
-use crate::retry::{Class, Retry, Said, Stop};
+use crate::retry::{Class, RATE_LIMIT_PATIENCE, Said, Stop, api_page_retry};
 use crate::user::User;
 
 /// The largest reply body read: a few times the largest page (5000 users of
 /// about 1.2 kB). A bigger one is refused, not held in memory.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-
-/// How long one page waits in all on HTTP 429 replies before giving up: the
-/// public API counts its limit over 5 minutes.
-const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(300);
 
 /// Why a page could not be fetched even after retries.
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +149,7 @@ impl ApiClient {
         stop: &CancellationToken,
     ) -> Result<Vec<User>, HttpError> {
         let mut rate_limited = Duration::ZERO;
-        let result = page_policy(self.retries)
+        let result = api_page_retry(self.retries)
             .run(
                 stop,
                 &self.said,
@@ -295,18 +291,6 @@ impl ApiClient {
     }
 }
 
-/// How one page is retried: `attempts` tries for failures, and HTTP 429
-/// waited for as asked, [`RATE_LIMIT_PATIENCE`] in all at most.
-fn page_policy(attempts: u32) -> Retry {
-    Retry {
-        what: "Random User API request",
-        base: Duration::from_millis(100),
-        cap: Duration::from_secs(10),
-        attempts: Some(attempts),
-        patience: RATE_LIMIT_PATIENCE,
-    }
-}
-
 /// How long a 429 reply asks to wait: its `Retry-After` in seconds or as an
 /// HTTP date (counted from `now`; a date past is no wait), else a second.
 /// Taken as the server says, however long: the retry policy gives up on a
@@ -407,7 +391,7 @@ mod tests {
             let now = chrono::Utc::now();
             let mut replies = values.iter();
             let started = tokio::time::Instant::now();
-            let result = page_policy(8)
+            let result = api_page_retry(8)
                 .run(
                     &CancellationToken::new(),
                     &Said::default(),
