@@ -173,6 +173,27 @@ impl Metrics {
     /// Registers every metric under its name (prefixed `rtds_` in
     /// `/metrics`) with its help text: one table per kind of metric.
     fn register(&self, registry: &mut Registry) {
+        self.register_counters(registry);
+        let by_reason = [
+            (
+                names::SOURCE_ERRORS,
+                "Failed source requests by reason",
+                &self.source_errors,
+            ),
+            (
+                names::RECORDS_DEAD_LETTERED,
+                "Messages sent to the DLQ by reason",
+                &self.dead_lettered,
+            ),
+        ];
+        for (name, help, counter) in by_reason {
+            registry.register(name, help, counter.family.clone());
+        }
+        self.register_levels(registry);
+    }
+
+    /// The plain counters: how many of each thing happened.
+    fn register_counters(&self, registry: &mut Registry) {
         let counters: [(&str, &str, &Counter); 13] = [
             (
                 names::USERS_FETCHED,
@@ -239,22 +260,6 @@ impl Metrics {
         for (name, help, counter) in counters {
             registry.register(name, help, counter.clone());
         }
-        let by_reason = [
-            (
-                names::SOURCE_ERRORS,
-                "Failed source requests by reason",
-                &self.source_errors,
-            ),
-            (
-                names::RECORDS_DEAD_LETTERED,
-                "Messages sent to the DLQ by reason",
-                &self.dead_lettered,
-            ),
-        ];
-        for (name, help, counter) in by_reason {
-            registry.register(name, help, counter.family.clone());
-        }
-        self.register_levels(registry);
     }
 
     /// The gauges and histograms: what is, and how long things took.
