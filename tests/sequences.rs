@@ -48,6 +48,13 @@ fn frozen_mid_stream(what: &str) -> (String, String, u16, Followed, Frozen) {
     (topic, keyspace, port, job, Frozen::service("cassandra"))
 }
 
+/// Waits until the job on `port` has paused its partitions.
+fn wait_for_pause(port: u16) {
+    wait_until("consumption paused", Duration::from_secs(60), || {
+        metric(port, "rtds_consumption_paused") == Some(1)
+    });
+}
+
 /// A member of `group` that joins and waits until it owns partitions; it
 /// reads nothing and commits nothing, and leaves when dropped.
 fn join(topic: &str, group: &str) -> rdkafka::consumer::BaseConsumer {
@@ -89,9 +96,7 @@ fn owned_partitions(port: u16) -> usize {
 fn a_rebalance_during_a_pause_commits_nothing_unwritten() {
     let _stack = exclusive();
     let (topic, keyspace, port, first, frozen) = frozen_mid_stream("pausebalance");
-    wait_until("consumption paused", Duration::from_secs(60), || {
-        metric(port, "rtds_consumption_paused") == Some(1)
-    });
+    wait_for_pause(port);
     let rebalances = counter(port, "rtds_rebalances_total");
 
     // A second member joins (partitions move away) and leaves (they come
@@ -123,9 +128,7 @@ fn a_rebalance_during_a_pause_commits_nothing_unwritten() {
 fn a_partition_paused_away_and_given_back_is_read() {
     let _stack = exclusive();
     let (topic, keyspace, port, job, frozen) = frozen_mid_stream("pausedaway");
-    wait_until("consumption paused", Duration::from_secs(60), || {
-        metric(port, "rtds_consumption_paused") == Some(1)
-    });
+    wait_for_pause(port);
     let group = format!("{topic}-group");
     let member = join(&topic, &group);
     wait_until("a partition moved away", Duration::from_secs(60), || {
@@ -195,9 +198,7 @@ fn records_held_by_an_outage_are_bounded_in_bytes() {
     let users: Vec<(uuid::Uuid, Vec<u8>)> = (0..3_000).map(|_| padded_user(60_000)).collect();
     let payloads: Vec<Vec<u8>> = users.iter().map(|(_, record)| record.clone()).collect();
     send_raw_with(&topic, &payloads, &[("compression.type", "lz4")]);
-    wait_until("consumption paused", Duration::from_secs(60), || {
-        metric(port, "rtds_consumption_paused") == Some(1)
-    });
+    wait_for_pause(port);
     let held = counter(port, "rtds_records_in_flight");
     let peak = peak_rss(&job.pid());
     drop(frozen);
