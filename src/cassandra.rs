@@ -181,27 +181,27 @@ pub async fn connect(settings: &CassandraSettings) -> anyhow::Result<Session> {
         let cause = format!("{error:#}");
         let at = settings.contact_points.join(",");
         error.context(match connect_failure(&cause) {
-            Some(Failure::BadLogin) => format!(
+            Some(SessionFailure::BadLogin) => format!(
                 "Cassandra at {at} refused the login of role `{}`: authentication failed \
                  (bad credentials). Check cassandra.username and the password \
                  (cassandra.password_file, RTDS_CASSANDRA_PASSWORD or cassandra.password)",
                 settings.username
             ),
-            Some(Failure::LoginNeeded) => format!(
+            Some(SessionFailure::LoginNeeded) => format!(
                 "Cassandra at {at} wants a login: set cassandra.username and its password \
                  (cassandra.password_file or RTDS_CASSANDRA_PASSWORD)"
             ),
-            Some(Failure::Untrusted) => format!(
+            Some(SessionFailure::Untrusted) => format!(
                 "the certificate of the Cassandra node at {at} is not trusted: \
                  cassandra.tls_ca_file ({}) must be the CA that signed it, and the certificate \
                  must name the node's IP address in its subjectAltName",
                 settings.tls_ca_file
             ),
-            Some(Failure::NotTls) => format!(
+            Some(SessionFailure::NotTls) => format!(
                 "Cassandra at {at} does not speak TLS, but cassandra.tls_ca_file is set: \
                  is this the node's TLS port? Empty cassandra.tls_ca_file for a plain one"
             ),
-            Some(Failure::ClientCert | Failure::Broken) if settings.tls_cert_file.is_empty() => {
+            Some(SessionFailure::ClientCert | SessionFailure::Broken) if settings.tls_cert_file.is_empty() => {
                 format!(
                     "Cassandra at {at} wants a client certificate (it broke off the connection \
                      once TLS was set up; client_encryption_options.require_client_auth): set \
@@ -209,12 +209,12 @@ pub async fn connect(settings: &CassandraSettings) -> anyhow::Result<Session> {
                      by a CA the node trusts"
                 )
             }
-            Some(Failure::ClientCert) => format!(
+            Some(SessionFailure::ClientCert) => format!(
                 "Cassandra at {at} refused the client certificate: cassandra.tls_cert_file ({}) \
                  must be signed by a CA in the node's client_encryption_options.truststore",
                 settings.tls_cert_file
             ),
-            Some(Failure::WantsTls) if settings.tls_ca_file.is_empty() => format!(
+            Some(SessionFailure::WantsTls) if settings.tls_ca_file.is_empty() => format!(
                 "Cassandra at {at} closed the connection at once: if the node wants TLS \
                  (client_encryption_options), set cassandra.tls_ca_file to the CA of its certificate"
             ),
@@ -284,7 +284,7 @@ pub fn unmet_consistency(error: &scylla::errors::ExecutionError) -> Option<Strin
 /// Why a session could not be opened, as far as the driver's words tell:
 /// each has its own advice.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Failure {
+enum SessionFailure {
     BadLogin,
     LoginNeeded,
     Untrusted,
@@ -298,26 +298,26 @@ enum Failure {
     Broken,
 }
 
-fn connect_failure(cause: &str) -> Option<Failure> {
+fn connect_failure(cause: &str) -> Option<SessionFailure> {
     let cause = cause.to_ascii_lowercase();
     let has = |words: &str| cause.contains(words);
     if has("bad credentials") || has("password are incorrect") {
-        Some(Failure::BadLogin)
+        Some(SessionFailure::BadLogin)
     } else if has("authentication is required") {
-        Some(Failure::LoginNeeded)
+        Some(SessionFailure::LoginNeeded)
     } else if has("certificate verify failed") {
-        Some(Failure::Untrusted)
+        Some(SessionFailure::Untrusted)
     } else if has("wrong version number") || has("packet length too long") {
-        Some(Failure::NotTls)
+        Some(SessionFailure::NotTls)
     } else if has("alert certificate required")
         || has("alert bad certificate")
         || has("alert unknown ca")
     {
-        Some(Failure::ClientCert)
+        Some(SessionFailure::ClientCert)
     } else if has("connection reset by peer") || has("failed to read the frame header") {
-        Some(Failure::WantsTls)
+        Some(SessionFailure::WantsTls)
     } else if has("connection setup request") && has("connection broken") {
-        Some(Failure::Broken)
+        Some(SessionFailure::Broken)
     } else {
         None
     }
@@ -987,13 +987,13 @@ mod tests {
                      Connection broken, reason: Failed to deserialize frame: Failed to read the \
                      frame header: error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert \
                      certificate required";
-        assert_eq!(connect_failure(alert), Some(Failure::ClientCert));
+        assert_eq!(connect_failure(alert), Some(SessionFailure::ClientCert));
         let broken = "Failed to perform a connection setup request. Request: OPTIONS, reason: \
                       Connection broken, reason: Failed to send/receive data needed to perform \
                       a request via tokio channel.";
-        assert_eq!(connect_failure(broken), Some(Failure::Broken));
+        assert_eq!(connect_failure(broken), Some(SessionFailure::Broken));
         let reset = "Failed to read the frame header: Connection reset by peer (os error 104)";
-        assert_eq!(connect_failure(reset), Some(Failure::WantsTls));
+        assert_eq!(connect_failure(reset), Some(SessionFailure::WantsTls));
     }
 
     #[test]

@@ -545,7 +545,7 @@ pub struct Alarm {
 
 /// What a failure librdkafka reports means for the [`Alarm`].
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Failure {
+enum ReportedFailure {
     LoginRefused,
     Tls,
     Other,
@@ -567,11 +567,11 @@ impl ClientContext for Alarm {
     /// reach only [`Alarm::log`].
     fn error(&self, error: KafkaError, reason: &str) {
         let failure = if is_login_refused(&error) {
-            Failure::LoginRefused
+            ReportedFailure::LoginRefused
         } else if error.rdkafka_error_code() == Some(RDKafkaErrorCode::SSL) {
-            Failure::Tls
+            ReportedFailure::Tls
         } else {
-            Failure::Other
+            ReportedFailure::Other
         };
         self.note(reason, failure);
         tracing::debug!(target: "librdkafka", "{error}: {reason}");
@@ -586,11 +586,11 @@ impl ClientContext for Alarm {
         ) {
             let has = |words: &[&str]| words.iter().any(|w| message.contains(w));
             let failure = if has(&LOGIN_REFUSED) {
-                Failure::LoginRefused
+                ReportedFailure::LoginRefused
             } else if has(&TLS_FAILED) {
-                Failure::Tls
+                ReportedFailure::Tls
             } else {
-                Failure::Other
+                ReportedFailure::Other
             };
             self.note(message, failure);
         }
@@ -611,20 +611,20 @@ impl Alarm {
             .context("cannot create a Kafka client (check the kafka.* settings)")
     }
 
-    fn note(&self, reason: &str, failure: Failure) {
+    fn note(&self, reason: &str, failure: ReportedFailure) {
         match failure {
-            Failure::Tls => {
+            ReportedFailure::Tls => {
                 self.hopeless
                     .lock()
                     .expect("alarm lock")
                     .get_or_insert_with(|| reason.to_string());
                 return;
             }
-            Failure::LoginRefused => {
+            ReportedFailure::LoginRefused => {
                 let mut logins = self.logins.lock().expect("alarm lock");
                 logins.refused(Instant::now(), reason);
             }
-            Failure::Other => {}
+            ReportedFailure::Other => {}
         }
         // "All brokers are down" follows the failure that says why.
         let mut latest = self.latest.lock().expect("alarm lock");

@@ -37,9 +37,9 @@
 //! applied in layers by `config::layers`, checked by `config::validate`,
 //! passwords masked and read from files by `config::secrets`, the tests in
 //! `config::tests`), [`logging`], [`table`] (`rtds users` output, and
-//! the one escape of outside text for terminals), and
-//! [`server`], the local stand-in of the Random User API for tests and
-//! benchmarks.
+//! the one escape of outside text for terminals), and [`tools`], beside the
+//! pipeline: `tools::randomuser_server`, the local stand-in of the Random
+//! User API for tests and benchmarks.
 //!
 //! Looking at it: [`status`] checks every hop and says where records stop
 //! (what Kafka tells in [`status::kafka`], what Cassandra tells in
@@ -64,9 +64,9 @@ pub mod produce;
 pub mod retry;
 pub mod run;
 pub mod schedule;
-pub mod server;
 pub mod shutdown;
 pub mod source;
 pub mod status;
 pub mod table;
+pub mod tools;
 pub mod user;

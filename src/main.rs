@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use rtds::config::{Loaded, Override, Settings};
 use rtds::metrics::Metrics;
-use rtds::{process, produce, server, shutdown};
+use rtds::tools::randomuser_server as server;
+use rtds::{process, produce, shutdown};
 
 /// rtds: a real-time pipeline from the Random User API through Kafka into Cassandra.
 #[derive(Parser)]

@@ -46,9 +46,9 @@ use crate::dlq::send::{DeadLetters, Sent};
 use crate::kafka::{self, Need};
 use crate::metrics::Metrics;
 use crate::metrics::progress::{self, Progress};
-use crate::retry::{self, Class, DLQ_RETRY, Said, Stop, WRITE_RETRY};
+use crate::retry::{self, Class, DLQ_RETRY, LogPacer, Stop, WRITE_RETRY};
 use crate::user::{Invalid, User};
-use batcher::{Batches, Queued};
+use batcher::{Batcher, Queued};
 use consumer::{Consumed, GroupConsumer};
 use limiter::{Answer, Limiter};
 
@@ -265,7 +265,7 @@ impl Job {
             let batches = (limits.rows > 1).then(|| {
                 let job = job.clone();
                 let (batches, task) =
-                    Batches::start(limits, cassandra.batch_linger, move |batch| {
+                    Batcher::start(limits, cassandra.batch_linger, move |batch| {
                         match job.upgrade() {
                             Some(job) => {
                                 drop(tokio::spawn(async move { job.write_batch(batch).await }))
@@ -287,8 +287,8 @@ impl Job {
                 stop: parts.stop,
                 failure: Mutex::new(None),
                 busy: BusyClock::default(),
-                writes_said: Said::default(),
-                dlq_said: Said::default(),
+                writes_said: LogPacer::default(),
+                dlq_said: LogPacer::default(),
                 writes_held_by: Mutex::new(None),
             }
         });
@@ -411,7 +411,7 @@ impl Listener {
         );
         consumer::set_paused(consumer, true);
         self.job.metrics.consumption_paused.set(1);
-        let (paused_at, said) = (Instant::now(), Said::default());
+        let (paused_at, said) = (Instant::now(), LogPacer::default());
         said.due();
         let waited = loop {
             tokio::select! {
@@ -674,7 +674,7 @@ struct Job {
     dead_letters: DeadLetters,
     /// Where upserts go to be batched; none when every row is its own write
     /// (`cassandra.batch_rows = 1`).
-    batches: Option<Batches>,
+    batches: Option<Batcher>,
     limiter: Limiter,
     metrics: Metrics,
     consumer: Arc<GroupConsumer>,
@@ -684,8 +684,8 @@ struct Job {
     failure: Mutex<Option<anyhow::Error>>,
     busy: BusyClock,
     /// Pace the retry log lines of all writes, and of all DLQ sends.
-    writes_said: Said,
-    dlq_said: Said,
+    writes_said: LogPacer,
+    dlq_said: LogPacer,
     /// The last write failure retried, in words: what a pause waits on.
     writes_held_by: Mutex<Option<String>>,
 }
@@ -728,7 +728,7 @@ impl Job {
         Ok(written)
     }
 
-    /// Batches an upsert with others, or writes it alone (a delete, or a
+    /// Batcher an upsert with others, or writes it alone (a delete, or a
     /// row whose replicas the driver cannot tell).
     async fn write(&self, write: Write, at: i64) -> anyhow::Result<bool> {
         let batch = match &write {

@@ -108,7 +108,7 @@ impl Counts {
 
 /// Counts deliveries as Kafka reports them, so no record is awaited one by
 /// one, and tells when the idempotent producer has its producer id.
-struct DeliveryCounter {
+struct ProducerEvents {
     metrics: Metrics,
     /// True once the producer id is assigned: records sent before wait
     /// for it in librdkafka's queue (half a second after start).
@@ -120,7 +120,7 @@ struct DeliveryCounter {
     stop: CancellationToken,
 }
 
-impl DeliveryCounter {
+impl ProducerEvents {
     /// The error the run stops with when the ACLs refused it.
     fn refused(&self, settings: &KafkaSettings, topic: &str) -> Option<anyhow::Error> {
         let code = *self.refused.get()?;
@@ -128,7 +128,7 @@ impl DeliveryCounter {
     }
 }
 
-impl ClientContext for DeliveryCounter {
+impl ClientContext for ProducerEvents {
     /// librdkafka says that the id is assigned only in its `eos` debug log
     /// ("Idempotent producer state change WaitPID -> Assigned").
     fn log(&self, _: RDKafkaLogLevel, fac: &str, message: &str) {
@@ -139,7 +139,7 @@ impl ClientContext for DeliveryCounter {
     }
 }
 
-impl ProducerContext for DeliveryCounter {
+impl ProducerContext for ProducerEvents {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
@@ -172,7 +172,7 @@ fn create_producer(
     settings: &KafkaSettings,
     metrics: Metrics,
     stop: CancellationToken,
-) -> anyhow::Result<ThreadedProducer<DeliveryCounter>> {
+) -> anyhow::Result<ThreadedProducer<ProducerEvents>> {
     let mut config = kafka::client_config(settings, Role::Producer)?;
     let debug = match config.get("debug") {
         Some(asked) => format!("{asked},eos"),
@@ -182,7 +182,7 @@ fn create_producer(
         .set("debug", debug)
         .set_log_level(RDKafkaLogLevel::Debug);
     config
-        .create_with_context(DeliveryCounter {
+        .create_with_context(ProducerEvents {
             metrics,
             has_id: watch::Sender::new(false),
             refused: OnceLock::new(),
@@ -198,7 +198,7 @@ const ID_WITHIN: Duration = Duration::from_secs(10);
 /// are sent at once instead of waiting in the queue, their latency counted.
 /// Past [`ID_WITHIN`] the run starts anyway (its records wait for the id,
 /// within their delivery timeout), saying so.
-async fn has_id(producer: &ThreadedProducer<DeliveryCounter>) {
+async fn has_id(producer: &ThreadedProducer<ProducerEvents>) {
     let mut has_id = producer.context().has_id.subscribe();
     let waited = tokio::time::timeout(ID_WITHIN, has_id.wait_for(|has| *has)).await;
     if waited.is_err() {
@@ -358,7 +358,7 @@ pub async fn tombstones(
 /// warning when the final flush did not finish (the records it left are
 /// counted as failed).
 fn ended(
-    producer: ThreadedProducer<DeliveryCounter>,
+    producer: ThreadedProducer<ProducerEvents>,
     flushed: KafkaResult<()>,
     settings: &KafkaSettings,
     topic: &str,
@@ -376,12 +376,12 @@ fn ended(
 /// or the ACLs refuse the records (which stops the fetching: its pages
 /// would be refused too), then flushes.
 fn send_all(
-    producer: ThreadedProducer<DeliveryCounter>,
+    producer: ThreadedProducer<ProducerEvents>,
     topic: &str,
     mut received: mpsc::Receiver<Vec<Outgoing>>,
     metrics: &Metrics,
     flush_timeout: Duration,
-) -> (ThreadedProducer<DeliveryCounter>, KafkaResult<()>) {
+) -> (ThreadedProducer<ProducerEvents>, KafkaResult<()>) {
     while let Some(page) = received.blocking_recv() {
         if producer.context().refused.get().is_some() {
             break;
@@ -394,7 +394,7 @@ fn send_all(
 
 /// Hands one page of records to the producer, waiting while its queue is full.
 fn send_page(
-    producer: &ThreadedProducer<DeliveryCounter>,
+    producer: &ThreadedProducer<ProducerEvents>,
     topic: &str,
     page: &[Outgoing],
     metrics: &Metrics,

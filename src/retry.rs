@@ -35,9 +35,9 @@ pub const LOG_EVERY: Duration = Duration::from_secs(10);
 /// them: 256 writes held by one outage log one line every [`LOG_EVERY`],
 /// not 256.
 #[derive(Debug, Default)]
-pub struct Said(Mutex<Option<Instant>>);
+pub struct LogPacer(Mutex<Option<Instant>>);
 
-impl Said {
+impl LogPacer {
     /// True when nothing was said for [`LOG_EVERY`] (or ever): the caller
     /// says it now.
     pub fn due(&self) -> bool {
@@ -123,7 +123,7 @@ impl Retry {
     pub async fn run<T, E, F, Fut>(
         &self,
         cancel: &CancellationToken,
-        said: &Said,
+        said: &LogPacer,
         classify: impl Fn(&E) -> Class,
         mut on_retry: impl FnMut(&E),
         mut attempt: F,
@@ -287,7 +287,7 @@ mod tests {
         let result: Result<u32, Stop<&str>> = quick(None)
             .run(
                 &CancellationToken::new(),
-                &Said::default(),
+                &LogPacer::default(),
                 |_| Class::Transient,
                 |_| {
                     retries.fetch_add(1, Ordering::Relaxed);
@@ -308,7 +308,7 @@ mod tests {
         let result: Result<(), Stop<&str>> = quick(None)
             .run(
                 &CancellationToken::new(),
-                &Said::default(),
+                &LogPacer::default(),
                 |e| {
                     if *e == "invalid" {
                         Class::Permanent
@@ -332,7 +332,7 @@ mod tests {
         let result: Result<(), Stop<&str>> = quick(Some(2))
             .run(
                 &CancellationToken::new(),
-                &Said::default(),
+                &LogPacer::default(),
                 |_| Class::Transient,
                 |_| {},
                 || async { Err("down") },
@@ -345,7 +345,7 @@ mod tests {
         let result: Result<(), Stop<&str>> = quick(None)
             .run(
                 &cancel,
-                &Said::default(),
+                &LogPacer::default(),
                 |_| Class::Transient,
                 |_| {},
                 || async { Err("down") },
@@ -360,7 +360,7 @@ mod tests {
         let result: Result<(), Stop<&str>> = quick(Some(1))
             .run(
                 &CancellationToken::new(),
-                &Said::default(),
+                &LogPacer::default(),
                 |_| Class::Later(Duration::from_millis(2)),
                 |_| {},
                 || async {
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn one_said_speaks_once_per_interval() {
-        let said = Said::default();
+        let said = LogPacer::default();
         assert!(said.due());
         assert!(!said.due(), "a second loop within LOG_EVERY stays quiet");
     }

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use rtds::server::ServerArgs;
+use rtds::tools::randomuser_server::ServerArgs;
 
 #[test]
 fn a_rate_limited_api_is_waited_for_and_every_record_delivered() {

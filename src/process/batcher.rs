@@ -4,7 +4,7 @@
 //! `linger`, so that a low rate is not held back waiting for rows that do
 //! not come.
 //!
-//! Each record's task hands its user over with [`Batches::write`] and waits
+//! Each record's task hands its user over with [`Batcher::write`] and waits
 //! for the batch's outcome: true once written, false when the job stops
 //! first. The record's commit point moves only then, so an offset is never
 //! committed before every row of its batch is written.
@@ -34,18 +34,18 @@ impl Queued {
 }
 
 /// The handle records' tasks write through.
-pub struct Batches {
+pub struct Batcher {
     queue: mpsc::UnboundedSender<(Replicas, Queued)>,
 }
 
-impl Batches {
+impl Batcher {
     /// Starts the task that groups rows and calls `send` with each batch;
     /// `send` must finish every row of it.
     pub fn start(
         limits: BatchLimits,
         linger: Duration,
         send: impl Fn(Vec<Queued>) + Send + 'static,
-    ) -> (Batches, tokio::task::JoinHandle<()>) {
+    ) -> (Batcher, tokio::task::JoinHandle<()>) {
         let (queue, mut arrivals) = mpsc::unbounded_channel::<(Replicas, Queued)>();
         let task = tokio::spawn(async move {
             let mut open = Open::new(limits, linger);
@@ -61,7 +61,7 @@ impl Batches {
             }
             open.send_due(Instant::now() + linger, &send);
         });
-        (Batches { queue }, task)
+        (Batcher { queue }, task)
     }
 
     /// Puts the user's upsert into a batch of rows with the same replicas
@@ -231,7 +231,7 @@ mod tests {
             bytes: usize::MAX,
         };
         // Full batches are written; one sent by its linger is not.
-        let (batches, _task) = Batches::start(limits, Duration::from_millis(2), |batch| {
+        let (batches, _task) = Batcher::start(limits, Duration::from_millis(2), |batch| {
             let written = batch.len() == 2;
             for row in batch {
                 row.finish(written);

@@ -12,7 +12,7 @@ use tracing::warn;
 use super::api::{ApiUser, RECORD_FIELDS, Reply};
 use crate::config::{ProduceSettings, masked_source, masked_url};
 use crate::metrics::Metrics;
-use crate::retry::{Class, RATE_LIMIT_PATIENCE, Said, Stop, api_page_retry};
+use crate::retry::{Class, LogPacer, RATE_LIMIT_PATIENCE, Stop, api_page_retry};
 use crate::user::User;
 
 /// The largest reply body read: a few times the largest page (5000 users of
@@ -67,12 +67,12 @@ pub struct ApiClient {
     retries: u32,
     metrics: Metrics,
     /// Paces the retry log lines of all pages in flight.
-    said: Said,
+    said: LogPacer,
 }
 
 /// One failed attempt, as the retry loop sorts it.
 #[derive(Debug)]
-enum Failure {
+enum PageFailure {
     /// Worth another try; the reason is a metrics label.
     Retry(&'static str, String),
     /// HTTP 429: come back after this long.
@@ -80,26 +80,26 @@ enum Failure {
     Fatal(HttpError),
 }
 
-impl std::fmt::Display for Failure {
+impl std::fmt::Display for PageFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Retry(_, message) => f.write_str(message),
-            Failure::RateLimited(wait) => write!(
+            PageFailure::Retry(_, message) => f.write_str(message),
+            PageFailure::RateLimited(wait) => write!(
                 f,
                 "rate limited by the API (HTTP 429), asked to wait {} s",
                 wait.as_secs_f64()
             ),
-            Failure::Fatal(error) => error.fmt(f),
+            PageFailure::Fatal(error) => error.fmt(f),
         }
     }
 }
 
-impl Failure {
+impl PageFailure {
     fn class(&self) -> Class {
         match self {
-            Failure::Retry(..) => Class::Transient,
-            Failure::RateLimited(wait) => Class::Later(*wait),
-            Failure::Fatal(_) => Class::Permanent,
+            PageFailure::Retry(..) => Class::Transient,
+            PageFailure::RateLimited(wait) => Class::Later(*wait),
+            PageFailure::Fatal(_) => Class::Permanent,
         }
     }
 }
@@ -129,7 +129,7 @@ impl ApiClient {
             nats: nats.map(|n| n.join(",")),
             retries: settings.retries.max(1),
             metrics,
-            said: Said::default(),
+            said: LogPacer::default(),
         })
     }
 
@@ -153,14 +153,14 @@ impl ApiClient {
             .run(
                 stop,
                 &self.said,
-                Failure::class,
+                PageFailure::class,
                 |failure| match failure {
-                    Failure::Retry(reason, _) => self.metrics.source_errors.inc(reason),
-                    Failure::RateLimited(wait) => {
+                    PageFailure::Retry(reason, _) => self.metrics.source_errors.inc(reason),
+                    PageFailure::RateLimited(wait) => {
                         rate_limited += *wait;
                         self.metrics.source_errors.inc("http_429");
                     }
-                    Failure::Fatal(_) => {}
+                    PageFailure::Fatal(_) => {}
                 },
                 || async {
                     let started = std::time::Instant::now();
@@ -174,13 +174,13 @@ impl ApiClient {
         match result {
             Ok(users) => Ok(users),
             Err(Stop::Cancelled) => Ok(Vec::new()),
-            Err(Stop::Permanent(Failure::Fatal(error))) => Err(error),
-            Err(Stop::Exhausted(Failure::RateLimited(asked))) => Err(HttpError::RateLimited {
+            Err(Stop::Permanent(PageFailure::Fatal(error))) => Err(error),
+            Err(Stop::Exhausted(PageFailure::RateLimited(asked))) => Err(HttpError::RateLimited {
                 url: masked_url(&self.url),
                 waited: rate_limited.as_secs(),
                 asked: asked.as_secs(),
             }),
-            Err(Stop::Exhausted(Failure::Retry("malformed", message))) => {
+            Err(Stop::Exhausted(PageFailure::Retry("malformed", message))) => {
                 warn!(
                     page,
                     "giving up on page {page}, no reply was usable: {message}"
@@ -195,7 +195,7 @@ impl ApiClient {
         }
     }
 
-    async fn attempt(&self, page: u32, results: usize) -> Result<Vec<User>, Failure> {
+    async fn attempt(&self, page: u32, results: usize) -> Result<Vec<User>, PageFailure> {
         let mut query: Vec<(&str, String)> = vec![
             ("results", results.to_string()),
             ("seed", self.seed.clone()),
@@ -217,19 +217,19 @@ impl ApiClient {
                 } else {
                     "connection"
                 };
-                Failure::Retry(reason, error_chain(&e.without_url()))
+                PageFailure::Retry(reason, error_chain(&e.without_url()))
             })?;
         let status = reply.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             let asked = retry_after(reply.headers(), chrono::Utc::now());
-            return Err(Failure::RateLimited(asked));
+            return Err(PageFailure::RateLimited(asked));
         }
         let body = self.body(reply).await?;
         if status.is_server_error() {
-            return Err(Failure::Retry("http_5xx", format!("HTTP {status}")));
+            return Err(PageFailure::Retry("http_5xx", format!("HTTP {status}")));
         }
         if !status.is_success() {
-            return Err(Failure::Fatal(HttpError::Refused {
+            return Err(PageFailure::Fatal(HttpError::Refused {
                 url: masked_url(&self.url),
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
@@ -239,7 +239,7 @@ impl ApiClient {
         // result costs only itself, and no JSON tree is built in between;
         // the raw texts borrow the body, they are not copied out of it.
         let reply: Reply<&RawValue> = serde_json::from_slice(&body).map_err(|e| {
-            Failure::Retry(
+            PageFailure::Retry(
                 "malformed",
                 format!("reply is not a Random User API result list: {e}"),
             )
@@ -248,9 +248,9 @@ impl ApiClient {
     }
 
     /// The reply's body, at most [`MAX_BODY_BYTES`] of it.
-    async fn body(&self, mut reply: reqwest::Response) -> Result<Vec<u8>, Failure> {
+    async fn body(&self, mut reply: reqwest::Response) -> Result<Vec<u8>, PageFailure> {
         let too_large = || {
-            Failure::Fatal(HttpError::TooLarge {
+            PageFailure::Fatal(HttpError::TooLarge {
                 url: masked_url(&self.url),
                 limit: MAX_BODY_BYTES,
             })
@@ -265,7 +265,7 @@ impl ApiClient {
         while let Some(chunk) = reply
             .chunk()
             .await
-            .map_err(|e| Failure::Retry("connection", error_chain(&e.without_url())))?
+            .map_err(|e| PageFailure::Retry("connection", error_chain(&e.without_url())))?
         {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(too_large());
@@ -381,7 +381,7 @@ mod tests {
     /// Runs one page's retry policy over 429 replies asking `values` in
     /// turn (then a success) on a paused clock: how long it waited, and how
     /// it ended.
-    fn waits_for(values: &[String]) -> (Duration, Result<(), Stop<Failure>>) {
+    fn waits_for(values: &[String]) -> (Duration, Result<(), Stop<PageFailure>>) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
@@ -394,12 +394,12 @@ mod tests {
             let result = api_page_retry(8)
                 .run(
                     &CancellationToken::new(),
-                    &Said::default(),
-                    Failure::class,
+                    &LogPacer::default(),
+                    PageFailure::class,
                     |_| {},
                     || {
                         let asked = replies.next().map(|v| retry_after(&asking(v), now));
-                        async move { asked.map_or(Ok(()), |a| Err(Failure::RateLimited(a))) }
+                        async move { asked.map_or(Ok(()), |a| Err(PageFailure::RateLimited(a))) }
                     },
                 )
                 .await;
@@ -412,7 +412,7 @@ mod tests {
         let (waited, result) = waits_for(&["1".into(), u64::MAX.to_string()]);
         assert_eq!(waited, Duration::from_secs(1));
         assert!(
-            matches!(result, Err(Stop::Exhausted(Failure::RateLimited(_)))),
+            matches!(result, Err(Stop::Exhausted(PageFailure::RateLimited(_)))),
             "{result:?}"
         );
         // "0" again and again is waited a little each time, until the
@@ -447,7 +447,7 @@ mod tests {
         ) {
             let (waited, result) = waits_for(&values);
             proptest::prop_assert!(waited <= RATE_LIMIT_PATIENCE, "{waited:?}");
-            let rate_limited = matches!(result, Ok(()) | Err(Stop::Exhausted(Failure::RateLimited(_))));
+            let rate_limited = matches!(result, Ok(()) | Err(Stop::Exhausted(PageFailure::RateLimited(_))));
             proptest::prop_assert!(rate_limited, "{result:?}");
         }
     }

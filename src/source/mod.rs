@@ -1,6 +1,6 @@
 //! Where users come from: the Random User API over HTTP, or the built-in
 //! generator. (The local stand-in that speaks the API is a tool, not a
-//! source: see [`crate::server`].)
+//! source: see [`crate::tools::randomuser_server`].)
 //!
 //! Both sources answer the same question, "page P of N users", so the
 //! producer drives them alike: a bounded number of pages in flight, paced by

@@ -19,7 +19,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use rtds::cassandra::Store;
 use rtds::config::{Override, Settings};
-use rtds::server::{self, ServerArgs};
+use rtds::tools::randomuser_server::{self as server, ServerArgs};
 use rtds::user::User;
 use tokio_util::sync::CancellationToken;
 
