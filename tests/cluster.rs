@@ -13,22 +13,17 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{
-    Followed, counter, free_port, metric, rtds_command_with_config, send_signal, text, unique,
-    wait_for_count, wait_until,
+    Followed, Site, counter, free_port, metric, send_signal, text, unique, wait_for_count,
+    wait_until,
 };
 
 const WRITTEN: &str = "rtds_rows_written_total";
 
 const STACK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack");
-
-fn cluster_dir() -> PathBuf {
-    common::stack_dir().join("cluster")
-}
 
 fn stack(args: &[&str]) -> Output {
     let output = Command::new(STACK)
@@ -62,15 +57,11 @@ impl Drop for Cluster {
 
 /// `rtds --config <cluster>/rtds.toml ARGS`.
 fn rtds(args: &[&str]) -> Command {
-    rtds_command_with_config(&cluster_dir().join("rtds.toml"), args)
+    Site::Cluster.rtds(args)
 }
 
 fn node_pid(service: &str) -> String {
-    let file = cluster_dir().join(format!("run/{service}.pid"));
-    std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-        .trim()
-        .to_string()
+    Site::Cluster.pid(service)
 }
 
 fn status(flags: &[&str]) -> String {
@@ -84,9 +75,6 @@ fn status(flags: &[&str]) -> String {
 /// run (after 5,000 to 10,000), few enough that six JVMs on two cores get
 /// through all three scenarios in minutes.
 const RECORDS: u64 = 50_000;
-
-/// The cluster's brokers, as its rtds config lists them.
-const BROKERS: &str = "127.0.1.1:9092,127.0.1.2:9092,127.0.1.3:9092";
 
 #[test]
 fn the_cluster_loses_nodes_and_no_record() {
@@ -343,7 +331,7 @@ fn brokers_killed_mid_produce_and_mid_process_lose_and_double_nothing() {
     assert!(output.status.success(), "rtds produce: {}", text(&output));
     assert_eq!(common::json_summary(&output)["acked"], RECORDS);
     assert_eq!(
-        common::topic_size_at(BROKERS, &topic),
+        common::topic_size_on(Site::Cluster, &topic),
         RECORDS as i64,
         "records lost or doubled in the topic"
     );

@@ -14,8 +14,10 @@
 //! every invalid record must be in the DLQ.
 //!
 //! `RTDS_NEMESIS_SEED` replays a run (the seed is printed at the start),
-//! `RTDS_NEMESIS_MINUTES` sets its length (3 by default, the CI run).
-//! `scripts/nemesis` runs it by hand. The timeline and the checker's report
+//! `RTDS_NEMESIS_MINUTES` sets its length (3 by default, the CI run), and
+//! `RTDS_NEMESIS_CLUSTER=1` plays it on the local cluster: topics and the
+//! keyspace with 3 replicas, the faults hitting one broker or one Cassandra
+//! node at a time. `scripts/nemesis` runs it by hand. The timeline and the checker's report
 //! are written to `target/nemesis/<topic>/`.
 
 mod common;
@@ -43,7 +45,11 @@ const RATE: u64 = 400;
 
 #[test]
 fn the_table_equals_the_topic_after_random_faults() {
-    let _stack = exclusive();
+    let site = match std::env::var("RTDS_NEMESIS_CLUSTER").as_deref() {
+        Ok("1") => Site::Cluster,
+        _ => Site::Local,
+    };
+    let _stack = exclusive_on(site);
     let seed = std::env::var("RTDS_NEMESIS_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
@@ -55,24 +61,24 @@ fn the_table_equals_the_topic_after_random_faults() {
     let (topic, keyspace) = (unique("nemesis"), unique("ks"));
     let timeline = Timeline::new(&topic);
     timeline.note(&format!(
-        "seed {seed}, {minutes} minutes, topic {topic}, keyspace {keyspace}"
+        "seed {seed}, {minutes} minutes, {site:?}, topic {topic}, keyspace {keyspace}"
     ));
-    create_topic(&topic, PARTITIONS, &[]);
+    create_topic_on(site, &topic, PARTITIONS, &[]);
 
     let stop = Arc::new(AtomicBool::new(false));
     let workload = std::thread::spawn({
         let (topic, stop) = (topic.clone(), stop.clone());
-        move || Workload::new(seed).run(&topic, &stop)
+        move || Workload::new(seed).run(site, &topic, &stop)
     });
-    let mut fleet = Fleet::new(&topic, &keyspace, &timeline);
-    let faults =
-        Nemesis::new(seed, &timeline).run(&mut fleet, Duration::from_secs_f64(minutes * 60.0));
+    let mut fleet = Fleet::new(site, &topic, &keyspace, &timeline);
+    let faults = Nemesis::new(seed, site, &timeline)
+        .run(&mut fleet, Duration::from_secs_f64(minutes * 60.0));
     stop.store(true, Ordering::SeqCst);
     let sent = workload.join().expect("the workload does not panic");
     timeline.note(&format!("workload stopped: {sent:?}"));
 
     fleet.drain();
-    let report = check(&topic, &keyspace);
+    let report = check(site, &topic, &keyspace);
     timeline.note(&format!("faults injected: {faults:?}"));
     timeline.report(&report);
     assert!(
@@ -166,9 +172,9 @@ impl Workload {
     /// Sends about [`RATE`] records a second until `stop`, then waits for
     /// every acknowledgement. The producer is idempotent and waits out a
     /// broker outage: what reached the topic is what the checker reads.
-    fn run(mut self, topic: &str, stop: &AtomicBool) -> Sent {
+    fn run(mut self, site: Site, topic: &str, stop: &AtomicBool) -> Sent {
         let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", KAFKA)
+            .set("bootstrap.servers", site.kafka())
             .set("enable.idempotence", "true")
             .set("message.timeout.ms", "300000")
             .create()
@@ -260,6 +266,7 @@ fn send(
 /// The processors of the run, in one group, each with /metrics on a port
 /// of its own; restarted when one exits, as a service manager would.
 struct Fleet<'a> {
+    site: Site,
     topic: String,
     keyspace: String,
     members: Vec<Followed>,
@@ -267,8 +274,9 @@ struct Fleet<'a> {
 }
 
 impl<'a> Fleet<'a> {
-    fn new(topic: &str, keyspace: &str, timeline: &'a Timeline) -> Fleet<'a> {
+    fn new(site: Site, topic: &str, keyspace: &str, timeline: &'a Timeline) -> Fleet<'a> {
         let mut fleet = Fleet {
+            site,
             topic: topic.into(),
             keyspace: keyspace.into(),
             members: Vec::new(),
@@ -283,7 +291,8 @@ impl<'a> Fleet<'a> {
 
     fn spawn(&self) -> Followed {
         let port = free_port().to_string();
-        let command = process_command(
+        let command = process_command_on(
+            self.site,
             &self.topic,
             &self.keyspace,
             &["--metrics-listen", &format!("127.0.0.1:{port}")],
@@ -356,7 +365,7 @@ impl<'a> Fleet<'a> {
         let started = Instant::now();
         loop {
             self.supervise();
-            let lags = group_lag(&self.topic, &group);
+            let lags = group_lag(self.site, &self.topic, &group);
             if lags
                 .as_ref()
                 .is_some_and(|lags| lags.values().all(|&lag| lag == 0))
@@ -405,15 +414,17 @@ struct Ongoing {
 /// Picks faults at random, with a seeded generator, and injects them.
 struct Nemesis<'a> {
     rng: StdRng,
+    site: Site,
     timeline: &'a Timeline,
     ongoing: Ongoing,
     faults: Faults,
 }
 
 impl<'a> Nemesis<'a> {
-    fn new(seed: u64, timeline: &'a Timeline) -> Nemesis<'a> {
+    fn new(seed: u64, site: Site, timeline: &'a Timeline) -> Nemesis<'a> {
         Nemesis {
             rng: StdRng::seed_from_u64(seed),
+            site,
             timeline,
             ongoing: Ongoing::default(),
             faults: Faults::new(),
@@ -434,7 +445,7 @@ impl<'a> Nemesis<'a> {
             }
         }
         self.end_what_is_over(fleet, true);
-        stack_up();
+        self.site.up();
         self.timeline
             .note("healed: the stack is up, nothing frozen or slowed");
         self.faults
@@ -469,22 +480,32 @@ impl<'a> Nemesis<'a> {
                 self.ongoing.extra = Some((fleet.spawn(), Instant::now() + lasting));
             }
             "freeze cassandra" => {
+                let node = self.node("cassandra");
                 self.ongoing.frozen =
-                    Some((Frozen::service("cassandra"), Instant::now() + lasting));
+                    Some((Frozen::on(self.site, &node), Instant::now() + lasting));
             }
             "kill the broker" | "kill cassandra" => {
-                let service = if fault == "kill the broker" {
+                let service = self.node(if fault == "kill the broker" {
                     "kafka"
                 } else {
                     "cassandra"
-                };
-                let killed = Killed::service(service);
+                });
+                let killed = Killed::on(self.site, &service);
                 std::thread::sleep(Duration::from_millis(self.rng.random_range(0..5_000)));
                 killed.restart();
                 self.timeline.note(&format!("{service} is back"));
             }
-            _ => self.ongoing.slowed = Some(slow_cassandra(Instant::now() + lasting)),
+            _ => self.ongoing.slowed = Some(slow_cassandra(self.site, Instant::now() + lasting)),
         }
+    }
+
+    /// A service of `kind` to hit: the one, or a node of the cluster at
+    /// random; the timeline says which.
+    fn node(&mut self, kind: &str) -> String {
+        let services = self.site.services(kind);
+        let service = services[self.rng.random_range(0..services.len())].clone();
+        self.timeline.note(&format!("  on {service}"));
+        service
     }
 
     /// Ends the lasting faults whose time is over, or all of them.
@@ -524,20 +545,23 @@ impl<'a> Nemesis<'a> {
 
 /// A competing writer: many concurrent inserts into a table of its own,
 /// until its flag is set.
-fn slow_cassandra(until: Instant) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>, Instant) {
+fn slow_cassandra(
+    site: Site,
+    until: Instant,
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>, Instant) {
     let stop = Arc::new(AtomicBool::new(false));
     let writer = std::thread::spawn({
         let stop = stop.clone();
         move || {
             let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(compete(&stop));
+            runtime.block_on(compete(site, &stop));
         }
     });
     (stop, writer, until)
 }
 
-async fn compete(stop: &AtomicBool) {
-    let Some((session, table)) = load_table(stop).await else {
+async fn compete(site: Site, stop: &AtomicBool) {
+    let Some((session, table)) = load_table(site, stop).await else {
         return;
     };
     let insert = format!("INSERT INTO {table} (id, v) VALUES (?, ?)");
@@ -553,18 +577,23 @@ async fn compete(stop: &AtomicBool) {
 
 /// A session and a table of the competing writer's own, once Cassandra
 /// answers (another fault may hold it now); none when stopped first.
-async fn load_table(stop: &AtomicBool) -> Option<(scylla::client::session::Session, String)> {
+async fn load_table(
+    site: Site,
+    stop: &AtomicBool,
+) -> Option<(scylla::client::session::Session, String)> {
     let keyspace = unique("nemesis_load");
     let table = format!("{keyspace}.load");
     let statements = [
         format!(
             "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = \
-             {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+             {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
+            site.replicas()
         ),
         format!("CREATE TABLE IF NOT EXISTS {table} (id uuid PRIMARY KEY, v text)"),
     ];
     while !stop.load(Ordering::SeqCst) {
-        let builder = scylla::client::session_builder::SessionBuilder::new().known_node(CASSANDRA);
+        let builder =
+            scylla::client::session_builder::SessionBuilder::new().known_node(site.cassandra());
         if let Ok(session) = builder.build().await {
             let mut ready = true;
             for statement in &statements {
@@ -589,9 +618,9 @@ struct Report {
 /// id, the last record in partition order is the row (or no row, after a
 /// tombstone); every invalid record is in the DLQ (at least once: a crash
 /// between a dead letter and its commit sends it again), and nothing else.
-fn check(topic: &str, keyspace: &str) -> Report {
-    let size = topic_size(topic) as usize;
-    let mut records = read_topic(topic, size);
+fn check(site: Site, topic: &str, keyspace: &str) -> Report {
+    let size = topic_size_on(site, topic) as usize;
+    let mut records = read_topic_on(site, topic, size);
     let mut differences = Vec::new();
     if records.len() != size {
         differences.push(format!(
@@ -601,9 +630,9 @@ fn check(topic: &str, keyspace: &str) -> Report {
     }
     records.sort_by_key(|m| (m.partition(), m.offset()));
     let (last, invalid) = final_states(&records);
-    let rows = stored_rows(topic, keyspace);
+    let rows = stored_rows_on(site, topic, keyspace);
     compare_rows(&last, &rows, &mut differences);
-    let dead = dead_letters(topic);
+    let dead = dead_letters(site, topic);
     let distinct: HashSet<(i32, i64)> = dead.iter().copied().collect();
     for missing in invalid.difference(&distinct) {
         differences.push(format!("invalid record {missing:?} is not in the DLQ"));
@@ -683,11 +712,11 @@ fn compare_rows(last: &Expected, rows: &HashMap<uuid::Uuid, User>, differences: 
 }
 
 /// The source partition and offset of every dead letter of `topic`.
-fn dead_letters(topic: &str) -> Vec<(i32, i64)> {
+fn dead_letters(site: Site, topic: &str) -> Vec<(i32, i64)> {
     use rdkafka::message::Headers;
     let dlq = format!("{topic}.dlq");
-    let size = topic_size(&dlq) as usize;
-    read_topic(&dlq, size)
+    let size = topic_size_on(site, &dlq) as usize;
+    read_topic_on(site, &dlq, size)
         .iter()
         .map(|letter| {
             let header = |name: &str| {

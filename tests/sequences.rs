@@ -144,7 +144,8 @@ fn a_partition_paused_away_and_given_back_is_read() {
     });
 
     wait_until("the group drained", Duration::from_secs(60), || {
-        group_lag(&topic, &group).is_some_and(|lags| lags.values().all(|&lag| lag == 0))
+        group_lag(Site::Local, &topic, &group)
+            .is_some_and(|lags| lags.values().all(|&lag| lag == 0))
     });
     send_signal("-TERM", &job.pid());
     let output = job.wait();

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+mod site;
+pub use site::Site;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -49,12 +52,17 @@ pub fn unique(what: &str) -> String {
 
 /// Settings for a test: defaults, one topic, DLQ and keyspace of its own.
 pub fn settings(topic: &str, keyspace: &str) -> Settings {
+    settings_from(Path::new("/dev/null"), topic, keyspace)
+}
+
+/// [`settings`] over the settings file `config`.
+fn settings_from(config: &Path, topic: &str, keyspace: &str) -> Settings {
     let flags = [
         Override::new("kafka.topic", "test", topic),
         Override::new("kafka.group_id", "test", format!("{topic}-group")),
         Override::new("cassandra.keyspace", "test", keyspace),
     ];
-    Settings::load_from(Some(Path::new("/dev/null")), &Default::default(), &flags)
+    Settings::load_from(Some(config), &Default::default(), &flags)
         .expect("test settings are valid")
         .settings
 }
@@ -194,13 +202,19 @@ pub fn compressible_record() -> Vec<u8> {
 /// Creates `topic` with `partitions` and the topic settings `config`
 /// (`max.message.bytes`, ...).
 pub fn create_topic(topic: &str, partitions: i32, config: &[(&str, &str)]) {
+    create_topic_on(Site::Local, topic, partitions, config);
+}
+
+/// [`create_topic`] on `site`, with as many replicas as it has nodes.
+pub fn create_topic_on(site: Site, topic: &str, partitions: i32, config: &[(&str, &str)]) {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
+        .set("bootstrap.servers", site.kafka())
         .create()
         .unwrap();
+    let replicas = TopicReplication::Fixed(site.replicas());
     let new = config.iter().fold(
-        NewTopic::new(topic, partitions, TopicReplication::Fixed(1)),
+        NewTopic::new(topic, partitions, replicas),
         |new, (key, value)| new.set(key, value),
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -233,7 +247,12 @@ pub fn pipeline_flags(topic: &str, keyspace: &str) -> Vec<String> {
 /// `rtds process` of `topic` into `keyspace` in the group `<topic>-group`,
 /// with `extra` flags.
 pub fn process_command(topic: &str, keyspace: &str, extra: &[&str]) -> Command {
-    let mut command = rtds_command(&["process", "--topic", topic, "--keyspace", keyspace]);
+    process_command_on(Site::Local, topic, keyspace, extra)
+}
+
+/// [`process_command`] with `site`'s settings.
+pub fn process_command_on(site: Site, topic: &str, keyspace: &str, extra: &[&str]) -> Command {
+    let mut command = site.rtds(&["process", "--topic", topic, "--keyspace", keyspace]);
     command
         .args(["--group", &format!("{topic}-group")])
         .args(extra);
@@ -243,15 +262,19 @@ pub fn process_command(topic: &str, keyspace: &str, extra: &[&str]) -> Command {
 /// The offsets `group` has committed on each partition of `topic`, by
 /// partition (`Offset::Invalid` where it has none).
 pub fn committed_offsets(topic: &str, group: &str) -> BTreeMap<i32, Offset> {
-    fetch_committed(topic, group)
+    fetch_committed(Site::Local, topic, group)
         .unwrap_or_else(|e| panic!("the commit points of {group} in {topic}: {e}"))
 }
 
 /// [`committed_offsets`], or Kafka's error (the group's coordinator may be
 /// loading after a broker restart).
-fn fetch_committed(topic: &str, group: &str) -> rdkafka::error::KafkaResult<BTreeMap<i32, Offset>> {
+fn fetch_committed(
+    site: Site,
+    topic: &str,
+    group: &str,
+) -> rdkafka::error::KafkaResult<BTreeMap<i32, Offset>> {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
+        .set("bootstrap.servers", site.kafka())
         .set("group.id", group)
         .create()?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
@@ -267,13 +290,13 @@ fn fetch_committed(topic: &str, group: &str) -> rdkafka::error::KafkaResult<BTre
         .collect())
 }
 
-/// The records of `topic` past `group`'s commit point, by partition (one
-/// never committed counts from its start); none while Kafka does not
-/// answer.
-pub fn group_lag(topic: &str, group: &str) -> Option<BTreeMap<i32, i64>> {
-    let committed = fetch_committed(topic, group).ok()?;
+/// The records of `topic` on `site` past `group`'s commit point, by
+/// partition (one never committed counts from its start); none while Kafka
+/// does not answer.
+pub fn group_lag(site: Site, topic: &str, group: &str) -> Option<BTreeMap<i32, i64>> {
+    let committed = fetch_committed(site, topic, group).ok()?;
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
+        .set("bootstrap.servers", site.kafka())
         .create()
         .ok()?;
     committed
@@ -324,7 +347,13 @@ pub fn processor(topic: &str, keyspace: &str, extra: &[&str]) -> Background {
 
 /// Every stored row of the test's table, by id.
 pub fn stored_rows(topic: &str, keyspace: &str) -> HashMap<uuid::Uuid, User> {
-    let settings = settings(topic, keyspace);
+    stored_rows_on(Site::Local, topic, keyspace)
+}
+
+/// [`stored_rows`] on `site`, read with its settings (a quorum on the
+/// cluster).
+pub fn stored_rows_on(site: Site, topic: &str, keyspace: &str) -> HashMap<uuid::Uuid, User> {
+    let settings = settings_from(&site.config(), topic, keyspace);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let store = Store::open(&settings.cassandra).await.unwrap();
@@ -443,9 +472,9 @@ pub fn server_args(fail_rate: f64, malformed_rate: f64) -> ServerArgs {
 }
 
 /// A consumer of its own group for reading topics by hand.
-fn reader() -> BaseConsumer {
+fn reader(site: Site) -> BaseConsumer {
     ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
+        .set("bootstrap.servers", site.kafka())
         .set("group.id", unique("reader"))
         .set("enable.auto.commit", "false")
         .create()
@@ -471,7 +500,12 @@ fn assign_from_beginning(consumer: &BaseConsumer, topic: &str) -> bool {
 /// Every message on `topic`, read from the beginning of each partition until
 /// `expected` arrived or nothing new came for a few seconds.
 pub fn read_topic(topic: &str, expected: usize) -> Vec<OwnedMessage> {
-    let consumer = reader();
+    read_topic_on(Site::Local, topic, expected)
+}
+
+/// [`read_topic`] on `site`.
+pub fn read_topic_on(site: Site, topic: &str, expected: usize) -> Vec<OwnedMessage> {
+    let consumer = reader(site);
     assign_from_beginning(&consumer, topic);
     let mut messages = Vec::new();
     let mut quiet = Instant::now();
@@ -497,7 +531,7 @@ pub fn read_topic(topic: &str, expected: usize) -> Vec<OwnedMessage> {
 /// Waits until `topic` exists and holds a message, failing the test after
 /// `within`: the sign that a producer is under way.
 pub fn wait_for_a_message(topic: &str, within: Duration) {
-    let consumer = reader();
+    let consumer = reader(Site::Local);
     wait_until(&format!("a message on {topic}"), within, || {
         assign_from_beginning(&consumer, topic)
             && matches!(consumer.poll(Duration::from_millis(200)), Some(Ok(_)))
@@ -571,37 +605,31 @@ pub fn stack_dir() -> std::path::PathBuf {
 
 /// The pid of the stack's `service` ("kafka" or "cassandra").
 pub fn stack_pid(service: &str) -> String {
-    let file = stack_dir().join(format!("run/{service}.pid"));
-    std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("{}: {e} (is the stack up?)", file.display()))
-        .trim()
-        .to_string()
+    Site::Local.pid(service)
 }
 
 /// `scripts/stack up`: starts whatever of the stack is not running and
 /// returns once both services serve.
 pub fn stack_up() {
-    let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack"))
-        .arg("up")
-        .output()
-        .expect("scripts/stack runs");
-    assert!(
-        output.status.success(),
-        "scripts/stack up: {}",
-        text(&output)
-    );
+    Site::Local.up();
 }
 
 /// For tests that stop, freeze or kill the stack's own processes: one such
 /// test at a time within a test file (cargo runs the files one after
 /// another, so no other file sees the fault), and the stack up before each.
 pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    let guard = exclusive_on(Site::Local);
+    require_stack();
+    guard
+}
+
+/// [`exclusive`] on `site`.
+pub fn exclusive_on(site: Site) -> std::sync::MutexGuard<'static, ()> {
     static STACK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let guard = STACK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    stack_up();
-    require_stack();
+    site.up();
     guard
 }
 
@@ -609,19 +637,20 @@ pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
 /// back by [`Killed::restart`], or when dropped (also when the test fails),
 /// so the tests after it find the stack up.
 pub struct Killed {
+    site: Site,
     restarted: bool,
 }
 
 impl Killed {
     pub fn service(service: &str) -> Killed {
-        let pid = stack_pid(service);
+        Killed::on(Site::Local, service)
+    }
+
+    /// `service` of `site` killed.
+    pub fn on(site: Site, service: &str) -> Killed {
+        let pid = site.pid(service);
         send_signal("-KILL", &pid);
-        let address: SocketAddr = match service {
-            "kafka" => KAFKA,
-            _ => CASSANDRA,
-        }
-        .parse()
-        .unwrap();
+        let address = site.address(service);
         // Its port refusing connections is what counts: a killed JVM's
         // threads exit one by one, and its sockets close with the last one,
         // well after its main thread shows as a zombie.
@@ -630,11 +659,14 @@ impl Killed {
             Duration::from_secs(30),
             || TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_err(),
         );
-        Killed { restarted: false }
+        Killed {
+            site,
+            restarted: false,
+        }
     }
 
     pub fn restart(mut self) {
-        stack_up();
+        self.site.up();
         self.restarted = true;
     }
 }
@@ -642,7 +674,7 @@ impl Killed {
 impl Drop for Killed {
     fn drop(&mut self) {
         if !self.restarted {
-            stack_up();
+            self.site.up();
         }
     }
 }
@@ -653,7 +685,12 @@ pub struct Frozen(String);
 
 impl Frozen {
     pub fn service(service: &str) -> Frozen {
-        let pid = stack_pid(service);
+        Frozen::on(Site::Local, service)
+    }
+
+    /// `service` of `site` frozen.
+    pub fn on(site: Site, service: &str) -> Frozen {
+        let pid = site.pid(service);
         send_signal("-STOP", &pid);
         Frozen(pid)
     }
@@ -950,13 +987,14 @@ impl Followed {
 /// watermark less the low one. It counts every record appended, a duplicate
 /// too, whatever a read returns. 0 when the topic does not exist.
 pub fn topic_size(topic: &str) -> i64 {
-    topic_size_at(KAFKA, topic)
+    topic_size_on(Site::Local, topic)
 }
 
-/// [`topic_size`] on the brokers `bootstrap`. A count Kafka does not answer
+/// [`topic_size`] on `site`. A count Kafka does not answer
 /// (a broker restarting, a leader moving) is asked again for 30 s, then
 /// fails the test naming why: a count that could not be read is not 0.
-pub fn topic_size_at(bootstrap: &str, topic: &str) -> i64 {
+pub fn topic_size_on(site: Site, topic: &str) -> i64 {
+    let bootstrap = site.kafka();
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
@@ -974,7 +1012,7 @@ pub fn topic_size_at(bootstrap: &str, topic: &str) -> i64 {
     }
 }
 
-/// One try of [`topic_size_at`]: what Kafka said, or why it did not.
+/// One try of [`topic_size_on`]: what Kafka said, or why it did not.
 fn count_messages(consumer: &BaseConsumer, topic: &str) -> Result<i64, String> {
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(5))
