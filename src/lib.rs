@@ -13,15 +13,22 @@
 //! - [`user`]: the record, twelve strings made from one API result, and its
 //!   validation when it is read back.
 //! - [`produce`]: records into the Kafka topic, each acknowledged or reported.
-//! - [`kafka`]: the client settings and topic administration both sides share.
-//! - [`process`]: the stream job out of Kafka: the consumer and its group
+//! - [`kafka`]: the client settings both sides share, with what a refusal
+//!   means (`kafka::access`), the observers' client context
+//!   (`kafka::alarm`) and topic administration (`kafka::topics`).
+//! - [`process`]: the stream job out of Kafka: the consumer loop
+//!   (`process::listener`), one record to its row or the DLQ
+//!   (`process::handler`), the consumer and its group
 //!   (`process::consumer`), the offsets safe to commit
 //!   (`process::offsets`), the write slots (`process::limiter`), rows
 //!   gathered into batches (`process::batcher`); a bad record goes to the
 //!   DLQ through `dlq::send`.
 //! - [`retry`]: the one retry helper, backoff and which errors are worth a retry.
-//! - [`cassandra`]: the session, schema, prepared upsert and the queries;
-//!   which rows may share a batch (`cassandra::batches`).
+//! - [`cassandra`]: the store (prepared upsert and delete, the queries),
+//!   over the session (`cassandra::session`: contact points, TLS, logins,
+//!   consistency), the table's schema (`cassandra::schema`), the names CQL
+//!   takes (`cassandra::names`), and which rows may share a batch
+//!   (`cassandra::batches`).
 //!
 //! Delivery: an offset is committed only once every record before it in its
 //! partition is written or dead-lettered, and writes are upserts by id, so

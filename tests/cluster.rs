@@ -2,7 +2,8 @@
 //! brokers and three Cassandra nodes, topics with 3 replicas (2 in sync),
 //! a keyspace with 3 replicas in dc1 and LOCAL_QUORUM writes. A Cassandra
 //! node lost in the middle of `rtds process` loses nothing, and the status
-//! names it; with two lost the processor waits, saying which consistency
+//! names it; a node frozen does not hold a processor's start; with two
+//! lost the processor waits, saying which consistency
 //! cannot be met, and catches up when one is back; a broker lost in the
 //! middle of `rtds produce`, and another in the middle of `rtds process`,
 //! neither loses nor doubles a record.
@@ -82,6 +83,10 @@ fn the_cluster_loses_nodes_and_no_record() {
     timed(
         "a node killed mid process",
         a_cassandra_node_killed_mid_process_loses_no_record,
+    );
+    timed(
+        "a frozen node at start",
+        a_frozen_node_does_not_hold_the_start,
     );
     timed(
         "two nodes down",
@@ -239,6 +244,25 @@ fn a_cassandra_node_killed_mid_process_loses_no_record() {
     // A read at ALL asks every replica: all three hold every row (the
     // node missed writes while down; hints, or the read itself, mend it).
     wait_for_stored(&keyspace, "ALL", RECORDS);
+}
+
+/// A node that takes connections but never answers (SIGSTOP: a long GC
+/// pause, a stalled disk) does not hold a processor's start: it connects
+/// through the two that answer and writes every record at LOCAL_QUORUM.
+/// (The driver sets a connection up without a deadline and waits for every
+/// node's; before keepalives closed the silent one, the start timed out.)
+fn a_frozen_node_does_not_hold_the_start() {
+    const FEW: u64 = 5_000;
+    let (topic, keyspace) = (unique("frozen"), unique("frozen"));
+    produce(&topic, FEW);
+    let schema = rtds(&["schema", "--keyspace", &keyspace]).output().unwrap();
+    assert!(schema.status.success(), "rtds schema: {}", text(&schema));
+    let frozen = common::Frozen::on(Site::Cluster, "cassandra-3");
+    let output = processor(&topic, &keyspace, free_port()).wait();
+    drop(frozen);
+    assert!(output.status.success(), "rtds process: {}", text(&output));
+    assert_eq!(common::json_summary(&output)["written"], FEW);
+    wait_for_stored(&keyspace, "LOCAL_QUORUM", FEW);
 }
 
 /// Two nodes of three down: LOCAL_QUORUM (2 of 3 replicas) cannot be met.
