@@ -21,7 +21,7 @@ mod schema;
 mod session;
 pub use batches::{Limits as BatchLimits, Replicas, row_bytes};
 pub use names::check_name;
-pub use schema::create_schema;
+pub use schema::{create_mapped_schemas, create_schema};
 pub use session::{connect, unmet_consistency};
 
 use names::TableName;
@@ -30,7 +30,7 @@ use session::consistency;
 
 /// The table's columns and their CQL types, key first: what rtds creates,
 /// checks at start, writes and reads. [`Row`] has a field of each name.
-const SCHEMA: [(&str, &str); 12] = [
+pub const SCHEMA: [(&str, &str); 12] = [
     ("id", "uuid"),
     ("first_name", "text"),
     ("last_name", "text"),

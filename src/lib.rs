@@ -10,6 +10,11 @@
 //! - [`source`]: pages of users from the Random User API ([`source::http`])
 //!   or the built-in generator ([`source::builtin`], its word lists in
 //!   `source::builtin::tables`), in the API's reply shape ([`source::api`]).
+//! - [`mapping`]: which topic feeds which table and how each column is made
+//!   from a record (`[[mapping]]`): CQL types (`mapping::types`), paths
+//!   (`mapping::path`), values converted (`mapping::convert`), the
+//!   settings' spelling (`mapping::spec`), their tests in `mapping::tests`;
+//!   the users pipeline is the built-in one.
 //! - [`user`]: the record, twelve strings made from one API result, and its
 //!   validation when it is read back.
 //! - [`produce`]: records into the Kafka topic, each acknowledged or reported.
@@ -65,6 +70,7 @@ pub mod dashboard;
 pub mod dlq;
 pub mod kafka;
 pub mod logging;
+pub mod mapping;
 pub mod metrics;
 pub mod process;
 pub mod produce;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use rtds::config::{Loaded, Override, Settings};
+use rtds::mapping::Mapping;
 use rtds::metrics::Metrics;
 use rtds::tools::randomuser_server as server;
 use rtds::{process, produce, shutdown};
@@ -84,6 +85,9 @@ struct MetricsFlags {
 
 #[derive(Args)]
 struct ConfigArgs {
+    /// Print the built-in users mapping as a [[mapping]] entry to copy and change
+    #[arg(long)]
+    builtin_mapping: bool,
     #[command(flatten)]
     kafka: KafkaFlags,
     #[command(flatten)]
@@ -460,6 +464,12 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Loaded { settings, .. } = Settings::load(cli.config.as_deref(), &cli.command.overrides())?;
     match cli.command {
+        Command::Config(args) if args.builtin_mapping => {
+            let (kafka, cassandra) = (&settings.kafka, &settings.cassandra);
+            let spec =
+                rtds::mapping::builtin_spec(&kafka.topic, &cassandra.keyspace, &cassandra.table);
+            print!("{}", rtds::mapping::as_settings(&spec));
+        }
         Command::Config(_) => print!("{}", settings.to_masked_toml()),
         Command::RandomuserServer(args) => server::run(args).await?,
         Command::Process(args) => process_command(&settings, args).await?,
@@ -511,13 +521,27 @@ async fn users_command(settings: &Settings, args: UsersArgs) -> anyhow::Result<(
     Ok(())
 }
 
+/// `rtds schema`: the users table, or with `[[mapping]]` entries each
+/// mapping's table; the statements run, or that nothing needed one.
 async fn schema_command(settings: &Settings) -> anyhow::Result<()> {
-    let (table, ran) = rtds::cassandra::create_schema(&settings.cassandra).await?;
-    if ran.is_empty() {
-        println!("{table} is ready: nothing to create");
-    }
-    for statement in ran {
-        println!("{statement}");
+    let done = if settings.mapping.is_empty() {
+        vec![rtds::cassandra::create_schema(&settings.cassandra).await?]
+    } else {
+        let mappings: Vec<Mapping> = settings
+            .mapping
+            .iter()
+            .map(Mapping::parse)
+            .collect::<Result<_, _>>()
+            .map_err(anyhow::Error::msg)?;
+        rtds::cassandra::create_mapped_schemas(&settings.cassandra, &mappings).await?
+    };
+    for (table, ran) in done {
+        if ran.is_empty() {
+            println!("{table} is ready: nothing to create");
+        }
+        for statement in ran {
+            println!("{statement}");
+        }
     }
     Ok(())
 }

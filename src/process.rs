@@ -107,6 +107,7 @@ pub async fn run(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Summary> {
+    refuse_mappings(settings)?;
     let topic = settings.kafka.topic.clone();
     let (store, dead_letters, consumer) = connect(settings, &metrics).await?;
     if let Some(ready) = options.ready {
@@ -178,6 +179,21 @@ pub async fn run(
 /// The table, the DLQ and the subscribed consumer: everything `run` needs
 /// from outside, each checked (a missing topic, a refused login, a table of
 /// the wrong shape fail here, before anything is consumed).
+/// The processor carries the built-in users mapping only, so far: with
+/// `[[mapping]]` entries it would ignore them in silence, and refuses instead.
+fn refuse_mappings(settings: &Settings) -> anyhow::Result<()> {
+    let names: Vec<&str> = settings.mapping.iter().map(|m| m.name.as_str()).collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the settings have [[mapping]] entries ({}), but `rtds process` carries only the \
+         built-in users mapping for now: the entries are checked, and their tables are the \
+         next step. Remove them to run the users pipeline",
+        names.join(", ")
+    )
+}
+
 async fn connect(
     settings: &Settings,
     metrics: &Metrics,

@@ -13,6 +13,14 @@ pub(super) struct TableName {
 }
 
 impl TableName {
+    /// A name already checked (a mapping's, when the settings loaded).
+    pub(super) fn new(keyspace: &str, table: &str) -> TableName {
+        TableName {
+            keyspace: keyspace.to_string(),
+            table: table.to_string(),
+        }
+    }
+
     pub(super) fn of(settings: &CassandraSettings) -> anyhow::Result<TableName> {
         for (key, name) in [
             ("cassandra.keyspace", &settings.keyspace),

@@ -12,6 +12,7 @@ use super::SCHEMA;
 use super::names::TableName;
 use super::session::connect;
 use crate::config::CassandraSettings;
+use crate::mapping::Mapping;
 
 /// `rtds schema`: what [`Store::open`] does to the schema, alone, for a
 /// role that may (where writers may not create tables). Returns the table
@@ -34,28 +35,8 @@ pub(super) async fn ensure_schema(
     settings: &CassandraSettings,
     name: &TableName,
 ) -> anyhow::Result<Vec<String>> {
-    let mut ran = Vec::new();
-    let ddl = |what: String| async move {
-        match session.query_unpaged(what.clone(), ()).await {
-            Ok(_) => Ok(what),
-            Err(error) => Err(match refusal(&error, settings) {
-                Some(refused) => anyhow::anyhow!(
-                    "{refused}. `{what}` needs it; run `rtds schema` once as a role that may \
-                     (an admin), or grant the permission, then start again"
-                ),
-                None => anyhow::Error::from(error).context(format!("Cassandra refused: {what}")),
-            }),
-        }
-    };
-    if !keyspace_exists(session, &name.keyspace).await? {
-        ran.push(
-            ddl(format!(
-                "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {}",
-                name.keyspace, settings.replication
-            ))
-            .await?,
-        );
-    }
+    let ddl = |what: String| run_ddl(session, settings, what);
+    let mut ran = ensure_keyspace(session, settings, &name.keyspace).await?;
     let mut present = table_columns(session, name).await?;
     if present.is_empty() {
         let columns: Vec<String> = SCHEMA.iter().map(|(c, t)| format!("{c} {t}")).collect();
@@ -86,13 +67,96 @@ pub(super) async fn ensure_schema(
             }
         }
     }
+    agree(session, &ran).await?;
+    Ok(ran)
+}
+
+/// Runs one DDL statement, or says what refused it: a role without the
+/// permission is told to run `rtds schema` as one that has it.
+async fn run_ddl(
+    session: &Session,
+    settings: &CassandraSettings,
+    what: String,
+) -> anyhow::Result<String> {
+    match session.query_unpaged(what.clone(), ()).await {
+        Ok(_) => Ok(what),
+        Err(error) => Err(match refusal(&error, settings) {
+            Some(refused) => anyhow::anyhow!(
+                "{refused}. `{what}` needs it; run `rtds schema` once as a role that may \
+                 (an admin), or grant the permission, then start again"
+            ),
+            None => anyhow::Error::from(error).context(format!("Cassandra refused: {what}")),
+        }),
+    }
+}
+
+/// Creates `keyspace` with the settings' replication when it is missing;
+/// returns the statement it ran, if any.
+async fn ensure_keyspace(
+    session: &Session,
+    settings: &CassandraSettings,
+    keyspace: &str,
+) -> anyhow::Result<Vec<String>> {
+    if keyspace_exists(session, keyspace).await? {
+        return Ok(Vec::new());
+    }
+    let create = format!(
+        "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {}",
+        settings.replication
+    );
+    Ok(vec![run_ddl(session, settings, create).await?])
+}
+
+/// Waits until every node has the schema, after `ran` changed it.
+async fn agree(session: &Session, ran: &[String]) -> anyhow::Result<()> {
     if !ran.is_empty() {
         session
             .await_schema_agreement()
             .await
             .context("Cassandra nodes did not agree on the schema")?;
     }
-    Ok(ran)
+    Ok(())
+}
+
+/// `rtds schema` with `[[mapping]]` entries: each mapping's keyspace and
+/// table created when missing, from its types; a column missing from a
+/// table already there is added; one of another type is refused, since a
+/// column's type cannot change. Returns each table with the statements run.
+pub async fn create_mapped_schemas(
+    settings: &CassandraSettings,
+    mappings: &[Mapping],
+) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let session = connect(settings).await?;
+    let mut done = Vec::new();
+    for mapping in mappings {
+        let name = TableName::new(&mapping.keyspace, &mapping.table);
+        let mut ran = ensure_keyspace(&session, settings, &name.keyspace).await?;
+        let present = table_columns(&session, &name).await?;
+        if present.is_empty() {
+            ran.push(run_ddl(&session, settings, mapping.create_table()).await?);
+        }
+        for column in &mapping.columns {
+            let wanted = column.kind.to_string();
+            match present.iter().find(|(c, _)| *c == column.name) {
+                _ if present.is_empty() => {}
+                None => {
+                    let add = format!("ALTER TABLE {name} ADD {} {wanted}", column.name);
+                    ran.push(run_ddl(&session, settings, add).await?);
+                }
+                Some((_, found)) if *found != wanted => bail!(
+                    "mapping `{}`: table {name} has column `{}` of type {found}, but the mapping \
+                     writes {wanted} there: a column's type cannot be changed, so change the \
+                     mapping's type, or recreate the table",
+                    mapping.name,
+                    column.name
+                ),
+                Some(_) => {}
+            }
+        }
+        agree(&session, &ran).await?;
+        done.push((name.to_string(), ran));
+    }
+    Ok(done)
 }
 
 /// Prepares `statement`, again while the node says its table does not

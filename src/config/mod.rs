@@ -110,6 +110,11 @@ pub struct Settings {
     pub dashboard: DashboardSettings,
     /// `[dlq]`: `rtds dlq replay`.
     pub dlq: DlqSettings,
+    /// `[[mapping]]`: topics into tables other than the built-in users one
+    /// (checked when the settings load; `rtds schema` creates their
+    /// tables); none by default.
+    #[serde(default)]
+    pub mapping: Vec<crate::mapping::MappingSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -433,6 +438,7 @@ impl Default for Settings {
                 allowed_hosts: Vec::new(),
             },
             dlq: DlqSettings { max_replays: 3 },
+            mapping: Vec::new(),
         }
     }
 }

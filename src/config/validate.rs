@@ -40,7 +40,21 @@ impl Loaded {
         self.validate_kafka_tls()?;
         self.validate_cassandra_security()?;
         self.validate_writes()?;
+        self.validate_mappings()?;
         self.validate_endpoints()
+    }
+
+    /// Every mapping checked whole, each name once.
+    fn validate_mappings(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::BTreeSet::new();
+        for spec in &self.settings.mapping {
+            crate::mapping::Mapping::parse(spec).map_err(|m| self.invalid("mapping", m))?;
+            if !names.insert(spec.name.as_str()) {
+                let twice = format!("two mappings are named `{}`: names must differ", spec.name);
+                return Err(self.invalid("mapping", twice));
+            }
+        }
+        Ok(())
     }
 
     /// Counts and times the clients could not work with.

@@ -1,0 +1,186 @@
+//! Mappings (`[[mapping]]`) on the real local Cassandra: `rtds schema`
+//! makes each mapping's table from its types, adds a column the mapping
+//! gained, and refuses a table whose column has another type; a mapping
+//! that cannot work is refused before anything starts; `rtds process`
+//! refuses the entries it does not carry yet rather than ignore them.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// The issue's example mapping into `keyspace`, with `extra` lines added
+/// to its columns.
+fn edits(keyspace: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[mapping]]
+name = "edits"
+topic = "wiki_edits"
+table = "{keyspace}.edits"
+primary_key = "((wiki), id)"
+[mapping.columns]
+wiki       = {{ path = "wiki", type = "text" }}
+id         = {{ path = "id", type = "bigint" }}
+at         = {{ path = "timestamp", type = "timestamp" }}
+new_length = {{ path = "length.new", type = "int" }}
+tags       = {{ path = "tags", type = "list<text>" }}
+counts     = {{ path = "counts", type = "map<text, int>" }}
+partition  = {{ path = "@partition", type = "int" }}
+{extra}
+"#
+    )
+}
+
+fn schema(config: &Path) -> std::process::Output {
+    rtds_command_with_config(config, &["schema"])
+        .output()
+        .expect("the rtds binary runs")
+}
+
+/// The table's columns as Cassandra has them: name, type and kind.
+fn columns(keyspace: &str) -> Vec<(String, String, String)> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let rows = session()
+            .await
+            .query_unpaged(
+                "SELECT column_name, type, kind FROM system_schema.columns \
+                 WHERE keyspace_name = ? AND table_name = 'edits'",
+                (keyspace,),
+            )
+            .await
+            .unwrap()
+            .into_rows_result()
+            .unwrap();
+        let mut found: Vec<(String, String, String)> = rows
+            .rows::<(String, String, String)>()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        found.sort();
+        found
+    })
+}
+
+#[test]
+fn schema_makes_a_mapped_table_from_its_types_and_keeps_it_checked() {
+    require_stack();
+    let keyspace = unique("mapped");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rtds.toml");
+    std::fs::write(&config, edits(&keyspace, "")).unwrap();
+
+    let made = schema(&config);
+    assert!(made.status.success(), "{}", text(&made));
+    assert!(
+        text(&made).contains(&format!("CREATE TABLE IF NOT EXISTS {keyspace}.edits")),
+        "{}",
+        text(&made)
+    );
+    let kind = |name: &str| {
+        columns(&keyspace)
+            .into_iter()
+            .find(|(column, _, _)| column == name)
+            .map(|(_, kind, role)| (kind, role))
+    };
+    assert_eq!(kind("wiki"), Some(("text".into(), "partition_key".into())));
+    assert_eq!(kind("id"), Some(("bigint".into(), "clustering".into())));
+    assert_eq!(kind("tags"), Some(("list<text>".into(), "regular".into())));
+    assert_eq!(
+        kind("counts"),
+        Some(("map<text, int>".into(), "regular".into()))
+    );
+    assert_eq!(kind("at"), Some(("timestamp".into(), "regular".into())));
+
+    let again = schema(&config);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("is ready: nothing to create"),
+        "{}",
+        text(&again)
+    );
+
+    let gained = r#"title = { path = "title", type = "text" }"#;
+    std::fs::write(&config, edits(&keyspace, gained)).unwrap();
+    let added = schema(&config);
+    assert!(
+        text(&added).contains(&format!("ALTER TABLE {keyspace}.edits ADD title text")),
+        "{}",
+        text(&added)
+    );
+    assert_eq!(kind("title"), Some(("text".into(), "regular".into())));
+
+    let changed = edits(&keyspace, "").replace(
+        r#"path = "length.new", type = "int""#,
+        r#"path = "length.new", type = "bigint""#,
+    );
+    std::fs::write(&config, changed).unwrap();
+    let refused = schema(&config);
+    assert_fails_naming(
+        &refused,
+        &[
+            "mapping `edits`",
+            "`new_length` of type int",
+            "writes bigint",
+        ],
+    );
+}
+
+#[test]
+fn a_mapping_that_cannot_work_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rtds.toml");
+    let bad = edits("wiki", "").replace(r#"type = "list<text>""#, r#"type = "list<texts>""#);
+    std::fs::write(&config, bad).unwrap();
+    // No service is reached: the settings are refused as they load.
+    let output = rtds_command_with_config(&config, &["schema", "--contact-points", "127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_fails_naming(
+        &output,
+        &["mapping `edits`", "column tags", "unknown type `texts`"],
+    );
+}
+
+#[test]
+fn process_refuses_the_mappings_it_does_not_carry_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rtds.toml");
+    std::fs::write(&config, edits("wiki", "")).unwrap();
+    let output = rtds_command_with_config(&config, &["process", "--until-idle", "1s"])
+        .output()
+        .unwrap();
+    assert_fails_naming(
+        &output,
+        &["[[mapping]] entries (edits)", "built-in users mapping"],
+    );
+}
+
+#[test]
+fn the_builtin_mapping_prints_as_an_entry_that_loads_back() {
+    let printed = rtds(&["config", "--builtin-mapping"]);
+    assert!(printed.status.success(), "{}", text(&printed));
+    let entry = String::from_utf8(printed.stdout).unwrap();
+    assert!(
+        entry.starts_with("[[mapping]]\nname = \"users\""),
+        "{entry}"
+    );
+    assert!(
+        entry.contains("table = \"spark_streams.created_users\""),
+        "{entry}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rtds.toml");
+    std::fs::write(&config, &entry).unwrap();
+    let loaded = rtds_command_with_config(&config, &["config"])
+        .output()
+        .unwrap();
+    assert!(loaded.status.success(), "{}", text(&loaded));
+    assert!(
+        text(&loaded).contains("[mapping.columns.first_name]"),
+        "{}",
+        text(&loaded)
+    );
+}
