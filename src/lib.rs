@@ -13,7 +13,8 @@
 //! - [`mapping`]: which topic feeds which table and how each column is made
 //!   from a record (`[[mapping]]`): CQL types (`mapping::types`), paths
 //!   (`mapping::path`), values converted (`mapping::convert`), the
-//!   settings' spelling (`mapping::spec`), their tests in `mapping::tests`;
+//!   settings' spelling (`mapping::spec`), one guessed from a topic's
+//!   records (`mapping::suggest`), their tests in `mapping::tests`;
 //!   the users pipeline is the built-in one.
 //! - [`user`]: the record, twelve strings made from one API result, and its
 //!   validation when it is read back.

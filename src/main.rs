@@ -43,6 +43,9 @@ enum Command {
     /// Inspect the dead-letter topic, or send its records back once the cause is fixed
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Mappings of your own topics into tables
+    #[command(subcommand)]
+    Mapping(MappingCommand),
     /// Serve a local stand-in of the Random User API (for tests, benchmarks, offline use)
     RandomuserServer(server::ServerArgs),
 }
@@ -222,6 +225,23 @@ struct DashboardArgs {
     allow_host: Vec<String>,
     #[command(flatten)]
     pipeline: PipelineFlags,
+}
+
+#[derive(Subcommand)]
+enum MappingCommand {
+    /// Read the newest records of a topic (without joining a group) and print a [[mapping]] for them, with its table's CQL
+    Suggest(MappingSuggestArgs),
+}
+
+#[derive(Args)]
+struct MappingSuggestArgs {
+    /// Records to read, the newest of each partition
+    #[arg(long, default_value_t = 200)]
+    sample: usize,
+    #[command(flatten)]
+    kafka: KafkaFlags,
+    #[command(flatten)]
+    cassandra: CassandraFlags,
 }
 
 #[derive(Subcommand)]
@@ -414,6 +434,10 @@ impl Command {
                 flags.add("dashboard.listen", "--dashboard", args.dashboard.as_ref());
             }
             Command::Users(args) => flags.cassandra(&args.cassandra),
+            Command::Mapping(MappingCommand::Suggest(args)) => {
+                flags.kafka(&args.kafka);
+                flags.cassandra(&args.cassandra);
+            }
             Command::Schema(args) => flags.cassandra(&args.cassandra),
             Command::Status(args) => flags.pipeline(&args.pipeline),
             Command::Dlq(DlqCommand::List(args)) => flags.dlq(&args.dlq),
@@ -474,6 +498,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::RandomuserServer(args) => server::run(args).await?,
         Command::Process(args) => process_command(&settings, args).await?,
         Command::Users(args) => users_command(&settings, args).await?,
+        Command::Mapping(MappingCommand::Suggest(args)) => {
+            let settings = settings.clone();
+            let text = tokio::task::spawn_blocking(move || {
+                rtds::mapping::suggest::from_topic(&settings, args.sample)
+            })
+            .await??;
+            print!("{text}");
+        }
         Command::Schema(_) => schema_command(&settings).await?,
         Command::Status(args) => return status_command(&settings, args).await,
         Command::Dlq(DlqCommand::List(args)) => dlq_list_command(&settings, args).await?,

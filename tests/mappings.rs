@@ -2,7 +2,8 @@
 //! makes each mapping's table from its types, adds a column the mapping
 //! gained, and refuses a table whose column has another type; a mapping
 //! that cannot work is refused before anything starts; `rtds process`
-//! refuses the entries it does not carry yet rather than ignore them.
+//! refuses the entries it does not carry yet rather than ignore them; `rtds
+//! mapping suggest` reads a topic and prints an entry that makes its table.
 
 mod common;
 
@@ -182,5 +183,60 @@ fn the_builtin_mapping_prints_as_an_entry_that_loads_back() {
         text(&loaded).contains("[mapping.columns.first_name]"),
         "{}",
         text(&loaded)
+    );
+}
+
+#[test]
+fn a_suggested_mapping_is_read_from_a_topic_and_makes_its_table() {
+    require_stack();
+    let (topic, keyspace) = (unique("events"), unique("suggested"));
+    create_topic(&topic, 2, &[]);
+    let records: Vec<Vec<u8>> = (0..40)
+        .map(|n| {
+            serde_json::json!({
+                "id": format!("{}", uuid::Uuid::new_v4()),
+                "user": {"name": format!("ü{n}"), "bot": n % 2 == 0},
+                "at": "2024-05-01T10:00:00Z",
+                "size": n,
+                "tags": ["a", "b"],
+            })
+            .to_string()
+            .into_bytes()
+        })
+        .chain(std::iter::once(b"not json".to_vec()))
+        .collect();
+    send_raw(&topic, &records);
+
+    let suggested = rtds(&[
+        "mapping",
+        "suggest",
+        "--topic",
+        &topic,
+        "--keyspace",
+        &keyspace,
+    ]);
+    assert!(suggested.status.success(), "{}", text(&suggested));
+    let entry = String::from_utf8(suggested.stdout).unwrap();
+    for words in [
+        "# Suggested from the newest 41 records",
+        "# unsure: 1 records of the sample were not JSON objects",
+        "primary_key = \"id\"",
+        "[mapping.columns.user_bot]\npath = \"user.bot\"\ntype = \"boolean\"",
+        "[mapping.columns.id]\npath = \"id\"\ntype = \"uuid\"",
+        "type = \"list<text>\"",
+        "# The table it makes:",
+    ] {
+        assert!(entry.contains(words), "{entry}\nlacks {words}");
+    }
+    // The suggestion, pasted as it is, makes its table.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rtds.toml");
+    std::fs::write(&config, &entry).unwrap();
+    let made = schema(&config);
+    assert!(made.status.success(), "{}", text(&made));
+    assert!(
+        text(&made).contains("CREATE TABLE IF NOT EXISTS"),
+        "{}",
+        text(&made)
     );
 }

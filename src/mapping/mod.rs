@@ -7,11 +7,13 @@
 //! path and a type a key may have. A record is made into a row by
 //! [`Mapping::row`], or refused with the mapping, column, path, expected
 //! type and an excerpt of the value; `types`, `path` and `convert` are its
-//! parts, `spec` its spelling in the settings.
+//! parts, `spec` its spelling in the settings, and `suggest` guesses one
+//! from a sample of a topic.
 
 pub mod convert;
 pub mod path;
 pub mod spec;
+pub mod suggest;
 pub mod types;
 
 use std::collections::BTreeMap;
