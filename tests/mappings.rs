@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
@@ -32,6 +32,14 @@ partition  = {{ path = "@partition", type = "int" }}
 {extra}
 "#
     )
+}
+
+/// A settings file holding `text`, in a folder removed when dropped.
+fn settings_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rtds.toml");
+    std::fs::write(&config, text).unwrap();
+    (dir, config)
 }
 
 fn schema(config: &Path) -> std::process::Output {
@@ -69,9 +77,7 @@ fn columns(keyspace: &str) -> Vec<(String, String, String)> {
 fn schema_makes_a_mapped_table_from_its_types_and_keeps_it_checked() {
     require_stack();
     let keyspace = unique("mapped");
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rtds.toml");
-    std::fs::write(&config, edits(&keyspace, "")).unwrap();
+    let (_dir, config) = settings_file(&edits(&keyspace, ""));
 
     let made = schema(&config);
     assert!(made.status.success(), "{}", text(&made));
@@ -131,10 +137,8 @@ fn schema_makes_a_mapped_table_from_its_types_and_keeps_it_checked() {
 
 #[test]
 fn a_mapping_that_cannot_work_is_refused_before_anything_starts() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rtds.toml");
     let bad = edits("wiki", "").replace(r#"type = "list<text>""#, r#"type = "list<texts>""#);
-    std::fs::write(&config, bad).unwrap();
+    let (_dir, config) = settings_file(&bad);
     // No service is reached: the settings are refused as they load.
     let output = rtds_command_with_config(&config, &["schema", "--contact-points", "127.0.0.1:1"])
         .output()
@@ -147,9 +151,7 @@ fn a_mapping_that_cannot_work_is_refused_before_anything_starts() {
 
 #[test]
 fn process_refuses_the_mappings_it_does_not_carry_yet() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rtds.toml");
-    std::fs::write(&config, edits("wiki", "")).unwrap();
+    let (_dir, config) = settings_file(&edits("wiki", ""));
     let output = rtds_command_with_config(&config, &["process", "--until-idle", "1s"])
         .output()
         .unwrap();
@@ -172,9 +174,7 @@ fn the_builtin_mapping_prints_as_an_entry_that_loads_back() {
         entry.contains("table = \"spark_streams.created_users\""),
         "{entry}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rtds.toml");
-    std::fs::write(&config, &entry).unwrap();
+    let (_dir, config) = settings_file(&entry);
     let loaded = rtds_command_with_config(&config, &["config"])
         .output()
         .unwrap();
@@ -229,9 +229,7 @@ fn a_suggested_mapping_is_read_from_a_topic_and_makes_its_table() {
         assert!(entry.contains(words), "{entry}\nlacks {words}");
     }
     // The suggestion, pasted as it is, makes its table.
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rtds.toml");
-    std::fs::write(&config, &entry).unwrap();
+    let (_dir, config) = settings_file(&entry);
     let made = schema(&config);
     assert!(made.status.success(), "{}", text(&made));
     assert!(

@@ -118,6 +118,32 @@ async fn agree(session: &Session, ran: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `ALTER TABLE ... ADD` of each mapping column a table already there
+/// lacks; an error for one it has with another type, since a column's type
+/// cannot be changed.
+fn columns_to_add(
+    mapping: &Mapping,
+    name: &TableName,
+    present: &[(String, String)],
+) -> anyhow::Result<Vec<String>> {
+    let mut adds = Vec::new();
+    for column in &mapping.columns {
+        let wanted = column.kind.to_string();
+        match present.iter().find(|(c, _)| *c == column.name) {
+            None => adds.push(format!("ALTER TABLE {name} ADD {} {wanted}", column.name)),
+            Some((_, found)) if *found != wanted => bail!(
+                "mapping `{}`: table {name} has column `{}` of type {found}, but the mapping \
+                 writes {wanted} there: a column's type cannot be changed, so change the \
+                 mapping's type, or recreate the table",
+                mapping.name,
+                column.name
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(adds)
+}
+
 /// `rtds schema` with `[[mapping]]` entries: each mapping's keyspace and
 /// table created when missing, from its types; a column missing from a
 /// table already there is added; one of another type is refused, since a
@@ -134,23 +160,9 @@ pub async fn create_mapped_schemas(
         let present = table_columns(&session, &name).await?;
         if present.is_empty() {
             ran.push(run_ddl(&session, settings, mapping.create_table()).await?);
-        }
-        for column in &mapping.columns {
-            let wanted = column.kind.to_string();
-            match present.iter().find(|(c, _)| *c == column.name) {
-                _ if present.is_empty() => {}
-                None => {
-                    let add = format!("ALTER TABLE {name} ADD {} {wanted}", column.name);
-                    ran.push(run_ddl(&session, settings, add).await?);
-                }
-                Some((_, found)) if *found != wanted => bail!(
-                    "mapping `{}`: table {name} has column `{}` of type {found}, but the mapping \
-                     writes {wanted} there: a column's type cannot be changed, so change the \
-                     mapping's type, or recreate the table",
-                    mapping.name,
-                    column.name
-                ),
-                Some(_) => {}
+        } else {
+            for add in columns_to_add(mapping, &name, &present)? {
+                ran.push(run_ddl(&session, settings, add).await?);
             }
         }
         agree(&session, &ran).await?;

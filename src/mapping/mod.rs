@@ -262,10 +262,10 @@ fn parse_primary_key(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
     };
     let trimmed = text.trim();
     let Some(inner) = trimmed.strip_prefix('(') else {
-        return Some(names(trimmed))
-            .filter(|n| n.len() == 1 && !n[0].is_empty())
-            .map(|n| (n, Vec::new()))
-            .ok_or_else(refuse);
+        if trimmed.is_empty() || trimmed.contains([',', ')']) {
+            return Err(refuse());
+        }
+        return Ok((vec![trimmed.to_string()], Vec::new()));
     };
     let inner = inner.strip_suffix(')').ok_or_else(refuse)?.trim();
     let (partition, clustering) = match inner.strip_prefix('(') {

@@ -603,17 +603,6 @@ pub fn stack_dir() -> std::path::PathBuf {
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".stack"))
 }
 
-/// The pid of the stack's `service` ("kafka" or "cassandra").
-pub fn stack_pid(service: &str) -> String {
-    Site::Local.pid(service)
-}
-
-/// `scripts/stack up`: starts whatever of the stack is not running and
-/// returns once both services serve.
-pub fn stack_up() {
-    Site::Local.up();
-}
-
 /// For tests that stop, freeze or kill the stack's own processes: one such
 /// test at a time within a test file (cargo runs the files one after
 /// another, so no other file sees the fault), and the stack up before each.
