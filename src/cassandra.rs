@@ -16,11 +16,15 @@ use crate::config::CassandraSettings;
 use crate::user::User;
 
 mod batches;
+mod mapped;
 mod names;
+mod rows;
 mod schema;
 mod session;
 pub use batches::{Limits as BatchLimits, Replicas, row_bytes};
+pub use mapped::{MappedRow, MappedTable, mapped_row_bytes, open_mapped};
 pub use names::check_name;
+pub use rows::{StoredRow, count_mapped, newest_rows, read_rows};
 pub use schema::{create_mapped_schemas, create_schema};
 pub use session::{connect, unmet_consistency};
 
@@ -119,6 +123,24 @@ fn column_list() -> String {
     SCHEMA.map(|(name, _)| name).join(", ")
 }
 
+/// A write into `table`, prepared: idempotent (by primary key, at a given
+/// write time, so replaying one is harmless and the driver may retry it
+/// and speculate), with the settings' timeout and consistency.
+async fn prepare_write(
+    session: &Session,
+    settings: &CassandraSettings,
+    statement: String,
+    table: &TableName,
+) -> anyhow::Result<PreparedStatement> {
+    let mut write = prepare_when_ready(session, statement, settings.timeout)
+        .await
+        .with_context(|| format!("cannot prepare the writes into {table}"))?;
+    write.set_is_idempotent(true);
+    write.set_request_timeout(Some(settings.timeout));
+    write.set_consistency(consistency(&settings.write_consistency));
+    Ok(write)
+}
+
 /// A connected session and the users table it reads and writes.
 pub struct Store {
     session: Session,
@@ -169,23 +191,9 @@ impl Store {
             column_list()
         );
         let delete = format!("DELETE FROM {table} USING TIMESTAMP ? WHERE id = ?");
-        let mut prepared = Vec::new();
-        for statement in [upsert, delete] {
-            let mut write = prepare_when_ready(&session, statement, settings.timeout)
-                .await
-                .with_context(|| format!("cannot prepare the writes into {table}"))?;
-            // By primary key, at a given write time: replaying one is
-            // harmless, so the driver may retry it and speculate.
-            write.set_is_idempotent(true);
-            write.set_request_timeout(Some(settings.timeout));
-            write.set_consistency(consistency(&settings.write_consistency));
-            prepared.push(write);
-        }
-        let (delete, upsert) = (prepared.pop().expect("two"), prepared.pop().expect("two"));
-        let mut batch_limits = batches::node_limits(&session).await;
-        if settings.batch_rows > 0 {
-            batch_limits.rows = settings.batch_rows;
-        }
+        let upsert = prepare_write(&session, settings, upsert, &table).await?;
+        let delete = prepare_write(&session, settings, delete, &table).await?;
+        let batch_limits = batches::limits(&session, settings).await;
         Ok(Store {
             writes: Some(Writes {
                 batches: batches::templates(&upsert, batch_limits.rows),
@@ -289,44 +297,7 @@ impl Store {
     /// heap at 3 million rows), so the token ring is counted in slices, a few
     /// at a time, as bulk tools do.
     pub async fn count(&self) -> anyhow::Result<u64> {
-        const SLICES: i128 = 64;
-        let mut statement = Statement::new(format!(
-            "SELECT COUNT(*) FROM {} WHERE token(id) >= ? AND token(id) <= ?",
-            self.table
-        ));
-        statement.set_request_timeout(Some(Duration::from_secs(120)));
-        let count = self
-            .session
-            .prepare(statement)
-            .await
-            .with_context(|| format!("cannot count {}", self.table))?;
-        let width = (i64::MAX as i128 - i64::MIN as i128 + 1) / SLICES;
-        let slices = (0..SLICES).map(|slice| {
-            let start = (i64::MIN as i128 + slice * width) as i64;
-            let end = if slice == SLICES - 1 {
-                i64::MAX
-            } else {
-                (i64::MIN as i128 + (slice + 1) * width - 1) as i64
-            };
-            let count = &count;
-            async move {
-                let (rows,) = self
-                    .session
-                    .execute_unpaged(count, (start, end))
-                    .await?
-                    .into_rows_result()?
-                    .single_row::<(i64,)>()?;
-                anyhow::Ok(rows as u64)
-            }
-        });
-        let counts: Vec<u64> = futures::stream::iter(slices)
-            .buffer_unordered(4)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<anyhow::Result<_>>()
-            .with_context(|| format!("cannot count {}", self.table))?;
-        Ok(counts.iter().sum())
+        count_rows(&self.session, &self.table, "id").await
     }
 
     /// Up to `limit` rows, in token order, with what the status and the
@@ -396,6 +367,50 @@ impl Store {
         nodes.sort_by(|a, b| a.address.cmp(&b.address));
         nodes
     }
+}
+
+/// The rows of `table` (`keyspace.table`), whose partition key is
+/// `partition_key` (`id`, or `a, b`), counted as [`Store::count`] says.
+pub async fn count_rows(
+    session: &Session,
+    table: &str,
+    partition_key: &str,
+) -> anyhow::Result<u64> {
+    const SLICES: i128 = 64;
+    let mut statement = Statement::new(format!(
+        "SELECT COUNT(*) FROM {table} WHERE token({partition_key}) >= ? AND token({partition_key}) <= ?"
+    ));
+    statement.set_request_timeout(Some(Duration::from_secs(120)));
+    let count = session
+        .prepare(statement)
+        .await
+        .with_context(|| format!("cannot count {table}"))?;
+    let width = (i64::MAX as i128 - i64::MIN as i128 + 1) / SLICES;
+    let slices = (0..SLICES).map(|slice| {
+        let start = (i64::MIN as i128 + slice * width) as i64;
+        let end = if slice == SLICES - 1 {
+            i64::MAX
+        } else {
+            (i64::MIN as i128 + (slice + 1) * width - 1) as i64
+        };
+        let count = &count;
+        async move {
+            let (rows,) = session
+                .execute_unpaged(count, (start, end))
+                .await?
+                .into_rows_result()?
+                .single_row::<(i64,)>()?;
+            anyhow::Ok(rows as u64)
+        }
+    });
+    let counts: Vec<u64> = futures::stream::iter(slices)
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()
+        .with_context(|| format!("cannot count {table}"))?;
+    Ok(counts.iter().sum())
 }
 
 /// A node of the cluster, for the status and the dashboard.

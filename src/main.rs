@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use rtds::config::{Loaded, Override, Settings};
-use rtds::mapping::Mapping;
+use rtds::mapping::json;
 use rtds::metrics::Metrics;
 use rtds::tools::randomuser_server as server;
 use rtds::{process, produce, shutdown};
@@ -28,12 +28,14 @@ enum Command {
     Config(ConfigArgs),
     /// Fetch users from the source and publish them to Kafka
     Produce(ProduceCommand),
-    /// Consume the topic and write users to Cassandra; bad records go to the DLQ
+    /// Consume the topic and write users to Cassandra (or each [[mapping]] entry's topic into its table); bad records go to the DLQ
     Process(ProcessArgs),
     /// The whole pipeline in one process: the processor runs continuously, the producer on a schedule
     Run(RunArgs),
     /// Show stored users (like the tutorial's `cqlsh -e "SELECT * ... LIMIT 10"`)
     Users(UsersArgs),
+    /// Show the stored rows of a [[mapping]] entry's table
+    Rows(RowsArgs),
     /// Create (or migrate) the keyspace and table, then exit: for an admin, where writers may not create
     Schema(SchemaArgs),
     /// Check each hop (source, Kafka, group, DLQ, Cassandra) and say where records stop; exit 1 if one fails
@@ -170,6 +172,10 @@ struct ProcessArgs {
     /// Topic for records that fail validation
     #[arg(long)]
     dlq_topic: Option<String>,
+    /// Run only this [[mapping]] entry of the settings (repeat for more;
+    /// default: every entry, or the users pipeline when there are none)
+    #[arg(long, value_name = "NAME")]
+    mapping: Vec<String>,
     /// Print the final summary as JSON
     #[arg(long)]
     json: bool,
@@ -308,12 +314,13 @@ struct DlqReplayArgs {
     dlq: DlqFlags,
 }
 
+/// How stored rows are shown, by `rtds users` and `rtds rows`.
 #[derive(Args)]
-struct UsersArgs {
-    /// How many users to show
+struct ShowFlags {
+    /// How many rows to show
     #[arg(long, default_value_t = 10)]
     limit: u32,
-    /// Print the number of stored users instead
+    /// Print the number of stored rows instead
     #[arg(long)]
     count: bool,
     /// One JSON object per line instead of a table
@@ -321,6 +328,21 @@ struct UsersArgs {
     json: bool,
     #[command(flatten)]
     cassandra: CassandraFlags,
+}
+
+#[derive(Args)]
+struct UsersArgs {
+    #[command(flatten)]
+    show: ShowFlags,
+}
+
+#[derive(Args)]
+struct RowsArgs {
+    /// The [[mapping]] entry whose table to show
+    #[arg(long, value_name = "NAME")]
+    mapping: String,
+    #[command(flatten)]
+    show: ShowFlags,
 }
 
 impl ProduceArgs {
@@ -433,7 +455,8 @@ impl Command {
                 flags.add("run.schedule", "--schedule", args.schedule.as_ref());
                 flags.add("dashboard.listen", "--dashboard", args.dashboard.as_ref());
             }
-            Command::Users(args) => flags.cassandra(&args.cassandra),
+            Command::Users(args) => flags.cassandra(&args.show.cassandra),
+            Command::Rows(args) => flags.cassandra(&args.show.cassandra),
             Command::Mapping(MappingCommand::Suggest(args)) => {
                 flags.kafka(&args.kafka);
                 flags.cassandra(&args.cassandra);
@@ -497,7 +520,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(_) => print!("{}", settings.to_masked_toml()),
         Command::RandomuserServer(args) => server::run(args).await?,
         Command::Process(args) => process_command(&settings, args).await?,
-        Command::Users(args) => users_command(&settings, args).await?,
+        Command::Users(args) => users_command(&settings, args.show).await?,
+        Command::Rows(args) => rows_command(&settings, args.mapping, args.show).await?,
         Command::Mapping(MappingCommand::Suggest(args)) => {
             let settings = settings.clone();
             let text = tokio::task::spawn_blocking(move || {
@@ -531,12 +555,13 @@ async fn process_command(settings: &Settings, args: ProcessArgs) -> anyhow::Resu
     let options = process::Options {
         idle: args.until_idle,
         ready: None,
+        mappings: args.mapping,
     };
     let summary = process::run(settings, options, metrics, shutdown::on_signal()).await?;
     print_summary(&summary, args.json)
 }
 
-async fn users_command(settings: &Settings, args: UsersArgs) -> anyhow::Result<()> {
+async fn users_command(settings: &Settings, args: ShowFlags) -> anyhow::Result<()> {
     let store = rtds::cassandra::Store::open_existing(&settings.cassandra).await?;
     if args.count {
         println!("{}", store.count().await?);
@@ -553,18 +578,56 @@ async fn users_command(settings: &Settings, args: UsersArgs) -> anyhow::Result<(
     Ok(())
 }
 
+/// `rtds rows --mapping NAME`: a mapping's stored rows (or their count),
+/// as a table or as JSON objects like the records they came from.
+async fn rows_command(settings: &Settings, name: String, args: ShowFlags) -> anyhow::Result<()> {
+    let [mapping] = &rtds::mapping::chosen(&settings.mapping, &[name])?[..] else {
+        unreachable!("one name chooses one entry");
+    };
+    let session = rtds::cassandra::connect(&settings.cassandra).await?;
+    if args.count {
+        println!(
+            "{}",
+            rtds::cassandra::count_mapped(&session, mapping).await?
+        );
+        return Ok(());
+    }
+    let rows = rtds::cassandra::read_rows(&session, mapping, args.limit).await?;
+    let names: Vec<String> = mapping.columns.iter().map(|c| c.name.clone()).collect();
+    if args.json {
+        for row in &rows {
+            let object: serde_json::Map<String, serde_json::Value> = names
+                .iter()
+                .zip(&row.cells)
+                .map(|(name, cell)| {
+                    let value = cell.as_ref().map_or(serde_json::Value::Null, json::to_json);
+                    (name.clone(), value)
+                })
+                .collect();
+            println!("{}", serde_json::Value::Object(object));
+        }
+    } else {
+        let cells = rows
+            .iter()
+            .map(|row| {
+                row.cells
+                    .iter()
+                    .map(|cell| json::shown(cell.as_ref()))
+                    .collect()
+            })
+            .collect();
+        print!("{}", rtds::table::grid(&names, cells, "rows"));
+    }
+    Ok(())
+}
+
 /// `rtds schema`: the users table, or with `[[mapping]]` entries each
 /// mapping's table; the statements run, or that nothing needed one.
 async fn schema_command(settings: &Settings) -> anyhow::Result<()> {
     let done = if settings.mapping.is_empty() {
         vec![rtds::cassandra::create_schema(&settings.cassandra).await?]
     } else {
-        let mappings: Vec<Mapping> = settings
-            .mapping
-            .iter()
-            .map(Mapping::parse)
-            .collect::<Result<_, _>>()
-            .map_err(anyhow::Error::msg)?;
+        let mappings = rtds::mapping::chosen(&settings.mapping, &[])?;
         rtds::cassandra::create_mapped_schemas(&settings.cassandra, &mappings).await?
     };
     for (table, ran) in done {

@@ -24,7 +24,9 @@ pub(crate) mod consumer;
 mod handler;
 mod limiter;
 mod listener;
+mod mapped;
 mod offsets;
+mod tables;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,15 +37,17 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::cassandra::Store;
+use crate::cassandra::{Store, open_mapped};
 use crate::config::Settings;
 use crate::dlq::send::DeadLetters;
 use crate::kafka::{self, Need};
+use crate::mapping::{self, Mapping};
 use crate::metrics::Metrics;
 use crate::metrics::progress::{self, Progress};
 use consumer::GroupConsumer;
 use handler::Handler;
 use listener::Listener;
+use tables::{Mapped, Tables};
 
 /// How often finished records move the stored commit points; librdkafka
 /// commits what is stored every `process.commit_interval`.
@@ -61,6 +65,9 @@ pub struct Options {
     /// Told once the table is checked and the consumer subscribed, so that
     /// `rtds run` produces only into a pipeline that can store.
     pub ready: Option<oneshot::Sender<()>>,
+    /// The `[[mapping]]` entries to run, by name (`--mapping`); all of them
+    /// when empty.
+    pub mappings: Vec<String>,
 }
 
 /// What a run did.
@@ -107,14 +114,14 @@ pub async fn run(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Summary> {
-    refuse_mappings(settings)?;
-    let topic = settings.kafka.topic.clone();
-    let (store, dead_letters, consumer) = connect(settings, &metrics).await?;
+    let plan = Plan::of(settings, &options.mappings)?;
+    let topic = plan.topics.join(", ");
+    let (tables, dead_letters, consumer) = connect(settings, plan, &metrics).await?;
     if let Some(ready) = options.ready {
         let _ = ready.send(());
     }
     let parts = Parts {
-        store,
+        tables,
         dead_letters,
         consumer: consumer.clone(),
         metrics: metrics.clone(),
@@ -123,17 +130,13 @@ pub async fn run(
     let (job, batching) = Handler::start(settings, parts);
     // Room for as many records as the writes in flight can hold, and as
     // many KiB: a large record takes room for its size (see `Consumed::room`).
-    let rows_per_batch = job.store.batch_limits().rows;
+    let rows_per_batch = job.tables.batch_limits().rows;
     let room = (settings.cassandra.concurrency * rows_per_batch) as u32; // at most MAX_CONCURRENCY * MAX_BATCH_ROWS
     let permits = Arc::new(Semaphore::new(room as usize));
 
     let started = Instant::now();
     let progress = shown(&metrics, started);
-    let lag = tokio::spawn(consumer::watch_lag(
-        consumer.clone(),
-        topic.clone(),
-        metrics.clone(),
-    ));
+    let lag = tokio::spawn(consumer::watch_lag(consumer.clone(), metrics.clone()));
     let storer = tokio::spawn({
         let consumer = consumer.clone();
         async move {
@@ -176,38 +179,89 @@ pub async fn run(
     Ok(summary(&job, topic, started))
 }
 
-/// The table, the DLQ and the subscribed consumer: everything `run` needs
-/// from outside, each checked (a missing topic, a refused login, a table of
-/// the wrong shape fail here, before anything is consumed).
-/// The processor carries the built-in users mapping only, so far: with
-/// `[[mapping]]` entries it would ignore them in silence, and refuses instead.
-fn refuse_mappings(settings: &Settings) -> anyhow::Result<()> {
-    let names: Vec<&str> = settings.mapping.iter().map(|m| m.name.as_str()).collect();
-    if names.is_empty() {
-        return Ok(());
-    }
-    anyhow::bail!(
-        "the settings have [[mapping]] entries ({}), but `rtds process` carries only the \
-         built-in users mapping for now: the entries are checked, and their tables are the \
-         next step. Remove them to run the users pipeline",
-        names.join(", ")
-    )
+/// What a run reads and writes: the topics, and the mappings that feed
+/// tables from them; none for the users pipeline.
+struct Plan {
+    topics: Vec<String>,
+    mappings: Vec<Mapping>,
 }
 
+impl Plan {
+    /// The users pipeline without `[[mapping]]` entries; else the entries
+    /// named (all when `names` is empty), each topic once.
+    fn of(settings: &Settings, names: &[String]) -> anyhow::Result<Plan> {
+        if settings.mapping.is_empty() {
+            if !names.is_empty() {
+                anyhow::bail!(
+                    "--mapping {} names no [[mapping]] entry: the settings have none, so \
+                     `rtds process` runs the users pipeline; add the entries, or drop --mapping",
+                    names.join(", ")
+                );
+            }
+            let topics = vec![settings.kafka.topic.clone()];
+            return Ok(Plan {
+                topics,
+                mappings: Vec::new(),
+            });
+        }
+        let mappings = mapping::chosen(&settings.mapping, names)?;
+        let mut topics: Vec<String> = Vec::new();
+        for mapping in &mappings {
+            if !topics.contains(&mapping.topic) {
+                topics.push(mapping.topic.clone());
+            }
+        }
+        Ok(Plan { topics, mappings })
+    }
+}
+
+/// The tables, the DLQ and the subscribed consumer: everything `run` needs
+/// from outside, each checked (a missing topic, a refused login, a table of
+/// the wrong shape fail here, before anything is consumed).
 async fn connect(
     settings: &Settings,
+    plan: Plan,
     metrics: &Metrics,
-) -> anyhow::Result<(Store, DeadLetters, Arc<GroupConsumer>)> {
-    let topic = &settings.kafka.topic;
-    let store = Store::open(&settings.cassandra).await?;
+) -> anyhow::Result<(Tables, DeadLetters, Arc<GroupConsumer>)> {
+    let tables = open_tables(settings, &plan).await?;
     let group = &settings.kafka.group_id;
-    kafka::ensure_topic(&settings.kafka, Need::Read { topic, group }).await?;
+    for topic in &plan.topics {
+        kafka::ensure_topic(&settings.kafka, Need::Read { topic, group }).await?;
+    }
     let dlq = &settings.kafka.dlq_topic;
     kafka::ensure_topic(&settings.kafka, Need::Write { topic: dlq }).await?;
-    let dead_letters = DeadLetters::new(&settings.kafka, topic)?;
-    let consumer = consumer::subscribe(settings, metrics)?;
-    info!(%topic, table = store.table(), group = %settings.kafka.group_id, "processing");
-    Ok((store, dead_letters, consumer))
+    let dead_letters = DeadLetters::new(&settings.kafka, plan.topics.clone())?;
+    let topic = plan.topics.join(", ");
+    let consumer = consumer::subscribe(settings, plan.topics, metrics)?;
+    info!(%topic, table = tables.names(), group = %settings.kafka.group_id, "processing");
+    Ok((tables, dead_letters, consumer))
+}
+
+/// The users table, or each mapping's, made or checked.
+async fn open_tables(settings: &Settings, plan: &Plan) -> anyhow::Result<Tables> {
+    if plan.mappings.is_empty() {
+        return Ok(Tables::Users(Box::new(
+            Store::open(&settings.cassandra).await?,
+        )));
+    }
+    let (tables, limits) = open_mapped(&settings.cassandra, plan.mappings.clone()).await?;
+    let by_topic = plan
+        .topics
+        .iter()
+        .map(|topic| {
+            let feeds = tables.iter().enumerate();
+            feeds
+                .filter(|(_, table)| table.mapping.topic == *topic)
+                .map(|(index, _)| index)
+                .collect()
+        })
+        .collect();
+    Ok(Tables::Mapped(Mapped {
+        tables,
+        by_topic,
+        limits,
+        ttl: settings.cassandra.ttl.as_secs().min(i32::MAX as u64) as i32,
+    }))
 }
 
 /// The job's progress: a bar on a terminal, else a log line every few
@@ -236,7 +290,7 @@ fn summary(job: &Handler, topic: String, started: Instant) -> Summary {
     let busy = job.busy.span();
     Summary {
         topic,
-        table: job.store.table().to_string(),
+        table: job.tables.names(),
         consumed: metrics.consumed.get(),
         written: metrics.written.get(),
         deleted: metrics.deleted.get(),
@@ -250,7 +304,7 @@ fn summary(job: &Handler, topic: String, started: Instant) -> Summary {
 
 /// What a [`Handler`] is made of that `run` opens first.
 struct Parts {
-    store: Store,
+    tables: Tables,
     dead_letters: DeadLetters,
     consumer: Arc<GroupConsumer>,
     metrics: Metrics,

@@ -58,6 +58,7 @@ pub async fn run(
             let options = process::Options {
                 idle: None,
                 ready: Some(ready),
+                mappings: Vec::new(),
             };
             process::run(&settings, options, metrics, shutdown).await
         }

@@ -1,4 +1,5 @@
-//! Stored users as a plain-text table for people (`rtds users`), and
+//! Stored users (`rtds users`) and a mapping's rows (`rtds rows`) as
+//! plain-text tables for people, and
 //! [`escape`], the one rule for showing outside text (a stored user, a dead
 //! letter's key, payload and reason) on a terminal.
 
@@ -23,22 +24,29 @@ const COLUMNS: [Column; 8] = [
 ];
 
 pub fn render(users: &[User]) -> String {
+    let titles: Vec<String> = COLUMNS.iter().map(|(title, _)| title.to_string()).collect();
     let rows: Vec<Vec<String>> = users
         .iter()
-        .map(|user| {
-            COLUMNS
-                .iter()
-                .map(|(_, get)| cut(escape(&get(user))))
-                .collect()
-        })
+        .map(|user| COLUMNS.iter().map(|(_, get)| get(user)).collect())
         .collect();
-    let widths: Vec<usize> = COLUMNS
+    grid(&titles, rows, "users")
+}
+
+/// Rows under their titles, each cell escaped and cut, columns padded to
+/// their widest cell, and the count of `what` below.
+pub fn grid(titles: &[String], rows: Vec<Vec<String>>, what: &str) -> String {
+    let count = rows.len();
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| row.iter().map(|cell| cut(escape(cell))).collect())
+        .collect();
+    let widths: Vec<usize> = titles
         .iter()
         .enumerate()
-        .map(|(i, (title, _))| {
+        .map(|(i, title)| {
             rows.iter()
                 .map(|row| row[i].chars().count())
-                .chain([title.len()])
+                .chain([title.chars().count()])
                 .max()
                 .unwrap_or_default()
         })
@@ -51,12 +59,12 @@ pub fn render(users: &[User]) -> String {
             .collect();
         format!("{}\n", padded.join("  ").trim_end())
     };
-    let mut out = line(COLUMNS.iter().map(|(title, _)| title.to_string()).collect());
+    let mut out = line(titles.to_vec());
     out += &line(widths.iter().map(|w| "-".repeat(*w)).collect());
     for row in rows {
         out += &line(row);
     }
-    out += &format!("({} users)\n", users.len());
+    out += &format!("({count} {what})\n");
     out
 }
 

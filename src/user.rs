@@ -52,6 +52,13 @@ pub enum Invalid {
     /// [`crate::process`]): past about 292,000 years either way.
     #[error("record timestamp {0} ms is out of range: no write time can order it")]
     BadTimestamp(i64),
+    /// A mapped record whose value is not a JSON object.
+    #[error("record is not a JSON object: {0}")]
+    NotJson(String),
+    /// One or more mappings refused the record, each saying where and why
+    /// (see [`crate::mapping::Mapping::row`]).
+    #[error("{0}")]
+    Unmapped(String),
 }
 
 impl Invalid {
@@ -65,6 +72,8 @@ impl Invalid {
             Invalid::Shape(_) => "bad_shape",
             Invalid::BadTombstone(_) => "bad_tombstone",
             Invalid::BadTimestamp(_) => "bad_timestamp",
+            Invalid::NotJson(_) => "not_json",
+            Invalid::Unmapped(_) => "unmapped",
         }
     }
 }

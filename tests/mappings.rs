@@ -1,8 +1,8 @@
 //! Mappings (`[[mapping]]`) on the real local Cassandra: `rtds schema`
 //! makes each mapping's table from its types, adds a column the mapping
 //! gained, and refuses a table whose column has another type; a mapping
-//! that cannot work is refused before anything starts; `rtds process`
-//! refuses the entries it does not carry yet rather than ignore them; `rtds
+//! that cannot work is refused before anything starts, and so is a
+//! `--mapping` name no entry has; `rtds
 //! mapping suggest` reads a topic and prints an entry that makes its table.
 
 mod common;
@@ -149,16 +149,16 @@ fn a_mapping_that_cannot_work_is_refused_before_anything_starts() {
     );
 }
 
+/// `--mapping` must name an entry: a misspelt name would run nothing.
 #[test]
-fn process_refuses_the_mappings_it_does_not_carry_yet() {
+fn process_refuses_a_mapping_name_the_settings_lack() {
     let (_dir, config) = settings_file(&edits("wiki", ""));
-    let output = rtds_command_with_config(&config, &["process", "--until-idle", "1s"])
+    let output = rtds_command_with_config(&config, &["process", "--mapping", "edit"])
         .output()
         .unwrap();
-    assert_fails_naming(
-        &output,
-        &["[[mapping]] entries (edits)", "built-in users mapping"],
-    );
+    assert_fails_naming(&output, &["--mapping edit", "the settings have edits"]);
+    let output = rtds(&["process", "--mapping", "edits"]);
+    assert_fails_naming(&output, &["--mapping edits", "the settings have none"]);
 }
 
 #[test]

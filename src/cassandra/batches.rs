@@ -12,10 +12,12 @@ use scylla::statement::batch::{Batch, BatchStatement, BatchType};
 use tracing::info;
 use uuid::Uuid;
 
-use super::{Store, Upsert};
-use crate::user::User;
+use scylla::serialize::row::SerializeRow;
 
-use crate::config::MAX_BATCH_ROWS;
+use super::names::TableName;
+use super::{Store, Upsert};
+use crate::config::{CassandraSettings, MAX_BATCH_ROWS};
+use crate::user::User;
 
 /// The defaults of Cassandra 4 and 5, for a node that does not tell its own.
 const DEFAULT_WARN_BYTES: usize = 5 * 1024;
@@ -71,7 +73,7 @@ pub fn row_bytes(user: &User) -> usize {
 /// The node's warn thresholds for batches, from its settings table; the
 /// defaults when it does not have one (Cassandra before 4.0) or will not
 /// let this role read it.
-pub(super) async fn node_limits(session: &Session) -> Limits {
+async fn node_limits(session: &Session) -> Limits {
     let setting = |name: &'static str| async move {
         let result = session
             .query_unpaged(
@@ -108,6 +110,16 @@ pub(super) async fn node_limits(session: &Session) -> Limits {
     limits
 }
 
+/// The limits batches keep to: the node's, with `cassandra.batch_rows`
+/// in place of its rows when set.
+pub(super) async fn limits(session: &Session, settings: &CassandraSettings) -> Limits {
+    let mut limits = node_limits(session).await;
+    if settings.batch_rows > 0 {
+        limits.rows = settings.batch_rows;
+    }
+    limits
+}
+
 /// A size as Cassandra's settings spell it: `5KiB`, `5120B`, `1MiB`, or a
 /// bare number of KiB (the `_in_kb` settings of Cassandra 4.0).
 fn parse_size(text: &str) -> Option<usize> {
@@ -126,30 +138,39 @@ fn parse_size(text: &str) -> Option<usize> {
     Some(number * scale)
 }
 
+/// The replicas of the row whose partition key has these values, by token
+/// ownership from the driver's view of the ring; `None` when the driver
+/// cannot tell (its schema metadata lacks the table), and the row is
+/// better written alone.
+pub(super) fn replicas(
+    session: &Session,
+    name: &TableName,
+    partition_key: &dyn SerializeRow,
+) -> Option<Replicas> {
+    let cluster = session.get_cluster_state();
+    if cluster.get_nodes_info().len() == 1 {
+        return Some(Replicas::default());
+    }
+    let token = cluster
+        .compute_token(&name.keyspace, &name.table, partition_key)
+        .ok()?;
+    let hosts: Vec<Uuid> = cluster
+        .get_token_endpoints(&name.keyspace, &name.table, token)
+        .iter()
+        .map(|(node, _)| node.host_id)
+        .collect();
+    Some(Replicas::from(hosts))
+}
+
 impl Store {
     /// The batch limits of the node this writer talks to.
     pub fn batch_limits(&self) -> Limits {
         self.writes().batch_limits
     }
 
-    /// The replicas of `id`'s row, by token ownership from the driver's
-    /// view of the ring; `None` when the driver cannot tell (its schema
-    /// metadata lacks the table), and the row is better written alone.
+    /// The replicas of `id`'s row (see [`replicas`]).
     pub fn replicas(&self, id: Uuid) -> Option<Replicas> {
-        let cluster = self.session.get_cluster_state();
-        if cluster.get_nodes_info().len() == 1 {
-            return Some(Replicas::default());
-        }
-        let name = &self.writes().name;
-        let token = cluster
-            .compute_token(&name.keyspace, &name.table, &(id,))
-            .ok()?;
-        let hosts: Vec<Uuid> = cluster
-            .get_token_endpoints(&name.keyspace, &name.table, token)
-            .iter()
-            .map(|(node, _)| node.host_id)
-            .collect();
-        Some(Replicas::from(hosts))
+        replicas(&self.session, &self.writes().name, &(id,))
     }
 
     /// Writes the users, each at its write time (microseconds), in one

@@ -155,20 +155,31 @@ pub async fn create_mapped_schemas(
     let session = connect(settings).await?;
     let mut done = Vec::new();
     for mapping in mappings {
-        let name = TableName::new(&mapping.keyspace, &mapping.table);
-        let mut ran = ensure_keyspace(&session, settings, &name.keyspace).await?;
-        let present = table_columns(&session, &name).await?;
-        if present.is_empty() {
-            ran.push(run_ddl(&session, settings, mapping.create_table()).await?);
-        } else {
-            for add in columns_to_add(mapping, &name, &present)? {
-                ran.push(run_ddl(&session, settings, add).await?);
-            }
-        }
-        agree(&session, &ran).await?;
-        done.push((name.to_string(), ran));
+        let ran = ensure_mapped_schema(&session, settings, mapping).await?;
+        done.push((format!("{}.{}", mapping.keyspace, mapping.table), ran));
     }
     Ok(done)
+}
+
+/// One mapping's keyspace and table made or checked as
+/// [`create_mapped_schemas`] says; returns the statements it ran.
+pub(super) async fn ensure_mapped_schema(
+    session: &Session,
+    settings: &CassandraSettings,
+    mapping: &Mapping,
+) -> anyhow::Result<Vec<String>> {
+    let name = TableName::new(&mapping.keyspace, &mapping.table);
+    let mut ran = ensure_keyspace(session, settings, &name.keyspace).await?;
+    let present = table_columns(session, &name).await?;
+    if present.is_empty() {
+        ran.push(run_ddl(session, settings, mapping.create_table()).await?);
+    } else {
+        for add in columns_to_add(mapping, &name, &present)? {
+            ran.push(run_ddl(session, settings, add).await?);
+        }
+    }
+    agree(session, &ran).await?;
+    Ok(ran)
 }
 
 /// Prepares `statement`, again while the node says its table does not

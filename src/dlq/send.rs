@@ -41,7 +41,8 @@ pub struct DeadLetters {
     producer: Mutex<FutureProducer>,
     settings: KafkaSettings,
     topic: String,
-    source_topic: String,
+    /// The topics read, in [`Consumed::topic`]'s order.
+    source_topics: Vec<String>,
     max_bytes: usize,
 }
 
@@ -53,12 +54,12 @@ pub enum Sent {
 }
 
 impl DeadLetters {
-    pub fn new(settings: &KafkaSettings, source_topic: &str) -> anyhow::Result<Self> {
+    pub fn new(settings: &KafkaSettings, source_topics: Vec<String>) -> anyhow::Result<Self> {
         Ok(DeadLetters {
             producer: Mutex::new(create(settings)?),
             settings: settings.clone(),
             topic: settings.dlq_topic.clone(),
-            source_topic: source_topic.to_string(),
+            source_topics,
             max_bytes: kafka::message_max_bytes(settings),
         })
     }
@@ -158,7 +159,7 @@ impl DeadLetters {
         let mut ours = vec![
             (wire::ERROR, capped(&why.to_string(), ERROR_BYTES)),
             (wire::ERROR_KIND, why.kind().to_string()),
-            (wire::SOURCE_TOPIC, self.source_topic.clone()),
+            (wire::SOURCE_TOPIC, self.source_topics[record.topic].clone()),
             (wire::SOURCE_PARTITION, record.partition.to_string()),
             (wire::SOURCE_OFFSET, record.offset.to_string()),
         ];

@@ -11,7 +11,9 @@
 //! from a sample of a topic.
 
 pub mod convert;
+pub mod json;
 pub mod path;
+pub mod record;
 pub mod spec;
 pub mod suggest;
 pub mod types;
@@ -103,11 +105,7 @@ impl Mapping {
     }
 
     fn cell(&self, column: &Column, value: &Value, meta: &RecordMeta<'_>) -> Result<Cell, String> {
-        let found = match &column.path {
-            Path::Value(_) => column.path.find(value).cloned(),
-            other => meta_value(other, meta),
-        };
-        let Some(found) = found else {
+        let Some(found) = lookup(&column.path, value, meta) else {
             let key = self.is_key(&column.name);
             return match self.absent {
                 _ if key => Err("absent, and a key column needs a value".into()),
@@ -150,6 +148,15 @@ impl Mapping {
             columns.join(", "),
             key.join(", ")
         )
+    }
+}
+
+/// What `path` finds in the record: in its value, or for an `@`-path in
+/// the record itself.
+fn lookup(path: &Path, value: &Value, meta: &RecordMeta<'_>) -> Option<Value> {
+    match path {
+        Path::Value(_) => path.find(value).cloned(),
+        other => meta_value(other, meta),
     }
 }
 
@@ -293,6 +300,25 @@ fn parse_primary_key(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
         return Err(refuse());
     }
     Ok((partition, clustering))
+}
+
+/// The entries named in `names` (every one when empty), parsed; an error
+/// for a name no entry has, listing those there are.
+pub fn chosen(specs: &[MappingSpec], names: &[String]) -> anyhow::Result<Vec<Mapping>> {
+    for name in names {
+        if !specs.iter().any(|spec| spec.name == *name) {
+            let known: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
+            anyhow::bail!(
+                "--mapping {name}: no [[mapping]] entry has that name; the settings have {}",
+                known.join(", ")
+            );
+        }
+    }
+    specs
+        .iter()
+        .filter(|spec| names.is_empty() || names.contains(&spec.name))
+        .map(|spec| Mapping::parse(spec).map_err(anyhow::Error::msg))
+        .collect()
 }
 
 /// The users pipeline as a mapping: the table and columns rtds has always

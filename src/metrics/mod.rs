@@ -39,10 +39,20 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
-/// A label naming a partition of the topic (`partition="2"`).
+/// A label naming a partition of a topic read
+/// (`topic="users_created",partition="2"`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PartitionLabel {
+    pub topic: String,
     pub partition: i32,
+}
+
+/// A label naming a mapping and what became of its rows
+/// (`mapping="edits",outcome="written"`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MappingLabel {
+    pub mapping: String,
+    pub outcome: &'static str,
 }
 
 /// A counter split by reason, plus its total for summaries.
@@ -110,6 +120,9 @@ pub struct Metrics {
     pub lag: Gauge,
     /// The same, per partition this processor owns.
     pub partition_lag: Family<PartitionLabel, Gauge>,
+    /// Rows of each `[[mapping]]` written, deleted or refused (the record
+    /// dead-lettered).
+    pub mapping_rows: Family<MappingLabel, Counter>,
     /// Partition assignments this processor received from its group.
     pub rebalances: Counter,
     /// Records received but dropped unstarted: their partition was revoked
@@ -135,6 +148,15 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts `rows` of `mapping` that ended as `outcome`.
+    pub fn mapped(&self, mapping: &str, outcome: &'static str, rows: u64) {
+        let label = MappingLabel {
+            mapping: mapping.to_string(),
+            outcome,
+        };
+        self.mapping_rows.get_or_create(&label).inc_by(rows);
+    }
+
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("rtds");
         let metrics = Metrics {
@@ -157,6 +179,7 @@ impl Metrics {
             write_concurrency_limit: Gauge::default(),
             lag: Gauge::default(),
             partition_lag: Family::default(),
+            mapping_rows: Family::default(),
             rebalances: Counter::default(),
             dropped_revoked: Counter::default(),
             end_to_end_seconds: latency_buckets(),
@@ -189,6 +212,11 @@ impl Metrics {
         for (name, help, counter) in by_reason {
             registry.register(name, help, counter.family.clone());
         }
+        registry.register(
+            "mapping_rows",
+            "Rows of each mapping, by what became of them (written, deleted, refused)",
+            self.mapping_rows.clone(),
+        );
         self.register_levels(registry);
     }
 

@@ -15,12 +15,15 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::cassandra::{BatchLimits, Replicas, row_bytes};
-use crate::user::User;
+use super::tables::Row;
+use crate::cassandra::{BatchLimits, Replicas};
+
+/// A batch's rows go to one table, and have the same replicas.
+type Bucket = (usize, Replicas);
 
 /// One row waiting in a batch, and the task waiting on it.
 pub struct Queued {
-    pub user: Box<User>,
+    pub row: Row,
     /// The write time, microseconds.
     pub at: i64,
     done: oneshot::Sender<bool>,
@@ -35,7 +38,7 @@ impl Queued {
 
 /// The handle records' tasks write through.
 pub struct Batcher {
-    queue: mpsc::UnboundedSender<(Replicas, Queued)>,
+    queue: mpsc::UnboundedSender<(Bucket, Queued)>,
 }
 
 impl Batcher {
@@ -46,14 +49,14 @@ impl Batcher {
         linger: Duration,
         send: impl Fn(Vec<Queued>) + Send + 'static,
     ) -> (Batcher, tokio::task::JoinHandle<()>) {
-        let (queue, mut arrivals) = mpsc::unbounded_channel::<(Replicas, Queued)>();
+        let (queue, mut arrivals) = mpsc::unbounded_channel::<(Bucket, Queued)>();
         let task = tokio::spawn(async move {
             let mut open = Open::new(limits, linger);
             loop {
                 let due = open.next_due();
                 tokio::select! {
                     arrived = arrivals.recv() => match arrived {
-                        Some((replicas, row)) => open.add(replicas, row, &send),
+                        Some((bucket, row)) => open.add(bucket, row, &send),
                         None => break,
                     },
                     _ = sleep_until(due) => open.send_due(Instant::now(), &send),
@@ -64,12 +67,14 @@ impl Batcher {
         (Batcher { queue }, task)
     }
 
-    /// Puts the user's upsert into a batch of rows with the same replicas
-    /// and waits until that batch is written (true) or the job stops (false).
-    pub async fn write(&self, replicas: Replicas, user: Box<User>, at: i64) -> bool {
+    /// Puts the upsert into a batch of rows of its table with the same
+    /// replicas and waits until that batch is written (true) or the job
+    /// stops (false).
+    pub async fn write(&self, replicas: Replicas, row: Row, at: i64) -> bool {
         let (done, outcome) = oneshot::channel();
-        let queued = Queued { user, at, done };
-        if self.queue.send((replicas, queued)).is_err() {
+        let bucket = (row.table(), replicas);
+        let queued = Queued { row, at, done };
+        if self.queue.send((bucket, queued)).is_err() {
             return false;
         }
         outcome.await.unwrap_or(false)
@@ -83,11 +88,11 @@ async fn sleep_until(due: Option<Instant>) {
     }
 }
 
-/// The batches being filled, one per replica set.
+/// The batches being filled, one per table and replica set.
 struct Open {
     limits: BatchLimits,
     linger: Duration,
-    filling: HashMap<Replicas, Filling>,
+    filling: HashMap<Bucket, Filling>,
 }
 
 struct Filling {
@@ -108,10 +113,10 @@ impl Open {
 
     /// Adds a row to its replicas' batch, sending the batch first when the
     /// row would take it past the byte limit, and after when it is full.
-    fn add(&mut self, replicas: Replicas, row: Queued, send: &impl Fn(Vec<Queued>)) {
-        let bytes = row_bytes(&row.user);
+    fn add(&mut self, bucket: Bucket, row: Queued, send: &impl Fn(Vec<Queued>)) {
+        let bytes = row.row.bytes();
         let limits = self.limits;
-        let filling = self.filling.entry(replicas).or_insert_with(|| Filling {
+        let filling = self.filling.entry(bucket).or_insert_with(|| Filling {
             rows: Vec::with_capacity(limits.rows),
             bytes: 0,
             since: Instant::now(),
@@ -162,6 +167,8 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::cassandra::row_bytes;
+    use crate::user::User;
 
     fn users(n: usize) -> Vec<User> {
         let generator = crate::source::builtin::Generator::new("batcher", None).unwrap();
@@ -170,8 +177,8 @@ mod tests {
 
     fn queued(user: User) -> (Queued, oneshot::Receiver<bool>) {
         let (done, outcome) = oneshot::channel();
-        let user = Box::new(user);
-        (Queued { user, at: 1, done }, outcome)
+        let row = Row::User(Box::new(user));
+        (Queued { row, at: 1, done }, outcome)
     }
 
     #[tokio::test(start_paused = true)]
@@ -186,7 +193,7 @@ mod tests {
         let (a, b) = (Replicas::default(), Replicas::from(vec![uuid::Uuid::nil()]));
         for (i, user) in users(7).into_iter().enumerate() {
             let replicas = if i % 2 == 0 { a.clone() } else { b.clone() };
-            open.add(replicas, queued(user).0, &send);
+            open.add((0, replicas), queued(user).0, &send);
         }
         // Rows 0, 2, 4 filled one batch; 1, 3, 5 the other; 6 waits.
         let sizes: Vec<usize> = sent.lock().unwrap().iter().map(Vec::len).collect();
@@ -212,14 +219,14 @@ mod tests {
         let send = |batch: Vec<Queued>| sent.lock().unwrap().push(batch);
         let mut open = Open::new(limits, Duration::ZERO);
         for user in users {
-            open.add(Replicas::default(), queued(user).0, &send);
+            open.add((0, Replicas::default()), queued(user).0, &send);
         }
         open.send_due(Instant::now(), &send);
         let sent = sent.into_inner().unwrap();
         assert_eq!(sent.iter().map(Vec::len).sum::<usize>(), 20);
         assert!(sent.len() >= 7, "{} batches", sent.len());
         for batch in &sent {
-            let bytes: usize = batch.iter().map(|q| row_bytes(&q.user)).sum();
+            let bytes: usize = batch.iter().map(|q| q.row.bytes()).sum();
             assert!(bytes <= limits.bytes, "{bytes} > {}", limits.bytes);
         }
     }
@@ -239,11 +246,11 @@ mod tests {
         });
         let mut users = users(3);
         let (one, two) = tokio::join!(
-            batches.write(Replicas::default(), Box::new(users.remove(0)), 1),
-            batches.write(Replicas::default(), Box::new(users.remove(0)), 1),
+            batches.write(Replicas::default(), Row::User(Box::new(users.remove(0))), 1),
+            batches.write(Replicas::default(), Row::User(Box::new(users.remove(0))), 1),
         );
         assert!(one && two);
-        let alone = batches.write(Replicas::default(), Box::new(users.remove(0)), 1);
+        let alone = batches.write(Replicas::default(), Row::User(Box::new(users.remove(0))), 1);
         assert!(!alone.await);
     }
 }

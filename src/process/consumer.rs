@@ -29,8 +29,8 @@ pub type GroupConsumer = StreamConsumer<GroupContext>;
 /// owner starts right after the last written record), and when partitions
 /// first arrived (which is when `--until-idle` starts counting).
 pub struct GroupContext {
-    topic: String,
-    pub offsets: Mutex<Tracker>,
+    topics: Vec<String>,
+    pub offsets: Mutex<Tracker<Part>>,
     pub assigned_at: OnceLock<Instant>,
     /// Set while our partitions are paused; a rebalance during the pause
     /// brings partitions that must be paused too, and one after it
@@ -40,10 +40,24 @@ pub struct GroupContext {
     rebalances: Counter,
 }
 
+/// A partition of one of the topics read: the topic's place in
+/// [`GroupContext::topics`], and the partition's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Part {
+    pub topic: usize,
+    pub partition: i32,
+}
+
 impl GroupContext {
-    /// The topic the consumer reads.
-    pub fn topic(&self) -> &str {
-        &self.topic
+    /// The topics the consumer reads.
+    pub fn topics(&self) -> &[String] {
+        &self.topics
+    }
+
+    /// The partition of `topic` named so, when `topic` is one we read.
+    fn part(&self, topic: &str, partition: i32) -> Option<Part> {
+        let topic = self.topics.iter().position(|t| t == topic)?;
+        Some(Part { topic, partition })
     }
 
     /// Hands every commit point that moved to librdkafka, which commits them
@@ -57,8 +71,8 @@ impl GroupContext {
         // The time goes with the commit point, so that `rtds status` can say
         // when the group last moved on (Kafka keeps no such time itself).
         let stored_at = format!("{STORED_AT}{}", chrono::Utc::now().timestamp_millis());
-        for (partition, next) in moved {
-            let mut element = list.add_partition(&self.topic, partition);
+        for (part, next) in moved {
+            let mut element = list.add_partition(&self.topics[part.topic], part.partition);
             if element.set_offset(Offset::Offset(next)).is_ok() {
                 element.set_metadata(&stored_at);
             }
@@ -78,8 +92,10 @@ impl ConsumerContext for GroupContext {
             self.store_moved(consumer);
             commit_now(consumer, "before a rebalance");
             let mut offsets = self.offsets.lock().expect("offsets lock");
-            for partition in partitions.elements() {
-                offsets.forget(partition.partition());
+            for element in partitions.elements() {
+                if let Some(part) = self.part(element.topic(), element.partition()) {
+                    offsets.forget(part);
+                }
             }
         }
     }
@@ -88,16 +104,16 @@ impl ConsumerContext for GroupContext {
         if let Rebalance::Assign(partitions) = rebalance {
             self.assigned_at.get_or_init(Instant::now);
             self.rebalances.inc();
-            let list: Vec<i32> = partitions
+            let parts: Vec<Part> = partitions
                 .elements()
                 .iter()
-                .map(|p| p.partition())
+                .filter_map(|p| self.part(p.topic(), p.partition()))
                 .collect();
             self.offsets
                 .lock()
                 .expect("offsets lock")
-                .assign(list.iter().copied());
-            info!("assigned partitions {list:?}");
+                .assign(parts.iter().copied());
+            info!("assigned partitions {}", self.shown(&parts));
             // librdkafka keeps a partition's pause through its revocation:
             // one paused, taken away and given back after the resume would
             // never be read again. So every new partition is set to the
@@ -116,6 +132,28 @@ impl ConsumerContext for GroupContext {
     }
 }
 
+impl GroupContext {
+    /// `[0, 1] of users_created`, for each topic with partitions here;
+    /// `[]` for none.
+    fn shown(&self, parts: &[Part]) -> String {
+        let mut shown = Vec::new();
+        for (index, topic) in self.topics.iter().enumerate() {
+            let numbers: Vec<i32> = parts
+                .iter()
+                .filter(|p| p.topic == index)
+                .map(|p| p.partition)
+                .collect();
+            if !numbers.is_empty() {
+                shown.push(format!("{numbers:?} of {topic}"));
+            }
+        }
+        if shown.is_empty() {
+            return "[]".into();
+        }
+        shown.join(", ")
+    }
+}
+
 /// Commits what is stored, now. Nothing new to commit is fine; a failure is
 /// only worth a warning, since the next run replays from the last commit.
 pub fn commit_now<C: Consumer<GroupContext>>(consumer: &C, when: &str) {
@@ -127,15 +165,20 @@ pub fn commit_now<C: Consumer<GroupContext>>(consumer: &C, when: &str) {
     }
 }
 
-/// The group consumer for `settings.kafka.topic`, subscribed.
-pub fn subscribe(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Arc<GroupConsumer>> {
+/// The group consumer for `topics`, subscribed.
+pub fn subscribe(
+    settings: &Settings,
+    topics: Vec<String>,
+    metrics: &Metrics,
+) -> anyhow::Result<Arc<GroupConsumer>> {
     let role = Role::Consumer {
         commit_interval: settings.process.commit_interval,
     };
-    let topic = &settings.kafka.topic;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let subscribed = names.join(", ");
     let consumer: GroupConsumer = kafka::client_config(&settings.kafka, role)?
         .create_with_context(GroupContext {
-            topic: topic.clone(),
+            topics: topics.clone(),
             offsets: Mutex::new(Tracker::default()),
             assigned_at: OnceLock::new(),
             paused: AtomicBool::new(false),
@@ -143,8 +186,8 @@ pub fn subscribe(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Arc<G
         })
         .context("cannot create the Kafka consumer (check the kafka.* settings)")?;
     consumer
-        .subscribe(&[topic])
-        .with_context(|| format!("cannot subscribe to {topic}"))?;
+        .subscribe(&names)
+        .with_context(|| format!("cannot subscribe to {subscribed}"))?;
     Ok(Arc::new(consumer))
 }
 
@@ -170,6 +213,8 @@ pub fn set_paused(consumer: &GroupConsumer, paused: bool) {
 
 /// One consumed message, owned, with where it came from.
 pub struct Consumed {
+    /// Its topic's place in [`GroupContext::topics`].
+    pub topic: usize,
     pub partition: i32,
     pub offset: i64,
     /// The tenure of its partition it was received in; none when the
@@ -193,6 +238,14 @@ pub struct Consumed {
 const ROOM_UNIT: usize = 1024;
 
 impl Consumed {
+    /// Its partition, with its topic.
+    pub fn part(&self) -> Part {
+        Part {
+            topic: self.topic,
+            partition: self.partition,
+        }
+    }
+
     /// The permits of room it takes while in flight: one, and one more
     /// per [`ROOM_UNIT`] of key and payload, at most `all` (a record larger
     /// than all the room goes alone). With 2,560 permits, records in flight
@@ -207,11 +260,13 @@ impl Consumed {
 impl GroupContext {
     /// `message`, owned, tagged with the generation of its partition now.
     pub fn received(&self, message: &BorrowedMessage<'_>) -> Consumed {
+        let part = self.part(message.topic(), message.partition());
         let offsets = self.offsets.lock().expect("offsets lock");
-        let generation = offsets.generation(message.partition());
+        let generation = part.and_then(|part| offsets.generation(part));
         drop(offsets);
         let time = record_time(message);
         Consumed {
+            topic: part.map_or(0, |part| part.topic),
             partition: message.partition(),
             offset: message.offset(),
             generation,
@@ -266,22 +321,27 @@ pub fn now_ms() -> i64 {
 
 /// Updates the lag gauges every few seconds: end of each assigned partition
 /// minus our position in it.
-pub async fn watch_lag(consumer: Arc<GroupConsumer>, topic: String, metrics: Metrics) {
+pub async fn watch_lag(consumer: Arc<GroupConsumer>, metrics: Metrics) {
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let (consumer, topic) = (consumer.clone(), topic.clone());
-        let lags = tokio::task::spawn_blocking(move || -> Option<Vec<(i32, i64)>> {
+        let consumer = consumer.clone();
+        let lags = tokio::task::spawn_blocking(move || -> Option<Vec<(PartitionLabel, i64)>> {
             let position = consumer.position().ok()?;
             let mut lags = Vec::new();
-            for element in position.elements_for_topic(&topic) {
+            for element in position.elements() {
+                let (topic, partition) = (element.topic(), element.partition());
                 let (_, high) = consumer
-                    .fetch_watermarks(&topic, element.partition(), Duration::from_secs(2))
+                    .fetch_watermarks(topic, partition, Duration::from_secs(2))
                     .ok()?;
                 let lag = match element.offset() {
                     Offset::Offset(at) => (high - at).max(0),
                     _ => high,
                 };
-                lags.push((element.partition(), lag));
+                let label = PartitionLabel {
+                    topic: topic.to_string(),
+                    partition,
+                };
+                lags.push((label, lag));
             }
             Some(lags)
         })
@@ -290,11 +350,8 @@ pub async fn watch_lag(consumer: Arc<GroupConsumer>, topic: String, metrics: Met
             metrics.lag.set(lags.iter().map(|(_, lag)| lag).sum());
             // Partitions that moved to another member leave the family.
             metrics.partition_lag.clear();
-            for (partition, lag) in lags {
-                metrics
-                    .partition_lag
-                    .get_or_create(&PartitionLabel { partition })
-                    .set(lag);
+            for (label, lag) in lags {
+                metrics.partition_lag.get_or_create(&label).set(lag);
             }
         }
     }
@@ -320,6 +377,7 @@ mod tests {
     #[test]
     fn a_record_takes_room_for_its_bytes() {
         let record = |key: usize, payload: usize| Consumed {
+            topic: 0,
             partition: 0,
             offset: 0,
             generation: None,

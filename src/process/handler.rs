@@ -16,7 +16,8 @@ use super::Parts;
 use super::batcher::{Batcher, Queued};
 use super::consumer::{Consumed, GroupConsumer};
 use super::limiter::{Answer, Limiter};
-use crate::cassandra::{self, Store};
+use super::tables::{Key, Row, Tables};
+use crate::cassandra;
 use crate::config::Settings;
 use crate::dlq::send::{DeadLetters, Sent};
 use crate::metrics::Metrics;
@@ -25,7 +26,7 @@ use crate::user::{Invalid, User};
 
 /// Everything a record's task needs, shared by all of them.
 pub(super) struct Handler {
-    pub(super) store: Store,
+    pub(super) tables: Tables,
     pub(super) dead_letters: DeadLetters,
     /// Where upserts go to be batched; none when every row is its own write
     /// (`cassandra.batch_rows = 1`).
@@ -64,18 +65,10 @@ impl Handler {
             let invalid = Invalid::BadTimestamp(record.timestamp_ms.unwrap_or_default());
             return Box::pin(self.dead_letter(record, &invalid)).await;
         };
-        let write = if record.tombstone {
-            match tombstone_id(record) {
-                Ok(id) => Write::Delete(id),
-                Err(invalid) => return Box::pin(self.dead_letter(record, &invalid)).await,
-            }
-        } else {
-            match User::parse(&record.payload, self.max_record_bytes) {
-                Ok(user) => Write::Upsert(Box::new(user)),
-                Err(invalid) => return Box::pin(self.dead_letter(record, &invalid)).await,
-            }
+        let written = match &self.tables {
+            Tables::Users(_) => self.handle_user(record, at).await?,
+            Tables::Mapped(mapped) => self.handle_mapped(mapped, record, at).await?,
         };
-        let written = self.write(write, at).await?;
         if written && let Some(ms) = record.timestamp_ms {
             let latency = super::consumer::now_ms().saturating_sub(ms).max(0) as f64 / 1000.0;
             self.metrics.end_to_end_seconds.observe(latency);
@@ -83,19 +76,36 @@ impl Handler {
         Ok(written)
     }
 
-    /// Batcher an upsert with others, or writes it alone (a delete, or a
+    /// A record of the users pipeline: its user upserted, or for a
+    /// tombstone its id deleted.
+    async fn handle_user(&self, record: &Consumed, at: i64) -> anyhow::Result<bool> {
+        let write = if record.tombstone {
+            match tombstone_id(record) {
+                Ok(id) => Write::Delete(Key::User(id)),
+                Err(invalid) => return Box::pin(self.dead_letter(record, &invalid)).await,
+            }
+        } else {
+            match User::parse(&record.payload, self.max_record_bytes) {
+                Ok(user) => Write::Upsert(Row::User(Box::new(user))),
+                Err(invalid) => return Box::pin(self.dead_letter(record, &invalid)).await,
+            }
+        };
+        self.write(write, at).await
+    }
+
+    /// Batches an upsert with others, or writes it alone (a delete, or a
     /// row whose replicas the driver cannot tell).
-    async fn write(&self, write: Write, at: i64) -> anyhow::Result<bool> {
+    pub(super) async fn write(&self, write: Write, at: i64) -> anyhow::Result<bool> {
         let batch = match &write {
-            Write::Upsert(user) => self
+            Write::Upsert(row) => self
                 .batches
                 .as_ref()
-                .and_then(|batches| Some((batches, self.store.replicas(user.id)?))),
+                .and_then(|batches| Some((batches, self.tables.replicas(row)?))),
             Write::Delete(_) => None,
         };
         match (batch, write) {
-            (Some((batches, replicas)), Write::Upsert(user)) => {
-                Ok(batches.write(replicas, user, at).await)
+            (Some((batches, replicas)), Write::Upsert(row)) => {
+                Ok(batches.write(replicas, row, at).await)
             }
             (_, write) => Box::pin(self.write_alone(&write, at)).await,
         }
@@ -107,8 +117,8 @@ impl Handler {
         let result = self
             .retried(|| async {
                 match write {
-                    Write::Upsert(user) => self.store.upsert(user, at).await,
-                    Write::Delete(id) => self.store.delete(*id, at).await,
+                    Write::Upsert(row) => self.tables.upsert(row, at).await,
+                    Write::Delete(key) => self.tables.delete(key, at).await,
                 }
             })
             .await;
@@ -118,12 +128,14 @@ impl Handler {
                     Write::Upsert(_) => self.metrics.written.inc(),
                     Write::Delete(_) => self.metrics.deleted.inc(),
                 };
+                self.count_mapped(write.table(), write.outcome(), 1);
                 Ok(true)
             }
             Err(Stop::Cancelled) => Ok(false),
             Err(Stop::Permanent(error) | Stop::Exhausted(error)) => Err(self.refused(
-                format!("{} user {}", write.verb(), write.id()),
+                format!("{} {}", write.verb(), write.what()),
                 write.preposition(),
+                write.table(),
                 &error,
             )),
         }
@@ -132,21 +144,26 @@ impl Handler {
     /// Writes a batch, retried whole (its upserts are idempotent), and tells
     /// each of its records' tasks whether it was written.
     async fn write_batch(&self, batch: Vec<Queued>) {
-        let rows: Vec<(&User, i64)> = batch.iter().map(|row| (&*row.user, row.at)).collect();
-        let result = self.retried(|| self.store.upsert_batch(&rows)).await;
+        let rows: Vec<(&Row, i64)> = batch
+            .iter()
+            .map(|queued| (&queued.row, queued.at))
+            .collect();
+        let table = rows[0].0.table();
+        let result = self.retried(|| self.tables.upsert_batch(&rows)).await;
         let written = match result {
             Ok(()) => {
                 self.metrics.written.inc_by(rows.len() as u64);
+                self.count_mapped(table, "written", rows.len() as u64);
                 true
             }
             Err(Stop::Cancelled) => false,
             Err(Stop::Permanent(error) | Stop::Exhausted(error)) => {
                 let what = format!(
-                    "write a batch of {} users (the first {})",
+                    "write a batch of {} rows (the first {})",
                     rows.len(),
-                    rows[0].0.id
+                    Write::described(rows[0].0)
                 );
-                self.fail(self.refused(what, "into", &error));
+                self.fail(self.refused(what, "into", table, &error));
                 false
             }
         };
@@ -195,17 +212,34 @@ impl Handler {
         })
     }
 
+    /// Counts rows of a mapping's table by outcome, for its label.
+    pub(super) fn count_mapped(&self, table: usize, outcome: &'static str, rows: u64) {
+        if let Some(mapping) = self.tables.mapping(table) {
+            self.metrics.mapped(mapping, outcome, rows);
+        }
+    }
+
     /// A write Cassandra refused for good, in words that say what to do.
-    fn refused(&self, what: String, preposition: &str, error: &ExecutionError) -> anyhow::Error {
+    fn refused(
+        &self,
+        what: String,
+        preposition: &str,
+        table: usize,
+        error: &ExecutionError,
+    ) -> anyhow::Error {
         anyhow!(
             "Cassandra refused to {what} {preposition} {}: {error}. Retrying cannot help: \
              check the table's schema and the role's permissions, then run again \
              (nothing was committed past this record)",
-            self.store.table()
+            self.tables.name(table)
         )
     }
 
-    async fn dead_letter(&self, record: &Consumed, invalid: &Invalid) -> anyhow::Result<bool> {
+    pub(super) async fn dead_letter(
+        &self,
+        record: &Consumed,
+        invalid: &Invalid,
+    ) -> anyhow::Result<bool> {
         let result = DLQ_RETRY
             .run(
                 &self.stop,
@@ -315,18 +349,43 @@ impl std::fmt::Display for Attempt {
     }
 }
 
-/// What a valid record does to the table.
-enum Write {
-    Upsert(Box<User>),
-    /// A tombstone: the user asked to be forgotten.
-    Delete(uuid::Uuid),
+/// What a valid record does to a table.
+pub(super) enum Write {
+    Upsert(Row),
+    /// A tombstone: the row of this key is to be forgotten.
+    Delete(Key),
 }
 
 impl Write {
-    fn id(&self) -> uuid::Uuid {
+    fn table(&self) -> usize {
         match self {
-            Write::Upsert(user) => user.id,
-            Write::Delete(id) => *id,
+            Write::Upsert(row) => row.table(),
+            Write::Delete(Key::User(_)) => 0,
+            Write::Delete(Key::Mapped { table, .. }) => *table,
+        }
+    }
+
+    /// The row, in a message: the user's id; a mapped row is named by its
+    /// table, which the message names too.
+    fn what(&self) -> String {
+        match self {
+            Write::Upsert(row) => Write::described(row),
+            Write::Delete(Key::User(id)) => format!("user {id}"),
+            Write::Delete(Key::Mapped { .. }) => "a row by its key".into(),
+        }
+    }
+
+    fn described(row: &Row) -> String {
+        match row {
+            Row::User(user) => format!("user {}", user.id),
+            Row::Mapped { .. } => "a row".into(),
+        }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match self {
+            Write::Upsert(_) => "written",
+            Write::Delete(_) => "deleted",
         }
     }
 
@@ -375,7 +434,7 @@ impl Handler {
         parts: Parts,
     ) -> (Arc<Handler>, Option<tokio::task::JoinHandle<()>>) {
         let cassandra = &settings.cassandra;
-        let limits = parts.store.batch_limits();
+        let limits = parts.tables.batch_limits();
         let limiter = Limiter::new(
             cassandra.concurrency,
             cassandra.adaptive_concurrency,
@@ -398,7 +457,7 @@ impl Handler {
                 batches
             });
             Handler {
-                store: parts.store,
+                tables: parts.tables,
                 dead_letters: parts.dead_letters,
                 batches,
                 limiter,

@@ -179,7 +179,7 @@ impl Listener {
         let offsets = &job.consumer.context().offsets;
         let Some(generation) = record.generation.filter(|&generation| {
             let mut offsets = offsets.lock().expect("offsets lock");
-            offsets.begin(record.partition, record.offset, generation)
+            offsets.begin(record.part(), record.offset, generation)
         }) else {
             job.metrics.dropped_revoked.inc();
             return;
@@ -192,7 +192,7 @@ impl Listener {
                 Ok(true) => {
                     let offsets = &job.consumer.context().offsets;
                     let mut offsets = offsets.lock().expect("offsets lock");
-                    offsets.complete(record.partition, record.offset, generation);
+                    offsets.complete(record.part(), record.offset, generation);
                     drop(offsets);
                     job.busy.done();
                 }
@@ -322,23 +322,24 @@ impl ConsumerErrors {
             return Ok(());
         }
         let asked = consumer.clone();
-        let topic = consumer.context().topic().to_string();
-        let exists = tokio::task::spawn_blocking(move || {
-            let metadata = asked.fetch_metadata(Some(&topic), timeout).ok()?;
-            let found = metadata
-                .topics()
-                .iter()
-                .any(|t| t.name() == topic && t.error().is_none());
-            Some(found)
+        let topics = consumer.context().topics().to_vec();
+        let gone = tokio::task::spawn_blocking(move || {
+            let metadata = asked.fetch_metadata(None, timeout).ok()?;
+            let present = |topic: &String| {
+                metadata
+                    .topics()
+                    .iter()
+                    .any(|t| t.name() == topic && t.error().is_none())
+            };
+            Some(topics.into_iter().find(|topic| !present(topic)))
         })
         .await
         .expect("a metadata request does not panic");
-        match exists {
-            Some(false) => Err(anyhow!(
-                "the topic {} no longer exists: it was deleted while rtds read it. Records \
+        match gone {
+            Some(Some(topic)) => Err(anyhow!(
+                "the topic {topic} no longer exists: it was deleted while rtds read it. Records \
                  committed so far are stored; create the topic again (or point kafka.topic \
-                 at another) and run again",
-                consumer.context().topic()
+                 at another) and run again"
             )),
             _ => {
                 self.missing_since = None;

@@ -11,10 +11,13 @@
 //! commit point, or it could pass offsets whose rows were never written.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
 
-#[derive(Debug, Default)]
-pub struct Tracker {
-    partitions: HashMap<i32, Partition>,
+/// Keyed by partition: its number alone when one topic is read, with its
+/// topic when several are.
+#[derive(Debug)]
+pub struct Tracker<P = i32> {
+    partitions: HashMap<P, Partition>,
     /// Counts assignments; the generation of the latest.
     generations: u64,
 }
@@ -38,10 +41,19 @@ impl Partition {
     }
 }
 
-impl Tracker {
+impl<P> Default for Tracker<P> {
+    fn default() -> Self {
+        Tracker {
+            partitions: HashMap::new(),
+            generations: 0,
+        }
+    }
+}
+
+impl<P: Copy + Eq + Hash> Tracker<P> {
     /// Partitions now ours: each starts a new generation, with nothing in
     /// flight.
-    pub fn assign(&mut self, partitions: impl IntoIterator<Item = i32>) {
+    pub fn assign(&mut self, partitions: impl IntoIterator<Item = P>) {
         self.generations += 1;
         for partition in partitions {
             let fresh = Partition {
@@ -56,20 +68,20 @@ impl Tracker {
 
     /// Drops a partition that is no longer ours: records of its generation
     /// neither start nor complete from now on.
-    pub fn forget(&mut self, partition: i32) {
+    pub fn forget(&mut self, partition: P) {
         self.partitions.remove(&partition);
     }
 
     /// The generation of a record received now from `partition`; none when
     /// the partition is not ours.
-    pub fn generation(&self, partition: i32) -> Option<Generation> {
+    pub fn generation(&self, partition: P) -> Option<Generation> {
         self.partitions.get(&partition).map(|p| p.generation)
     }
 
     /// A record is about to start: true, and it is in flight, when its
     /// partition is still ours in the generation it was received in; false,
     /// and it must be dropped unstarted, when not.
-    pub fn begin(&mut self, partition: i32, offset: i64, generation: Generation) -> bool {
+    pub fn begin(&mut self, partition: P, offset: i64, generation: Generation) -> bool {
         let Some(p) = self.current(partition, generation) else {
             return false;
         };
@@ -80,7 +92,7 @@ impl Tracker {
 
     /// A record is written or dead-lettered. One of an older generation is
     /// ignored: its partition's new tenure replays it from the last commit.
-    pub fn complete(&mut self, partition: i32, offset: i64, generation: Generation) {
+    pub fn complete(&mut self, partition: P, offset: i64, generation: Generation) {
         if let Some(p) = self.current(partition, generation) {
             p.in_flight.remove(&offset);
         }
@@ -88,7 +100,7 @@ impl Tracker {
 
     /// The partitions whose commit point moved forward since the last call,
     /// with that point (the next offset to read).
-    pub fn moved(&mut self) -> Vec<(i32, i64)> {
+    pub fn moved(&mut self) -> Vec<(P, i64)> {
         let mut moved = Vec::new();
         for (&partition, p) in &mut self.partitions {
             if let Some(point) = p.commit_point()
@@ -101,7 +113,7 @@ impl Tracker {
         moved
     }
 
-    fn current(&mut self, partition: i32, generation: Generation) -> Option<&mut Partition> {
+    fn current(&mut self, partition: P, generation: Generation) -> Option<&mut Partition> {
         self.partitions
             .get_mut(&partition)
             .filter(|p| p.generation == generation)

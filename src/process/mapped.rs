@@ -1,0 +1,154 @@
+//! A record of a topic that `[[mapping]]` entries read: made into a row of
+//! every mapping of its topic (or, a tombstone, into the key each deletes)
+//! and written through the same batches, limits and retries as users. A
+//! record some mapping refuses goes to the DLQ once, with every mapping's
+//! reason, while the rows the other mappings made are written: the record
+//! is done, and its offset may be committed, only once all of that is.
+
+use serde_json::Value;
+
+use super::consumer::Consumed;
+use super::handler::{Handler, Write};
+use super::tables::{Key, Mapped, Row};
+use crate::cassandra::MappedRow;
+use crate::mapping::{Deletes, RecordMeta};
+use crate::user::Invalid;
+
+/// What a record makes: writes, each at its time, and refusals, each with
+/// the table whose mapping refused and why.
+#[derive(Default)]
+struct Made {
+    writes: Vec<(Write, i64)>,
+    refused: Vec<(usize, String)>,
+}
+
+impl Handler {
+    /// Writes (or deletes) the record's row in every table its topic feeds
+    /// and dead-letters it when a mapping refused it: true once all is
+    /// done, false when a stop cut it short.
+    pub(super) async fn handle_mapped(
+        &self,
+        mapped: &Mapped,
+        record: &Consumed,
+        at: i64,
+    ) -> anyhow::Result<bool> {
+        let tables = &mapped.by_topic[record.topic];
+        let made = if record.tombstone {
+            deletes(mapped, tables, record, at)
+        } else {
+            match value_of(record, self.max_record_bytes) {
+                Ok(value) => rows(mapped, tables, record, &value, at),
+                Err(invalid) => {
+                    for &table in tables {
+                        self.count_mapped(table, "refused", 1);
+                    }
+                    return Box::pin(self.dead_letter(record, &invalid)).await;
+                }
+            }
+        };
+        let writes = made
+            .writes
+            .into_iter()
+            .map(|(write, at)| self.write(write, at));
+        let mut done = true;
+        for written in futures::future::join_all(writes).await {
+            done &= written?;
+        }
+        if !made.refused.is_empty() {
+            let mut reasons = Vec::new();
+            for (table, why) in made.refused {
+                self.count_mapped(table, "refused", 1);
+                reasons.push(why);
+            }
+            let invalid = Invalid::Unmapped(reasons.join("; "));
+            done &= Box::pin(self.dead_letter(record, &invalid)).await?;
+        }
+        Ok(done)
+    }
+}
+
+/// The record's value as a JSON object, or why it is not one.
+fn value_of(record: &Consumed, limit: usize) -> Result<Value, Invalid> {
+    let size = record.payload.len();
+    if size > limit {
+        return Err(Invalid::TooLarge { size, limit });
+    }
+    if size == 0 {
+        return Err(Invalid::Empty);
+    }
+    match serde_json::from_slice::<Value>(&record.payload) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(other) => Err(Invalid::NotJson(format!("found {}", json_kind(&other)))),
+        Err(error) => Err(Invalid::NotJson(error.to_string())),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Each table's row of the record, at the mapping's write time or the
+/// record's, living the mapping's time or `cassandra.ttl`.
+fn rows(mapped: &Mapped, tables: &[usize], record: &Consumed, value: &Value, at: i64) -> Made {
+    let headers = headers(record);
+    let meta = RecordMeta {
+        key: record.key.as_deref(),
+        partition: record.partition,
+        offset: record.offset,
+        timestamp: record.timestamp_ms,
+        headers: &headers,
+    };
+    let mut made = Made::default();
+    for &table in tables {
+        let mapping = &mapped.tables[table].mapping;
+        let row = mapping.row(value, &meta).and_then(|cells| {
+            let ttl = mapping.ttl_of(value, &meta)?.unwrap_or(mapped.ttl);
+            let written_at = mapping.write_time_of(value, &meta)?.unwrap_or(at);
+            Ok((MappedRow { cells, ttl }, written_at))
+        });
+        match row {
+            Ok((row, at)) => made
+                .writes
+                .push((Write::Upsert(Row::Mapped { table, row }), at)),
+            Err(why) => made.refused.push((table, why)),
+        }
+    }
+    made
+}
+
+/// The deletes of a tombstone: the row of its key in each table whose
+/// mapping deletes by key.
+fn deletes(mapped: &Mapped, tables: &[usize], record: &Consumed, at: i64) -> Made {
+    let mut made = Made::default();
+    for &table in tables {
+        let mapping = &mapped.tables[table].mapping;
+        if mapping.deletes == Deletes::None {
+            continue;
+        }
+        match mapping.key_of(record.key.as_deref()) {
+            Ok(cells) => made
+                .writes
+                .push((Write::Delete(Key::Mapped { table, cells }), at)),
+            Err(why) => made.refused.push((table, why)),
+        }
+    }
+    made
+}
+
+/// The record's headers, for `@header.NAME` paths.
+fn headers(record: &Consumed) -> Vec<(String, Option<Vec<u8>>)> {
+    use rdkafka::message::Headers;
+    record.headers.as_ref().map_or_else(Vec::new, |headers| {
+        headers
+            .iter()
+            .map(|header| (header.key.to_string(), header.value.map(<[u8]>::to_vec)))
+            .collect()
+    })
+}
