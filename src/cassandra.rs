@@ -24,7 +24,7 @@ mod session;
 pub use batches::{Limits as BatchLimits, Replicas, row_bytes};
 pub use mapped::{MappedRow, MappedTable, mapped_row_bytes, open_mapped};
 pub use names::check_name;
-pub use rows::{StoredRow, count_mapped, newest_rows, read_rows};
+pub use rows::{StoredRow, count_mapped, newest, read_rows};
 pub use schema::{create_mapped_schemas, create_schema};
 pub use session::{connect, unmet_consistency};
 

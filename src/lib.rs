@@ -12,7 +12,9 @@
 //!   `source::builtin::tables`), in the API's reply shape ([`source::api`]).
 //! - [`mapping`]: which topic feeds which table and how each column is made
 //!   from a record (`[[mapping]]`): CQL types (`mapping::types`), paths
-//!   (`mapping::path`), values converted (`mapping::convert`), the
+//!   (`mapping::path`), values converted (`mapping::convert`) and read
+//!   back as JSON (`mapping::json`), what a record gives besides its row
+//!   (`mapping::record`: time to live, write time, a tombstone's key), the
 //!   settings' spelling (`mapping::spec`), one guessed from a topic's
 //!   records (`mapping::suggest`), their tests in `mapping::tests`;
 //!   the users pipeline is the built-in one.
@@ -27,14 +29,17 @@
 //!   (`process::handler`), the consumer and its group
 //!   (`process::consumer`), the offsets safe to commit
 //!   (`process::offsets`), the write slots (`process::limiter`), rows
-//!   gathered into batches (`process::batcher`); a bad record goes to the
+//!   gathered into batches (`process::batcher`), the tables written
+//!   (`process::tables`: the users table, or the mappings'), a record made
+//!   into every mapping's row (`process::mapped`); a bad record goes to the
 //!   DLQ through `dlq::send`.
 //! - [`retry`]: the one retry helper, backoff and which errors are worth a retry.
 //! - [`cassandra`]: the store (prepared upsert and delete, the queries),
 //!   over the session (`cassandra::session`: contact points, TLS, logins,
 //!   consistency), the table's schema (`cassandra::schema`), the names CQL
-//!   takes (`cassandra::names`), and which rows may share a batch
-//!   (`cassandra::batches`).
+//!   takes (`cassandra::names`), which rows may share a batch
+//!   (`cassandra::batches`), the mappings' tables written
+//!   (`cassandra::mapped`) and read (`cassandra::rows`).
 //!
 //! Delivery: an offset is committed only once every record before it in its
 //! partition is written or dead-lettered, and writes are upserts by id, so
@@ -50,13 +55,14 @@
 //! applied in layers by `config::layers`, checked by `config::validate`,
 //! passwords masked and read from files by `config::secrets`, the tests in
 //! `config::tests`), [`logging`], [`table`] (`rtds users` output, and
-//! the one escape of outside text for terminals), and [`tools`], beside the
+//! `rtds rows`, and the one escape of outside text for terminals), and [`tools`], beside the
 //! pipeline: `tools::randomuser_server`, the local stand-in of the Random
 //! User API for tests and benchmarks.
 //!
 //! Looking at it: [`status`] checks every hop and says where records stop
 //! (what Kafka tells in [`status::kafka`], what Cassandra tells in
-//! [`status::cassandra`]); [`dashboard`] serves that report live
+//! [`status::cassandra`], each mapping's topic and table in
+//! [`status::mapped`]); [`dashboard`] serves that report live
 //! (`dashboard::watch`) with the flow's numbers and the stored data
 //! (`dashboard::data`), behind its Host check (`dashboard::hosts`) on a
 //! server of its own (`dashboard::serve`), reading the jobs' `/metrics`

@@ -671,3 +671,97 @@ fn a_partial_update_leaves_other_columns_untouched() {
     assert_rows_are(&cql, &nulled, &[emptied]);
     assert_eq!(topic_size(&pipeline.dlq), 0, "nothing dead-lettered");
 }
+
+/// `rtds status`, `rtds rows` and the dashboard show each mapping: a table
+/// not made yet fails its hop with what to run; once stored, the hop names
+/// the topic, its lag and the rows, `rtds rows` shows and counts them, and
+/// the dashboard's status carries the newest rows.
+#[test]
+fn status_rows_and_the_dashboard_show_each_mapping() {
+    require_stack();
+    let (topic, keyspace) = (unique("wiki_edits"), unique("mapped"));
+    create_topic(&topic, 2, &[]);
+    let sent: Vec<EditRow> = (0..40).map(|n| edit(n, 0)).collect();
+    send_edits(&topic, &sent);
+    let table = format!("{keyspace}.edits");
+    let pipeline = Pipeline::new(&[edits_mapping("edits", &topic, &table, "((wiki), id)", "")]);
+    let run = |args: &[&str]| {
+        rtds_command_with_config(&pipeline.config, args)
+            .output()
+            .expect("the rtds binary runs")
+    };
+    let status = |expect_success: bool| {
+        let output = run(&["status", "--json", "--source", "builtin"]);
+        assert_eq!(output.status.success(), expect_success, "{}", text(&output));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let hops = report["hops"].as_array().unwrap().clone();
+        hops.into_iter()
+            .find(|hop| hop["name"] == "mapping")
+            .unwrap()
+    };
+    let before = status(false);
+    assert_eq!(before["state"], "fail", "{before}");
+    assert!(
+        before["advice"].as_str().unwrap().contains("rtds schema"),
+        "{before}"
+    );
+
+    pipeline.process_until_idle(&[]);
+    let after = status(true);
+    assert_eq!(after["state"], "ok", "{after}");
+    let summary = after["summary"].as_str().unwrap();
+    for words in [topic.as_str(), "lag 0", table.as_str(), "40 rows"] {
+        assert!(summary.contains(words), "{words}: {summary}");
+    }
+    let count = run(&["rows", "--mapping", "edits", "--count"]);
+    assert_eq!(
+        String::from_utf8_lossy(&count.stdout).trim(),
+        "40",
+        "{}",
+        text(&count)
+    );
+    let listed = run(&["rows", "--mapping", "edits", "--limit", "3", "--json"]);
+    let rows: Vec<Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3, "{}", text(&listed));
+    let stored = &sent[(rows[0]["id"].as_i64().unwrap() - 1_000_000) as usize];
+    assert_eq!(rows[0]["title"].as_str(), stored.title.as_deref());
+    let shown = run(&["rows", "--mapping", "edits", "--limit", "5"]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("(5 rows)"),
+        "{}",
+        text(&shown)
+    );
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let dashboard = rtds_command_with_config(&pipeline.config, &["dashboard", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _dashboard = Background(dashboard);
+    let mut newest = Vec::new();
+    wait_until(
+        "the dashboard shows the newest rows",
+        Duration::from_secs(60),
+        || {
+            let Some((200, body)) = http_get(port, "/api/status") else {
+                return false;
+            };
+            let report: Value = serde_json::from_str(&body).unwrap_or_default();
+            let hops = report["hops"].as_array().cloned().unwrap_or_default();
+            let mapping = hops.iter().find(|hop| hop["name"] == "mapping");
+            newest = mapping
+                .and_then(|hop| hop["details"]["rows"]["newest_rows"].as_array().cloned())
+                .unwrap_or_default();
+            !newest.is_empty()
+        },
+    );
+    assert!(
+        newest.len() <= 5 && newest[0]["title"].is_string(),
+        "{newest:?}"
+    );
+}

@@ -53,18 +53,12 @@ pub async fn read_rows(
     Ok(rows)
 }
 
-/// The newest `limit` of up to `scan` rows, newest first: what the
-/// dashboard shows of a mapping's table.
-pub async fn newest_rows(
-    session: &Session,
-    mapping: &Mapping,
-    scan: u32,
-    limit: usize,
-) -> anyhow::Result<Vec<StoredRow>> {
-    let mut rows = read_rows(session, mapping, scan).await?;
+/// The newest `limit` of `rows`, newest first: what the dashboard shows
+/// of a mapping's table.
+pub fn newest(mut rows: Vec<StoredRow>, limit: usize) -> Vec<StoredRow> {
     rows.sort_by_key(|row| std::cmp::Reverse(row.written_at));
     rows.truncate(limit);
-    Ok(rows)
+    rows
 }
 
 /// How many rows the mapping's table holds.

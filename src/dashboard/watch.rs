@@ -14,11 +14,12 @@ use tracing::warn;
 
 use super::data::{self, Charts, StoredUser};
 use crate::config::Settings;
+use crate::mapping::Mapping;
 use crate::metrics::Metrics;
 use crate::metrics::names;
 use crate::metrics::scrape::{self, Buckets, Totals};
 use crate::status::kafka::{DeadLetter, Facts, Observer};
-use crate::status::{Look, Report, SourceLook, cassandra};
+use crate::status::{Look, Report, SourceLook, cassandra, mapped};
 
 /// How often the view is refreshed.
 pub const TICK: Duration = Duration::from_secs(2);
@@ -126,13 +127,27 @@ pub struct View {
 struct Latest {
     source: SourceLook,
     cassandra: Result<cassandra::Facts, cassandra::Problem>,
+    /// Each mapping's table, with `[[mapping]]` entries.
+    tables: Vec<Result<mapped::Rows, String>>,
 }
+
+/// What Kafka showed in one look: its facts, the dead letters appended
+/// since the last, and each mapping's topic.
+type KafkaLook = (
+    Facts,
+    Vec<DeadLetter>,
+    Vec<Result<Option<mapped::Flow>, String>>,
+);
 
 pub struct Watch {
     settings: Settings,
     own: Option<Metrics>,
     observer: Arc<Observer>,
     table: cassandra::Probe,
+    /// The `[[mapping]]` entries and their tables, looked at in place of
+    /// the users table when there are any.
+    mappings: Arc<Vec<Mapping>>,
+    tables: mapped::TablesProbe,
     http: reqwest::Client,
     pub view: RwLock<View>,
 }
@@ -142,6 +157,8 @@ impl Watch {
         Ok(Watch {
             observer: Arc::new(Observer::new(&settings.kafka)?),
             table: cassandra::Probe::new(settings.cassandra.clone()),
+            mappings: Arc::new(mapped::mappings(settings)),
+            tables: mapped::TablesProbe::new(settings.cassandra.clone()),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(1))
                 .build()?,
@@ -158,6 +175,7 @@ impl Watch {
         let mut latest = Latest {
             source: SourceLook::Builtin,
             cassandra: Err(cassandra::Problem::Unreachable("not looked at yet".into())),
+            tables: Vec::new(),
         };
         for tick in 0u64.. {
             tokio::select! {
@@ -170,8 +188,11 @@ impl Watch {
                 }
             };
             let table = async {
-                if tick.is_multiple_of(TABLE_EVERY) {
+                if !tick.is_multiple_of(TABLE_EVERY) {
+                } else if self.mappings.is_empty() {
                     latest.cassandra = self.look_at_table().await;
+                } else {
+                    latest.tables = self.tables.look(&self.mappings, SAMPLE_ROWS).await;
                 }
             };
             let ((), (), kafka, totals) =
@@ -231,8 +252,9 @@ impl Watch {
     }
 
     /// Kafka's facts and the dead letters appended since the last look.
-    async fn look_at_kafka(&self) -> Result<(Facts, Vec<DeadLetter>), String> {
+    async fn look_at_kafka(&self) -> Result<KafkaLook, String> {
         let observer = self.observer.clone();
+        let mappings = self.mappings.clone();
         let positions = self
             .view
             .read()
@@ -255,7 +277,8 @@ impl Watch {
                     .collect();
                 letters = observer.dead_letters(dlq, &from)?;
             }
-            anyhow::Ok((facts, letters))
+            let flows = mapped::flows(&observer, &mappings);
+            anyhow::Ok((facts, letters, flows))
         })
         .await;
         match looked {
@@ -265,22 +288,18 @@ impl Watch {
         }
     }
 
-    fn record(
-        &self,
-        latest: &Latest,
-        kafka: Result<(Facts, Vec<DeadLetter>), String>,
-        totals: Totals,
-    ) {
+    fn record(&self, latest: &Latest, kafka: Result<KafkaLook, String>, totals: Totals) {
         let now = Utc::now();
-        let (facts, letters) = match kafka {
-            Ok((facts, letters)) => (Ok(facts), letters),
-            Err(error) => (Err(error), Vec::new()),
+        let (facts, letters, flows) = match kafka {
+            Ok((facts, letters, flows)) => (Ok(facts), letters, flows),
+            Err(error) => (Err(error), Vec::new(), Vec::new()),
         };
         let look = Look {
             source: latest.source.clone(),
             kafka: facts,
             cassandra: latest.cassandra.clone(),
             jobs: (totals.listed > 0).then(|| totals.clone()),
+            mapped: mapped::looks(&self.mappings, flows, latest.tables.clone()),
         };
         let report = Report::of(&look, &self.settings);
         let mut unreachable = Vec::new();

@@ -6,6 +6,7 @@
 
 pub mod cassandra;
 pub mod kafka;
+pub mod mapped;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -64,6 +65,9 @@ pub struct Pipeline {
     pub dlq_topic: String,
     pub group: String,
     pub table: String,
+    /// `name: topic -> keyspace.table` of each `[[mapping]]` entry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mappings: Vec<String>,
 }
 
 /// Every hop and the verdict.
@@ -93,6 +97,8 @@ pub struct Look {
     /// The jobs' counters, when their `/metrics` are listed
     /// (`dashboard.scrape`) or the look is inside `rtds run`.
     pub jobs: Option<Totals>,
+    /// Each `[[mapping]]` entry's topic and table; none without entries.
+    pub mapped: Vec<mapped::MappingLook>,
 }
 
 /// Asks the source for one user, without retries.
@@ -125,16 +131,27 @@ pub async fn look_at_source(settings: &Settings) -> SourceLook {
 }
 
 /// One look at every hop at once: the report takes as long as the slowest.
+/// With `[[mapping]]` entries, each mapping's topic and table are looked at
+/// in place of the users topic and table.
 pub async fn look(settings: &Settings, sample_rows: u32) -> Look {
+    let mappings = mapped::mappings(settings);
     let kafka_settings = settings.kafka.clone();
+    let watched = mappings.clone();
     let kafka = tokio::task::spawn_blocking(move || {
-        kafka::Observer::new(&kafka_settings)
-            .and_then(|observer| observer.look())
-            .map_err(|e| crate::logging::one_line(&e))
+        let observer = kafka::Observer::new(&kafka_settings)?;
+        let flows = mapped::flows(&observer, &watched);
+        observer.look().map(|facts| (facts, flows))
     });
     let cassandra = async {
+        if !mappings.is_empty() {
+            return Err(cassandra::Problem::Table("looked at per mapping".into()));
+        }
         let probe = cassandra::Probe::new(settings.cassandra.clone());
         probe.look(sample_rows).await.map(|look| look.facts)
+    };
+    let tables = async {
+        let probe = mapped::TablesProbe::new(settings.cassandra.clone());
+        probe.look(&mappings, sample_rows).await
     };
     let jobs = async {
         let urls = &settings.dashboard.scrape;
@@ -147,13 +164,19 @@ pub async fn look(settings: &Settings, sample_rows: u32) -> Look {
             .ok()?;
         Some(scrape::read(&http, urls, None).await)
     };
-    let (source, kafka, cassandra, jobs) =
-        tokio::join!(look_at_source(settings), kafka, cassandra, jobs);
+    let (source, kafka, cassandra, tables, jobs) =
+        tokio::join!(look_at_source(settings), kafka, cassandra, tables, jobs);
+    let (kafka, flows) = match kafka {
+        Ok(Ok((facts, flows))) => (Ok(facts), flows),
+        Ok(Err(error)) => (Err(crate::logging::one_line(&error)), Vec::new()),
+        Err(error) => (Err(error.to_string()), Vec::new()),
+    };
     Look {
         source,
-        kafka: kafka.unwrap_or_else(|e| Err(e.to_string())),
+        kafka,
         cassandra,
         jobs,
+        mapped: mapped::looks(&mappings, flows, tables),
     }
 }
 
@@ -208,8 +231,12 @@ impl Report {
     pub fn of(look: &Look, settings: &Settings) -> Report {
         let now = Utc::now();
         let mut hops = vec![source_hop(&look.source)];
-        hops.extend(kafka_hops(&look.kafka, settings, now));
-        hops.push(cassandra_hop(&look.cassandra, settings, now));
+        if settings.mapping.is_empty() {
+            hops.extend(kafka_hops(&look.kafka, settings, now));
+            hops.push(cassandra_hop(&look.cassandra, settings, now));
+        } else {
+            hops.extend(mapped::hops(look, settings, now));
+        }
         hops.extend(look.jobs.as_ref().map(jobs_hop));
         let first = |state| hops.iter().find(|h| h.state == state);
         let verdict = match (first(State::Fail), first(State::Warn)) {
@@ -232,6 +259,11 @@ impl Report {
                     "{}.{}",
                     settings.cassandra.keyspace, settings.cassandra.table
                 ),
+                mappings: look
+                    .mapped
+                    .iter()
+                    .map(|m| format!("{}: {} -> {}", m.mapping, m.topic, m.table))
+                    .collect(),
             },
             verdict,
             checked_at: now,
@@ -659,6 +691,7 @@ mod tests {
                 nodes,
             }),
             jobs: None,
+            mapped: Vec::new(),
         };
         Report::of(&look, &Settings::default())
     }

@@ -156,7 +156,17 @@ function hopCard(h) {
   const members = list(h.members);
   if (members.length) card.append(el("ul", "members", ...members.map(memberMark)));
   if (h.advice) card.append(el("p", "hop-advice", text(h.advice)));
+  const rows = list(h.details?.rows?.newest_rows);
+  if (h.name === "mapping" && rows.length) card.append(newestRows(rows));
   return card;
+}
+
+// A mapping's newest rows as a plain table: its columns, newest row first.
+function newestRows(rows) {
+  const columns = Object.keys(rows[0] ?? {});
+  const head = el("tr", "", ...columns.map((c) => el("th", "", text(c))));
+  const body = rows.map((row) => el("tr", "", ...columns.map((c) => el("td", "", text(row?.[c])))));
+  return el("div", "table-box", el("table", "rows-table", el("thead", "", head), el("tbody", "", ...body)));
 }
 
 // One broker or node of the hop: green when up, red when down.
