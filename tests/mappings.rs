@@ -2,8 +2,9 @@
 //! makes each mapping's table from its types, adds a column the mapping
 //! gained, and refuses a table whose column has another type; a mapping
 //! that cannot work is refused before anything starts, and so is a
-//! `--mapping` name no entry has; `rtds
-//! mapping suggest` reads a topic and prints an entry that makes its table.
+//! `--mapping` name no entry has; `rtds mapping suggest` reads a topic and
+//! prints an entry which, pasted as it is, makes its table and carries
+//! every record into it once (the README's "Your own data").
 
 mod common;
 
@@ -187,7 +188,7 @@ fn the_builtin_mapping_prints_as_an_entry_that_loads_back() {
 }
 
 #[test]
-fn a_suggested_mapping_is_read_from_a_topic_and_makes_its_table() {
+fn a_suggested_mapping_makes_its_table_and_process_stores_every_record_once() {
     require_stack();
     let (topic, keyspace) = (unique("events"), unique("suggested"));
     create_topic(&topic, 2, &[]);
@@ -228,8 +229,11 @@ fn a_suggested_mapping_is_read_from_a_topic_and_makes_its_table() {
     ] {
         assert!(entry.contains(words), "{entry}\nlacks {words}");
     }
-    // The suggestion, pasted as it is, makes its table.
-    let (_dir, config) = settings_file(&entry);
+    // The README's walk-through: the suggestion, pasted as it is, makes
+    // its table; `rtds process` stores every record once, twice run.
+    let (group, dlq) = (unique("suggested_group"), unique("suggested_dlq"));
+    let kafka = format!("\n[kafka]\ngroup_id = \"{group}\"\ndlq_topic = \"{dlq}\"\n");
+    let (_dir, config) = settings_file(&format!("{entry}{kafka}"));
     let made = schema(&config);
     assert!(made.status.success(), "{}", text(&made));
     assert!(
@@ -237,4 +241,25 @@ fn a_suggested_mapping_is_read_from_a_topic_and_makes_its_table() {
         "{}",
         text(&made)
     );
+    let name = entry
+        .lines()
+        .find_map(|line| line.strip_prefix("name = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap();
+    for _ in 0..2 {
+        let run = rtds_command_with_config(&config, &["process", "--until-idle", "3s"])
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", text(&run));
+        let count = rtds_command_with_config(&config, &["rows", "--mapping", name, "--count"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&count.stdout).trim(),
+            "40",
+            "{}",
+            text(&count)
+        );
+    }
+    assert_eq!(topic_size(&dlq), 1, "the record that is not JSON");
 }
