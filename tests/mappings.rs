@@ -95,7 +95,11 @@ fn schema_makes_a_mapped_table_from_its_types_and_keeps_it_checked() {
     };
     assert_eq!(kind("wiki"), Some(("text".into(), "partition_key".into())));
     assert_eq!(kind("id"), Some(("bigint".into(), "clustering".into())));
-    assert_eq!(kind("tags"), Some(("list<text>".into(), "regular".into())));
+    // A list is frozen: written again whole, it is replaced, not appended to.
+    assert_eq!(
+        kind("tags"),
+        Some(("frozen<list<text>>".into(), "regular".into()))
+    );
     assert_eq!(
         kind("counts"),
         Some(("map<text, int>".into(), "regular".into()))

@@ -128,7 +128,7 @@ fn columns_to_add(
 ) -> anyhow::Result<Vec<String>> {
     let mut adds = Vec::new();
     for column in &mapping.columns {
-        let wanted = column.kind.to_string();
+        let wanted = column.kind.column_type();
         match present.iter().find(|(c, _)| *c == column.name) {
             None => adds.push(format!("ALTER TABLE {name} ADD {} {wanted}", column.name)),
             Some((_, found)) if *found != wanted => bail!(

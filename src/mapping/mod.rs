@@ -18,6 +18,7 @@ pub mod spec;
 pub mod suggest;
 pub mod types;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use scylla::value::CqlValue;
@@ -135,7 +136,7 @@ impl Mapping {
         let columns: Vec<String> = self
             .columns
             .iter()
-            .map(|column| format!("{} {}", column.name, column.kind))
+            .map(|column| format!("{} {}", column.name, column.kind.column_type()))
             .collect();
         let partition = format!("({})", self.partition_key.join(", "));
         let key: Vec<&str> = std::iter::once(partition.as_str())
@@ -151,12 +152,13 @@ impl Mapping {
     }
 }
 
-/// What `path` finds in the record: in its value, or for an `@`-path in
-/// the record itself.
-fn lookup(path: &Path, value: &Value, meta: &RecordMeta<'_>) -> Option<Value> {
+/// What `path` finds in the record: in its value (borrowed, not copied:
+/// this runs for every column of every record), or for an `@`-path in the
+/// record itself.
+fn lookup<'v>(path: &Path, value: &'v Value, meta: &RecordMeta<'_>) -> Option<Cow<'v, Value>> {
     match path {
-        Path::Value(_) => path.find(value).cloned(),
-        other => meta_value(other, meta),
+        Path::Value(_) => path.find(value).map(Cow::Borrowed),
+        other => meta_value(other, meta).map(Cow::Owned),
     }
 }
 

@@ -53,7 +53,7 @@ fn the_example_mapping_reads_and_makes_its_table() {
         mapping.create_table(),
         "CREATE TABLE IF NOT EXISTS wiki.edits (wiki text, id bigint, at timestamp, bot boolean, \
          editor text, new_length int, old_length int, partition int, request_id uuid, \
-         tags list<text>, title text, PRIMARY KEY ((wiki), id))"
+         tags frozen<list<text>>, title text, PRIMARY KEY ((wiki), id))"
     );
 }
 

@@ -120,6 +120,21 @@ impl FromStr for CqlType {
     }
 }
 
+impl CqlType {
+    /// The column's type in the table: a list is frozen. A list's items are
+    /// cells keyed by the time they were written, so writing a whole list
+    /// again at the same write time (a replay after a crash, a retried
+    /// write) would add its items a second time; a frozen list is one cell
+    /// and is replaced. Sets and maps are keyed by their values and stay
+    /// as they are, so a partial update can still add to them.
+    pub fn column_type(&self) -> String {
+        match self {
+            CqlType::List(_) => format!("frozen<{self}>"),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for CqlType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
