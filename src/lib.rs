@@ -12,8 +12,9 @@
 //!   `source::builtin::tables`), in the API's reply shape ([`source::api`]).
 //! - [`mapping`]: which topic feeds which table and how each column is made
 //!   from a record (`[[mapping]]`): CQL types (`mapping::types`), paths
-//!   (`mapping::path`), values converted (`mapping::convert`) and read
-//!   back as JSON (`mapping::json`), what a record gives besides its row
+//!   (`mapping::path`) into a record read in place (`mapping::borrowed`),
+//!   values converted (`mapping::convert`) and read back as JSON
+//!   (`mapping::json`), what a record gives besides its row
 //!   (`mapping::record`: time to live, write time, a tombstone's key), the
 //!   settings' spelling (`mapping::spec`), one guessed from a topic's
 //!   records (`mapping::suggest`), their tests in `mapping::tests`;

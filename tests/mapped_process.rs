@@ -34,8 +34,8 @@ const PLACES: [&str; 5] = ["Zürich", "東京", "emoji 🚀", "Ελλάδα", "S
 /// Edit `n` of the dataset as its `version`-th record says it, as the row
 /// every edits table must hold for it: a later version changes the title,
 /// lengths, tags and request, never the key or the editor. Some have no
-/// old length, no tags (an empty list, which reads back as null: Cassandra
-/// keeps no cell for it) or a null `minor`.
+/// old length, no tags (an empty list, which reads back as one: a list
+/// column is frozen) or a null `minor`.
 fn edit(n: u32, version: u32) -> EditRow {
     let turn = (n + version * 7) as usize;
     let bytes = ((u128::from(n) << 32) | u128::from(version)).to_be_bytes();
@@ -52,7 +52,7 @@ fn edit(n: u32, version: u32) -> EditRow {
         new_length: Some((n * 37 % 9_000 + version) as i32),
         old_length: (!n.is_multiple_of(4)).then_some((n * 31 % 9_000) as i32),
         tags: match turn % 3 {
-            0 => None,
+            0 => Some(Vec::new()),
             1 => Some(vec!["typo".into()]),
             _ => Some(vec!["revert".into(), format!("ŧag-{}", n % 5)]),
         },
@@ -424,7 +424,7 @@ fn one_topic_feeds_two_tables() {
         assert_eq!(at, Some(CqlTimestamp((EPOCH_SECONDS + 60 * n) * 1000)));
     }
     assert_eq!(stored[&1_000_001].tags, Some(vec!["typo".to_string()]));
-    assert_eq!(stored[&1_000_000].tags, None, "an empty list");
+    assert_eq!(stored[&1_000_000].tags, Some(Vec::new()), "an empty list");
     assert_eq!(stored[&1_000_000].old_length, None, "length.old is absent");
     assert_eq!(stored[&1_000_001].old_length, Some(31));
     assert_eq!(stored[&1_000_000].minor, None, "minor is null");

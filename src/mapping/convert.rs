@@ -11,6 +11,8 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Timelike};
 use scylla::value::{CqlDate, CqlDecimal, CqlTime, CqlTimestamp, CqlTimeuuid, CqlValue, CqlVarint};
 use serde_json::Value;
 
+use super::borrowed::Json;
+
 use super::types::{CqlType, Simple};
 
 /// How much of a value a refusal quotes.
@@ -43,6 +45,21 @@ pub fn convert(value: &Value, kind: &CqlType) -> Result<Option<CqlValue>, Mismat
         CqlType::Map(key, item) => entries(value, *key, *item).map(CqlValue::Map),
     };
     converted.map(Some).ok_or_else(refuse)
+}
+
+/// [`convert`] of a record's borrowed value: text and uuids straight from
+/// the record, the rest through serde_json's value.
+pub fn convert_json(value: &Json<'_>, kind: &CqlType) -> Result<Option<CqlValue>, Mismatch> {
+    match (value, kind) {
+        (Json::Str(text), CqlType::Simple(Simple::Text)) => {
+            Ok(Some(CqlValue::Text(text.to_string())))
+        }
+        (Json::Str(text), CqlType::Simple(Simple::Uuid)) => match text.parse() {
+            Ok(id) => Ok(Some(CqlValue::Uuid(id))),
+            Err(_) => Err(mismatch(&kind.to_string(), &value.to_value())),
+        },
+        _ => convert(&value.to_value(), kind),
+    }
 }
 
 /// The refusal for `value` where `expected` was wanted.

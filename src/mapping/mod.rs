@@ -10,6 +10,7 @@
 //! parts, `spec` its spelling in the settings, and `suggest` guesses one
 //! from a sample of a topic.
 
+pub mod borrowed;
 pub mod convert;
 pub mod json;
 pub mod path;
@@ -22,9 +23,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use scylla::value::CqlValue;
-use serde_json::Value;
 
 use crate::cassandra::check_name;
+pub use borrowed::Json;
 pub use path::Path;
 pub use spec::{Absent, ColumnSpec, Deletes, MappingSpec, TtlSpec};
 pub use types::CqlType;
@@ -91,7 +92,7 @@ impl Mapping {
     /// The row `value` makes, cell by cell in [`Mapping::columns`] order, or
     /// why it cannot: `edits: column new_length: path length.new: expected
     /// int, found "12a"`.
-    pub fn row(&self, value: &Value, meta: &RecordMeta<'_>) -> Result<Vec<Cell>, String> {
+    pub fn row(&self, value: &Json<'_>, meta: &RecordMeta<'_>) -> Result<Vec<Cell>, String> {
         self.columns
             .iter()
             .map(|column| {
@@ -105,7 +106,12 @@ impl Mapping {
             .collect()
     }
 
-    fn cell(&self, column: &Column, value: &Value, meta: &RecordMeta<'_>) -> Result<Cell, String> {
+    fn cell(
+        &self,
+        column: &Column,
+        value: &Json<'_>,
+        meta: &RecordMeta<'_>,
+    ) -> Result<Cell, String> {
         let Some(found) = lookup(&column.path, value, meta) else {
             let key = self.is_key(&column.name);
             return match self.absent {
@@ -114,7 +120,7 @@ impl Mapping {
                 Absent::Unset => Ok(Cell::Unset),
             };
         };
-        match convert::convert(&found, &column.kind) {
+        match convert::convert_json(&found, &column.kind) {
             Ok(Some(converted)) => Ok(Cell::Value(converted)),
             Ok(None) if self.is_key(&column.name) => {
                 Err("null, and a key column needs a value".into())
@@ -155,7 +161,11 @@ impl Mapping {
 /// What `path` finds in the record: in its value (borrowed, not copied:
 /// this runs for every column of every record), or for an `@`-path in the
 /// record itself.
-fn lookup<'v>(path: &Path, value: &'v Value, meta: &RecordMeta<'_>) -> Option<Cow<'v, Value>> {
+fn lookup<'v, 'a>(
+    path: &Path,
+    value: &'v Json<'a>,
+    meta: &RecordMeta<'_>,
+) -> Option<Cow<'v, Json<'a>>> {
     match path {
         Path::Value(_) => path.find(value).map(Cow::Borrowed),
         other => meta_value(other, meta).map(Cow::Owned),
@@ -164,13 +174,13 @@ fn lookup<'v>(path: &Path, value: &'v Value, meta: &RecordMeta<'_>) -> Option<Co
 
 /// The value an `@`-path takes from the record itself, as JSON so that it
 /// converts like any other.
-fn meta_value(path: &Path, meta: &RecordMeta<'_>) -> Option<Value> {
-    let text = |bytes: &[u8]| Value::String(String::from_utf8_lossy(bytes).into_owned());
+fn meta_value(path: &Path, meta: &RecordMeta<'_>) -> Option<Json<'static>> {
+    let text = |bytes: &[u8]| Json::Str(Cow::Owned(String::from_utf8_lossy(bytes).into_owned()));
     match path {
         Path::Key => meta.key.map(text),
-        Path::Partition => Some(meta.partition.into()),
-        Path::Offset => Some(meta.offset.into()),
-        Path::Timestamp => meta.timestamp.map(Value::from),
+        Path::Partition => Some(Json::Number(meta.partition.into())),
+        Path::Offset => Some(Json::Number(meta.offset.into())),
+        Path::Timestamp => meta.timestamp.map(|ms| Json::Number(ms.into())),
         Path::Header(name) => meta
             .headers
             .iter()

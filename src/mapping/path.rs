@@ -6,6 +6,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::borrowed::Json;
+
 /// A path, parsed once when the settings load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Path {
@@ -102,17 +104,43 @@ impl fmt::Display for Path {
     }
 }
 
+/// A JSON tree a path walks: serde_json's, or a record's borrowed one.
+pub trait Tree {
+    fn field(&self, name: &str) -> Option<&Self>;
+    fn item(&self, index: usize) -> Option<&Self>;
+}
+
+impl Tree for serde_json::Value {
+    fn field(&self, name: &str) -> Option<&Self> {
+        self.get(name)
+    }
+
+    fn item(&self, index: usize) -> Option<&Self> {
+        self.get(index)
+    }
+}
+
+impl Tree for Json<'_> {
+    fn field(&self, name: &str) -> Option<&Self> {
+        Json::field(self, name)
+    }
+
+    fn item(&self, index: usize) -> Option<&Self> {
+        Json::item(self, index)
+    }
+}
+
 impl Path {
     /// The value at this path in `value`; none where the path leads
     /// nowhere (a field absent, an index past the end, a step into a
     /// number). Only for [`Path::Value`]; the others are the record's.
-    pub fn find<'v>(&self, value: &'v serde_json::Value) -> Option<&'v serde_json::Value> {
+    pub fn find<'v, T: Tree>(&self, value: &'v T) -> Option<&'v T> {
         let Path::Value(steps) = self else {
             return None;
         };
         steps.iter().try_fold(value, |at, step| match step {
-            Step::Field(name) => at.get(name),
-            Step::Index(index) => at.get(index),
+            Step::Field(name) => at.field(name),
+            Step::Index(index) => at.item(*index),
         })
     }
 }

@@ -6,19 +6,22 @@ use serde_json::Value;
 
 use super::convert::{convert, mismatch};
 use super::types::{CqlType, Simple};
-use super::{Cell, Mapping, Path, RecordMeta, Ttl, lookup};
+use super::{Cell, Json, Mapping, Path, RecordMeta, Ttl, lookup};
 
 impl Mapping {
     /// The row's time to live in seconds: the mapping's constant, or the
     /// record's at the `ttl` path; none when the mapping sets none or the
     /// record has none there (then `cassandra.ttl` applies).
-    pub fn ttl_of(&self, value: &Value, meta: &RecordMeta<'_>) -> Result<Option<i32>, String> {
+    pub fn ttl_of(&self, value: &Json<'_>, meta: &RecordMeta<'_>) -> Result<Option<i32>, String> {
         let path = match &self.ttl {
             None => return Ok(None),
             Some(Ttl::Seconds(seconds)) => return Ok(Some((*seconds).min(i32::MAX as u32) as i32)),
             Some(Ttl::Path(path)) => path,
         };
-        let Some(found) = lookup(path, value, meta).filter(|found| !found.is_null()) else {
+        let Some(found) = lookup(path, value, meta)
+            .map(|found| found.to_value())
+            .filter(|found| !found.is_null())
+        else {
             return Ok(None);
         };
         match convert(&found, &CqlType::Simple(Simple::Int)) {
@@ -33,13 +36,16 @@ impl Mapping {
     /// record's own time orders the writes.
     pub fn write_time_of(
         &self,
-        value: &Value,
+        value: &Json<'_>,
         meta: &RecordMeta<'_>,
     ) -> Result<Option<i64>, String> {
         let Some(path) = &self.write_time else {
             return Ok(None);
         };
-        let Some(found) = lookup(path, value, meta).filter(|found| !found.is_null()) else {
+        let Some(found) = lookup(path, value, meta)
+            .map(|found| found.to_value())
+            .filter(|found| !found.is_null())
+        else {
             return Ok(None);
         };
         match convert(&found, &CqlType::Simple(Simple::Timestamp)) {

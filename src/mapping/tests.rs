@@ -69,7 +69,7 @@ fn a_record_makes_a_row_with_nulls_where_fields_are_absent() {
         partition: 3,
         ..RecordMeta::default()
     };
-    let row = mapping.row(&record, &meta).unwrap();
+    let row = mapping.row(&Json::from(&record), &meta).unwrap();
     assert_eq!(
         cell(&mapping, &row, "id"),
         &Cell::Value(CqlValue::BigInt(42))
@@ -85,7 +85,7 @@ fn a_record_makes_a_row_with_nulls_where_fields_are_absent() {
     );
     let mut unset = mapping.clone();
     unset.absent = Absent::Unset;
-    let row = unset.row(&record, &meta).unwrap();
+    let row = unset.row(&Json::from(&record), &meta).unwrap();
     assert_eq!(cell(&unset, &row, "old_length"), &Cell::Unset);
 }
 
@@ -95,11 +95,11 @@ fn a_record_that_does_not_fit_says_where_and_why() {
     let meta = RecordMeta::default();
     let bad = json!({"wiki": "enwiki", "id": 1, "length": {"new": "12a"}});
     assert_eq!(
-        mapping.row(&bad, &meta).unwrap_err(),
+        mapping.row(&Json::from(&bad), &meta).unwrap_err(),
         r#"edits: column new_length: path length.new: expected int, found "12a""#
     );
     let keyless = json!({"wiki": "enwiki"});
-    let error = mapping.row(&keyless, &meta).unwrap_err();
+    let error = mapping.row(&Json::from(&keyless), &meta).unwrap_err();
     assert!(
         error.starts_with("edits: column id: path id: absent"),
         "{error}"
@@ -134,7 +134,9 @@ fn headers_and_keys_are_read_from_the_record() {
         ..RecordMeta::default()
     };
     let id = uuid::Uuid::new_v4();
-    let row = mapping.row(&json!({"id": id.to_string()}), &meta).unwrap();
+    let row = mapping
+        .row(&Json::from(&json!({"id": id.to_string()})), &meta)
+        .unwrap();
     assert_eq!(
         cell(&mapping, &row, "source"),
         &Cell::Value(CqlValue::Text("api".into()))

@@ -5,13 +5,11 @@
 //! reason, while the rows the other mappings made are written: the record
 //! is done, and its offset may be committed, only once all of that is.
 
-use serde_json::Value;
-
 use super::consumer::Consumed;
 use super::handler::{Handler, Write};
 use super::tables::{Key, Mapped, Row};
 use crate::cassandra::MappedRow;
-use crate::mapping::{Deletes, RecordMeta};
+use crate::mapping::{Deletes, Json, RecordMeta};
 use crate::user::Invalid;
 
 /// What a record makes: writes, each at its time, and refusals, each with
@@ -68,7 +66,7 @@ impl Handler {
 }
 
 /// The record's value as a JSON object, or why it is not one.
-fn value_of(record: &Consumed, limit: usize) -> Result<Value, Invalid> {
+fn value_of(record: &Consumed, limit: usize) -> Result<Json<'_>, Invalid> {
     let size = record.payload.len();
     if size > limit {
         return Err(Invalid::TooLarge { size, limit });
@@ -76,27 +74,16 @@ fn value_of(record: &Consumed, limit: usize) -> Result<Value, Invalid> {
     if size == 0 {
         return Err(Invalid::Empty);
     }
-    match serde_json::from_slice::<Value>(&record.payload) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(other) => Err(Invalid::NotJson(format!("found {}", json_kind(&other)))),
+    match Json::parse(&record.payload) {
+        Ok(value @ Json::Object(_)) => Ok(value),
+        Ok(other) => Err(Invalid::NotJson(format!("found {}", other.kind()))),
         Err(error) => Err(Invalid::NotJson(error.to_string())),
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
 /// Each table's row of the record, at the mapping's write time or the
 /// record's, living the mapping's time or `cassandra.ttl`.
-fn rows(mapped: &Mapped, tables: &[usize], record: &Consumed, value: &Value, at: i64) -> Made {
+fn rows(mapped: &Mapped, tables: &[usize], record: &Consumed, value: &Json<'_>, at: i64) -> Made {
     let headers = headers(record);
     let meta = RecordMeta {
         key: record.key.as_deref(),
