@@ -5,6 +5,9 @@ local stack. Prints figures and ratios; asserts nothing about speed.
     benches/run.py produce [--records N] [--rounds R]   rtds produce vs Kafka's ProducerPerformance
     benches/run.py process [--records N] [--rounds R]   rtds process vs a plain prepared-insert loop,
                                            plus end-to-end latency at a steady rate
+    benches/run.py mapping [--records N] [--rounds R]   rtds process through [[mapping]] entries vs the
+                                           users pipeline: the same users through the built-in mapping,
+                                           and wiki edits of a similar record size
     benches/run.py scale [--records N]     on the local cluster: 1, 2 and 3 rtds process in one
                                            group on a topic of 6 partitions, rows/s for each
 
@@ -14,10 +17,12 @@ Run through scripts/bench, which brings the stack up and builds first.
 import argparse
 import json
 import os
+import random
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -135,9 +140,10 @@ def sample_payloads():
     return payload_file, sum(len(p.encode()) for p in payloads) / len(payloads)
 
 
-def producer_performance(records, payload_file, partitions):
-    """Kafka's own producer benchmark with rtds's producer settings; records/s."""
-    topic = unique("perf")
+def producer_performance(records, payload_file, partitions, topic=None):
+    """Kafka's own producer benchmark with rtds's producer settings, on a new
+    topic (`topic`, or a name of its own); records/s."""
+    topic = topic or unique("perf")
     kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", KAFKA, "--create",
                "--topic", topic, "--partitions", str(partitions), "--replication-factor", "1")
     out = kafka_tool("org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
@@ -355,6 +361,203 @@ def bench_latency():
           f"p99 {whole_p99 * 1000:.1f} ms, slowest under {whole_max * 1000:.0f} ms")
 
 
+# ------------------------------------------------------------------ mapping
+
+def topic_partitions(topic):
+    """A topic's partition count, so that the mapped dataset's topic is cut
+    like the users topic and neither run gets more consumer parallelism."""
+    out = kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", KAFKA, "--describe",
+                     "--topic", topic)
+    return int(re.search(r"PartitionCount:\s*(\d+)", out).group(1))
+
+
+def mean_record_bytes(topic, count):
+    """The mean UTF-8 size of the first `count` records of a topic: what the
+    mapped dataset's records are sized against."""
+    out = kafka_tool("org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", KAFKA,
+                     "--topic", topic, "--from-beginning", "--max-messages", str(count),
+                     "--timeout-ms", "20000")
+    sizes = [len(line.encode()) for line in out.splitlines() if line.startswith("{")]
+    return sum(sizes) / len(sizes)
+
+
+# The edits table is keyed ((wiki, id)): one partition a row, as the users
+# table has, so that both write the same kind of batches (keyed ((wiki), id),
+# as the settings page's example, its rows would fall into a dozen
+# partitions, which Cassandra writes faster).
+WIKIS = ["en", "fr", "ja", "de", "es", "it", "pt", "ru", "zh", "pl", "nl", "sv"]
+PLACES = ["Zürich", "東京", "Ελλάδα", "São Paulo", "Kraków", "Reykjavík"]
+WORDS = "fix typo link cite source infobox revert layout merge image section category".split()
+
+
+def wiki_edit(n, rng, target_bytes):
+    """Edit `n` as one JSON line: nested objects, a list, numbers, booleans, a
+    uuid and a time as epoch seconds, epoch milliseconds or RFC 3339 in turn;
+    a free-text comment brings it near `target_bytes` (within +-10 %)."""
+    seconds = 1_700_000_000 + n * 7
+    at = [seconds, seconds * 1000,
+          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))][n % 3]
+    length = {"new": rng.randrange(100, 90_000)}
+    if n % 4:
+        length["old"] = rng.randrange(100, 90_000)
+    edit = {"wiki": WIKIS[n % len(WIKIS)], "id": 1_000_000 + n,
+            "title": f"{PLACES[n % len(PLACES)]} {n}", "user": {"name": f"editor-{n % 977}",
+                                                               "bot": n % 5 == 0},
+            "timestamp": at, "length": length, "tags": rng.sample(WORDS, n % 3),
+            "meta": {"request_id": str(uuid.UUID(int=rng.getrandbits(128), version=4))},
+            "minor": n % 2 == 0, "comment": ""}
+    line = lambda: json.dumps(edit, ensure_ascii=False, separators=(",", ":"))
+    wanted = int(target_bytes * rng.uniform(0.9, 1.1)) - len(line().encode())
+    words = []
+    while len(" ".join(words)) < wanted:
+        words.append(rng.choice(WORDS))
+    edit["comment"] = " ".join(words)[:max(wanted, 0)]
+    return line()
+
+
+def edits_payloads(records, target_bytes, directory):
+    """`records` distinct edits (distinct ids), one a line, for Kafka's
+    producer tool to send; returns the file and its records' mean bytes."""
+    rng = random.Random(7)
+    lines = [wiki_edit(n, rng, target_bytes) for n in range(records)]
+    payload_file = os.path.join(directory, "edits.jsonl")
+    with open(payload_file, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    return payload_file, sum(len(line.encode()) for line in lines) / len(lines)
+
+
+EDITS_MAPPING = """
+[[mapping]]
+name = "edits"
+topic = "{topic}"
+table = "{table}"
+primary_key = "((wiki, id))"
+[mapping.columns]
+wiki       = {{ path = "wiki", type = "text" }}
+id         = {{ path = "id", type = "bigint" }}
+title      = {{ path = "title", type = "text" }}
+editor     = {{ path = "user.name", type = "text" }}
+bot        = {{ path = "user.bot", type = "boolean" }}
+at         = {{ path = "timestamp", type = "timestamp" }}
+new_length = {{ path = "length.new", type = "int" }}
+old_length = {{ path = "length.old", type = "int" }}
+request_id = {{ path = "meta.request_id", type = "uuid" }}
+tags       = {{ path = "tags", type = "list<text>" }}
+minor      = {{ path = "minor", type = "boolean" }}
+comment    = {{ path = "comment", type = "text" }}
+"""
+
+
+def builtin_entry(topic, table):
+    """The users pipeline as `rtds config --builtin-mapping` prints it, on
+    another topic and table: the same work through the mapping code."""
+    entry = subprocess.run(rtds("config", "--builtin-mapping"), check=True, capture_output=True,
+                           text=True).stdout
+    entry = re.sub(r'^topic = ".*"$', f'topic = "{topic}"', entry, count=1, flags=re.M)
+    return re.sub(r'^table = ".*"$', f'table = "{table}"', entry, count=1, flags=re.M)
+
+
+def run_users(topic):
+    """rtds process as the users pipeline runs today, without a settings
+    file: the baseline of every round."""
+    out, measured = run_measured(rtds("process", "--topic", topic, "--keyspace", unique("ks"), "--group",
+                                      unique("group"), "--until-idle", "3s", "--json"))
+    return last_json(out), measured
+
+
+def run_mapped(directory, entry):
+    """rtds process on a settings file of one `[[mapping]]` entry, with a
+    group and DLQ topic of its own so that it starts from the beginning."""
+    config = os.path.join(directory, f"{unique('settings')}.toml")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write(f'[kafka]\nbootstrap_servers = "{KAFKA}"\ngroup_id = "{unique("group")}"\n'
+                f'dlq_topic = "{unique("dlq")}"\n\n[cassandra]\ncontact_points = ["127.0.0.1:9042"]\n'
+                f"{entry}")
+    out, measured = run_measured([RTDS, "--config", config, "process", "--until-idle", "3s", "--json"])
+    return last_json(out), measured
+
+
+def fill_mapping_topics(records, directory):
+    """The two topics every round reads: N users from rtds produce, and N
+    wiki edits of about the users' mean size on as many partitions."""
+    users_topic, edits_topic = unique("users"), unique("edits")
+    log(f"filling {users_topic} with {records} users")
+    run_measured(rtds("produce", "--topic", users_topic, "--source", "builtin", "--count", str(records)))
+    partitions = topic_partitions(users_topic)
+    users_bytes = mean_record_bytes(users_topic, min(records, 5000))
+    payload_file, edits_bytes = edits_payloads(records, users_bytes, directory)
+    # ProducerPerformance sends lines of its payload file picked at random
+    # (it has no option to send them in order), so some edits repeat and
+    # others are left out: the table holds fewer rows than records, and the
+    # rows counted are the writes of the summary's `written`.
+    log(f"filling {edits_topic} with {records} wiki edits ({partitions} partitions)")
+    producer_performance(records, payload_file, partitions, topic=edits_topic)
+    return users_topic, edits_topic, partitions, users_bytes, edits_bytes
+
+
+def mapping_round(round, users_topic, edits_topic, directory):
+    """One round: the users pipeline, the built-in mapping on the same topic
+    and the wiki edits, each with a fresh group and keyspace; the order
+    turns around every other round so that neither side always goes first."""
+    runs = [
+        ("users pipeline (baseline)", lambda: run_users(users_topic)),
+        ("built-in mapping as [[mapping]]", lambda: run_mapped(directory, builtin_entry(
+            users_topic, f"{unique('ks')}.created_users"))),
+        ("wiki edits [[mapping]]", lambda: run_mapped(directory, EDITS_MAPPING.format(
+            topic=edits_topic, table=f"{unique('ks')}.edits"))),
+    ]
+    results = {}
+    for name, run in runs if round % 2 else reversed(runs):
+        log(f"round {round}: rtds process, {name}")
+        summary, measured = run()
+        if summary["dead_lettered"]:
+            log(f"round {round}: {name}: {summary['dead_lettered']} records went to the DLQ")
+        results[name] = (summary, measured)
+    return [(name, *results[name]) for name, _ in runs]
+
+
+def mapping_checks(totals):
+    """The issue's two checks over all rounds (rows / busy seconds, CPU per
+    100k rows): the built-in mapping within 10 % of the users pipeline, the
+    wiki edits at least 90 % of its rows/s. Figures, not an exit code."""
+    rate = lambda name: totals[name][0] / max(totals[name][1], 1e-9)
+    cpu = lambda name: 100_000 * totals[name][2] / max(totals[name][0], 1)
+    base, builtin, edits = list(totals)
+    rate_ratio, cpu_ratio = rate(builtin) / rate(base), cpu(builtin) / cpu(base)
+    within = rate_ratio >= 0.90 and cpu_ratio <= 1.10
+    print(f"built-in mapping within 10 % of the users pipeline (rows/s >= 90 %, CPU s / 100k <= 110 %): "
+          f"{'yes' if within else 'no'} (rows/s {rate(builtin):,.0f} vs {rate(base):,.0f}, x{rate_ratio:.2f}; "
+          f"CPU s / 100k {cpu(builtin):.2f} vs {cpu(base):.2f}, x{cpu_ratio:.2f})")
+    edits_ratio = rate(edits) / rate(base)
+    print(f"wiki edits mapping >= 90 % of the users pipeline's rows/s: {'yes' if edits_ratio >= 0.90 else 'no'} "
+          f"({rate(edits):,.0f} vs {rate(base):,.0f}, x{edits_ratio:.2f}; "
+          f"CPU s / 100k {cpu(edits):.2f})")
+
+
+def bench_mappings(records, rounds):
+    """rtds process through `[[mapping]]` entries against the users pipeline
+    on the same node in one run: the same users through the built-in
+    mapping, and a dataset of another shape but a similar record size."""
+    with tempfile.TemporaryDirectory(prefix="rtds-bench-") as directory:
+        users_topic, edits_topic, partitions, users_bytes, edits_bytes = fill_mapping_topics(records, directory)
+        rows, totals = [], {}
+        for round in range(1, rounds + 1):
+            runs = mapping_round(round, users_topic, edits_topic, directory)
+            base = runs[0][1]["rows_per_second"]
+            for name, summary, measured in runs:
+                written, busy, cpu = totals.get(name, (0, 0.0, 0.0))
+                totals[name] = (written + summary["written"], busy + summary["busy_seconds"],
+                                cpu + measured.cpu_seconds)
+                rows.append([f"{round}: {name}", summary["written"], f"{summary['rows_per_second']:,.0f}",
+                             f"{summary['rows_per_second'] / base:.2f}", f"{measured.mib():.1f}",
+                             f"{measured.per_100k(summary['written']):.2f}"])
+    print(f"\nmapping: {records} records already in Kafka on {partitions} partitions each; users average "
+          f"{users_bytes:.0f} bytes, wiki edits {edits_bytes:.0f} bytes; ratio against the same round's "
+          f"users pipeline")
+    table(rows, ["round: run", "rows", "rows/s", "ratio", "peak RSS MiB", "CPU s / 100k"])
+    mapping_checks(totals)
+
+
 # ------------------------------------------------------------------ scale
 
 CLUSTER_CONFIG = os.path.join(ROOT, ".stack", "cluster", "rtds.toml")
@@ -408,7 +611,7 @@ def bench_scale(records):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["produce", "process", "all", "scale"])
+    parser.add_argument("which", choices=["produce", "process", "mapping", "all", "scale"])
     parser.add_argument("--records", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=2, help="baseline/rtds pairs, alternated")
     args = parser.parse_args()
@@ -416,6 +619,8 @@ def main():
         bench_produce(args.records or 1_000_000, args.rounds)
     if args.which in ("process", "all"):
         bench_process(args.records or 200_000, args.rounds)
+    if args.which in ("mapping", "all"):
+        bench_mappings(args.records or 200_000, args.rounds)
     if args.which == "scale":
         bench_scale(args.records or 300_000)
 
