@@ -76,9 +76,17 @@ impl Mapping {
         let columns = &self.columns[..self.partition_key.len() + self.clustering.len()];
         let object = match columns {
             [_] => None,
-            _ => Some(serde_json::from_str::<Value>(text).map_err(|_| {
-                refuse("the primary key has several columns: the key must be a JSON object".into())
-            })?),
+            _ => Some(
+                serde_json::from_str::<Value>(text)
+                    .ok()
+                    .filter(Value::is_object)
+                    .ok_or_else(|| {
+                        refuse(
+                            "the primary key has several columns: the key must be a JSON object"
+                                .into(),
+                        )
+                    })?,
+            ),
         };
         columns
             .iter()

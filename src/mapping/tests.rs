@@ -241,3 +241,67 @@ fn the_builtin_mapping_is_the_users_table() {
     let printed: File = toml::from_str(&as_settings(&spec)).unwrap();
     assert_eq!(printed.mapping, [spec]);
 }
+
+/// A row's time to live and write time come from the record where the
+/// mapping says, or fall back (none: `cassandra.ttl`, the record's time);
+/// a value that cannot be one is refused saying where.
+#[test]
+fn time_to_live_and_write_time_come_from_the_record() {
+    let mut mapping = edits();
+    let meta = RecordMeta::default();
+    let record = Json::from(&json!({"keep": 600, "at": "2024-05-01T00:00:00Z", "bad": "soon"}));
+    assert_eq!(mapping.ttl_of(&record, &meta), Ok(None));
+    assert_eq!(mapping.write_time_of(&record, &meta), Ok(None));
+    mapping.ttl = Some(Ttl::Seconds(30));
+    assert_eq!(mapping.ttl_of(&record, &meta), Ok(Some(30)));
+    mapping.ttl = Some(Ttl::Path("keep".parse().unwrap()));
+    mapping.write_time = Some("at".parse().unwrap());
+    assert_eq!(mapping.ttl_of(&record, &meta), Ok(Some(600)));
+    assert_eq!(
+        mapping.write_time_of(&record, &meta),
+        Ok(Some(1_714_521_600_000_000))
+    );
+    mapping.ttl = Some(Ttl::Path("gone".parse().unwrap()));
+    assert_eq!(
+        mapping.ttl_of(&record, &meta),
+        Ok(None),
+        "absent: the default"
+    );
+    mapping.ttl = Some(Ttl::Path("bad".parse().unwrap()));
+    let refused = mapping.ttl_of(&record, &meta).unwrap_err();
+    assert!(refused.starts_with("edits: ttl: path bad:"), "{refused}");
+}
+
+/// A tombstone's key gives the primary key it deletes: its text for a
+/// one-column key, a JSON object for a composite one; a key that cannot
+/// is refused saying why.
+#[test]
+fn a_tombstone_key_gives_the_primary_key() {
+    let composite = edits();
+    let key = composite
+        .key_of(Some(br#"{"wiki": "en", "id": 42}"#))
+        .unwrap();
+    assert_eq!(
+        key,
+        [
+            Cell::Value(CqlValue::Text("en".into())),
+            Cell::Value(CqlValue::BigInt(42))
+        ]
+    );
+    let refused = composite.key_of(Some(b"42")).unwrap_err();
+    assert!(refused.contains("must be a JSON object"), "{refused}");
+    let refused = composite.key_of(Some(br#"{"wiki": "en"}"#)).unwrap_err();
+    assert!(refused.contains("no `id` in it for column id"), "{refused}");
+    let single = Mapping::parse(&builtin_spec("t", "ks", "users")).unwrap();
+    let id = uuid::Uuid::new_v4();
+    assert_eq!(
+        single.key_of(Some(id.to_string().as_bytes())).unwrap(),
+        [Cell::Value(CqlValue::Uuid(id))]
+    );
+    let refused = single.key_of(Some(b"not-a-uuid")).unwrap_err();
+    assert!(
+        refused.starts_with("users: tombstone with key `not-a-uuid`"),
+        "{refused}"
+    );
+    assert!(single.key_of(None).is_err());
+}
