@@ -18,10 +18,7 @@ impl Mapping {
             Some(Ttl::Seconds(seconds)) => return Ok(Some((*seconds).min(i32::MAX as u32) as i32)),
             Some(Ttl::Path(path)) => path,
         };
-        let Some(found) = lookup(path, value, meta)
-            .map(|found| found.to_value())
-            .filter(|found| !found.is_null())
-        else {
+        let Some(found) = present(path, value, meta) else {
             return Ok(None);
         };
         match convert(&found, &CqlType::Simple(Simple::Int)) {
@@ -42,10 +39,7 @@ impl Mapping {
         let Some(path) = &self.write_time else {
             return Ok(None);
         };
-        let Some(found) = lookup(path, value, meta)
-            .map(|found| found.to_value())
-            .filter(|found| !found.is_null())
-        else {
+        let Some(found) = present(path, value, meta) else {
             return Ok(None);
         };
         match convert(&found, &CqlType::Simple(Simple::Timestamp)) {
@@ -114,6 +108,14 @@ impl Mapping {
     fn refusal(&self, what: &str, path: &Path, why: &impl std::fmt::Display) -> String {
         format!("{}: {what}: path {path}: {why}", self.name)
     }
+}
+
+/// What `path` finds in the record, as serde_json's value; none when it is
+/// absent or null (the option then falls back to its default).
+fn present(path: &Path, value: &Json<'_>, meta: &RecordMeta<'_>) -> Option<Value> {
+    lookup(path, value, meta)
+        .map(|found| found.to_value())
+        .filter(|found| !found.is_null())
 }
 
 /// A key as a reason quotes it: its first characters.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 use super::kafka::{self, Observer};
-use super::{Hop, Look, Member, State, ago, dlq_hop, hop, thousands, unreachable};
+use super::{Hop, Look, State, ago, broker_members, dlq_hop, hop, thousands, unreachable};
 use crate::cassandra::{self as store, connect, read_rows};
 use crate::config::{CassandraSettings, Settings};
 use crate::mapping::{Mapping, json};
@@ -192,14 +192,6 @@ pub fn hops(look: &Look, settings: &Settings, now: DateTime<Utc>) -> Vec<Hop> {
 /// The brokers, up and down.
 fn brokers_hop(facts: &kafka::Facts) -> Hop {
     let brokers = facts.brokers.join(",");
-    let up = facts.brokers.iter().map(|address| Member {
-        name: address.clone(),
-        up: true,
-    });
-    let down = facts.brokers_down.iter().map(|id| Member {
-        name: format!("broker {id}"),
-        up: false,
-    });
     let (state, summary, advice) = if facts.brokers_down.is_empty() {
         (State::Ok, format!("{brokers} up"), None)
     } else {
@@ -207,7 +199,7 @@ fn brokers_hop(facts: &kafka::Facts) -> Hop {
         let summary = format!("{brokers} up; broker {} down", ids.join(", "));
         (State::Warn, summary, Some("start the broker again"))
     };
-    hop("kafka", state, summary, advice).among(up.chain(down).collect())
+    hop("kafka", state, summary, advice).among(broker_members(facts))
 }
 
 /// One mapping from its topic to its table: where its records stop.

@@ -417,6 +417,12 @@ fn topic_hop(facts: &kafka::Facts, topic_name: &str) -> Hop {
         )
         .with(topic),
     };
+    topic_hop.among(broker_members(facts))
+}
+
+/// Every broker as a mark: those that answer, up, and those that hold
+/// replicas but are missing from the metadata, down.
+fn broker_members(facts: &kafka::Facts) -> Vec<Member> {
     let up = facts.brokers.iter().map(|address| Member {
         name: address.clone(),
         up: true,
@@ -425,7 +431,7 @@ fn topic_hop(facts: &kafka::Facts, topic_name: &str) -> Hop {
         name: format!("broker {id}"),
         up: false,
     });
-    topic_hop.among(up.chain(down).collect())
+    up.chain(down).collect()
 }
 
 /// The consumer group: its members, state, lag and last commit.
