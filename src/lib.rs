@@ -19,6 +19,10 @@
 //!   settings' spelling (`mapping::spec`), one guessed from a topic's
 //!   records (`mapping::suggest`), their tests in `mapping::tests`;
 //!   the users pipeline is the built-in one.
+//! - [`registry`]: records of Avro, Protobuf and JSON Schema topics, in
+//!   the schema registry's wire format (`registry::wire`), decoded with
+//!   their schema, fetched once by id (`registry::avro`,
+//!   `registry::protobuf`), into the JSON the mappings read.
 //! - [`user`]: the record, twelve strings made from one API result, and its
 //!   validation when it is read back.
 //! - [`produce`]: records into the Kafka topic, each acknowledged or reported.
@@ -82,6 +86,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod process;
 pub mod produce;
+pub mod registry;
 pub mod retry;
 pub mod run;
 pub mod schedule;

@@ -45,6 +45,19 @@ pub fn one_line(error: &anyhow::Error) -> String {
     line
 }
 
+/// The error and its causes on one line: reqwest hides the useful part
+/// ("Connection refused") in the source chain.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

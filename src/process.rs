@@ -41,9 +41,10 @@ use crate::cassandra::{Store, open_mapped};
 use crate::config::Settings;
 use crate::dlq::send::DeadLetters;
 use crate::kafka::{self, Need};
-use crate::mapping::{self, Mapping};
+use crate::mapping::{self, Format, Mapping};
 use crate::metrics::Metrics;
 use crate::metrics::progress::{self, Progress};
+use crate::registry;
 use consumer::GroupConsumer;
 use handler::Handler;
 use listener::Listener;
@@ -256,11 +257,28 @@ async fn open_tables(settings: &Settings, plan: &Plan) -> anyhow::Result<Tables>
                 .collect()
         })
         .collect();
+    let formats = plan
+        .topics
+        .iter()
+        .map(|topic| {
+            let mut feeds = plan
+                .mappings
+                .iter()
+                .filter(|mapping| mapping.topic == *topic);
+            feeds.next().map_or(Format::Json, |mapping| mapping.format)
+        })
+        .collect::<Vec<_>>();
+    let registry = match formats.iter().any(|format| !format.is_json()) {
+        true => Some(Box::new(registry::open(&settings.registry).await?)),
+        false => None,
+    };
     Ok(Tables::Mapped(Mapped {
         tables,
         by_topic,
         limits,
         ttl: settings.cassandra.ttl.as_secs().min(i32::MAX as u64) as i32,
+        formats,
+        registry,
     }))
 }
 

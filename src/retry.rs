@@ -97,6 +97,14 @@ pub const DLQ_RETRY: Retry = Retry {
     ..WRITE_RETRY
 };
 
+/// Schema registry requests retry like writes: a registry that is down
+/// holds the records that need it until it is back, or the job stops.
+pub const REGISTRY_RETRY: Retry = Retry {
+    what: "schema registry request",
+    base: Duration::from_millis(100),
+    ..WRITE_RETRY
+};
+
 /// How long one page waits in all on HTTP 429 replies before giving up: the
 /// public API counts its limit over 5 minutes.
 pub const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(300);

@@ -59,6 +59,15 @@ pub enum Invalid {
     /// (see [`crate::mapping::Mapping::row`]).
     #[error("{0}")]
     Unmapped(String),
+    /// A record of a registry format without the registry's frame.
+    #[error("record is not in a schema registry's wire format: {0}")]
+    NotRegistryFramed(String),
+    /// Its schema id is one the registry does not have.
+    #[error("schema id {id} is not in the schema registry: {why}")]
+    UnknownSchema { id: u32, why: String },
+    /// Its schema does not decode it.
+    #[error("record of schema id {id} does not decode: {why}")]
+    Undecodable { id: u32, why: String },
 }
 
 impl Invalid {
@@ -74,6 +83,17 @@ impl Invalid {
             Invalid::BadTimestamp(_) => "bad_timestamp",
             Invalid::NotJson(_) => "not_json",
             Invalid::Unmapped(_) => "unmapped",
+            Invalid::NotRegistryFramed(_) => "not_registry_framed",
+            Invalid::UnknownSchema { .. } => "unknown_schema",
+            Invalid::Undecodable { .. } => "undecodable",
+        }
+    }
+
+    /// The schema id the record names, for the dead letter's header.
+    pub fn schema_id(&self) -> Option<u32> {
+        match self {
+            Invalid::UnknownSchema { id, .. } | Invalid::Undecodable { id, .. } => Some(*id),
+            _ => None,
         }
     }
 }

@@ -110,6 +110,9 @@ pub struct Settings {
     pub dashboard: DashboardSettings,
     /// `[dlq]`: `rtds dlq replay`.
     pub dlq: DlqSettings,
+    /// `[registry]`: the schema registry of Avro, Protobuf and JSON Schema
+    /// topics.
+    pub registry: RegistrySettings,
     /// `[[mapping]]`: topics into tables other than the built-in users one
     /// (checked when the settings load; `rtds schema` creates their
     /// tables); none by default.
@@ -365,6 +368,37 @@ pub struct DlqSettings {
     pub max_replays: u32,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// Base URL of a schema registry that speaks the Confluent API (for
+    /// Apicurio, ending in `/apis/ccompat/v7`); default empty = none. Needed
+    /// when a mapping's `format` is avro, protobuf or json-schema. A
+    /// password in the URL is never shown.
+    pub url: String,
+    /// User name for HTTP basic authentication; default empty = none.
+    pub username: String,
+    /// Password for `username`; default empty. Never shown; better given
+    /// as `RTDS_REGISTRY_PASSWORD` or through `password_file`.
+    pub password: String,
+    /// File that holds the password, read at start; default empty. Set
+    /// this or `password`, not both.
+    pub password_file: String,
+    /// CA certificate (PEM file) of an `https` registry; default empty =
+    /// the system's CAs.
+    pub ca_file: String,
+    /// How long one request to the registry may take before it is retried;
+    /// default 10s, at least 1ms. A registry that does not answer holds
+    /// the records that need it, as an outage of Cassandra does.
+    #[serde(with = "human_duration")]
+    pub timeout: Duration,
+    /// Schemas kept parsed at once, at least 1; default 1000. Each is
+    /// fetched once by its id (ids never change their schema); past this
+    /// many the least recently used is dropped and fetched again when a
+    /// record needs it.
+    pub cache_schemas: usize,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -438,6 +472,15 @@ impl Default for Settings {
                 allowed_hosts: Vec::new(),
             },
             dlq: DlqSettings { max_replays: 3 },
+            registry: RegistrySettings {
+                url: String::new(),
+                username: String::new(),
+                password: String::new(),
+                password_file: String::new(),
+                ca_file: String::new(),
+                timeout: Duration::from_secs(10),
+                cache_schemas: 1000,
+            },
             mapping: Vec::new(),
         }
     }

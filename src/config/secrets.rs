@@ -16,6 +16,7 @@ impl Settings {
             &mut shown.kafka.sasl_password,
             &mut shown.kafka.ssl_key_password,
             &mut shown.cassandra.password,
+            &mut shown.registry.password,
         ] {
             if !secret.is_empty() {
                 *secret = MASK.into();
@@ -27,6 +28,7 @@ impl Settings {
             }
         }
         shown.produce.source = masked_source(&shown.produce.source);
+        shown.registry.url = masked_source(&shown.registry.url);
         toml::to_string_pretty(&shown).expect("settings always serialize")
     }
 }
@@ -52,6 +54,7 @@ pub(super) fn is_secret_setting(key: &str) -> bool {
         "kafka.sasl_password"
             | "kafka.ssl_key_password"
             | "cassandra.password"
+            | "registry.password"
             | "kafka.properties"
     )
 }
@@ -103,11 +106,14 @@ impl Loaded {
             &k.ssl_key_password_file,
         )?;
         let cassandra = self.password_file("cassandra.password", &c.password, &c.password_file)?;
+        let r = &s.registry;
+        let registry = self.password_file("registry.password", &r.password, &r.password_file)?;
         let s = &mut self.settings;
         for (read, password) in [
             (sasl, &mut s.kafka.sasl_password),
             (key, &mut s.kafka.ssl_key_password),
             (cassandra, &mut s.cassandra.password),
+            (registry, &mut s.registry.password),
         ] {
             if let Some(read) = read {
                 *password = read;

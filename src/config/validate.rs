@@ -41,18 +41,71 @@ impl Loaded {
         self.validate_cassandra_security()?;
         self.validate_writes()?;
         self.validate_mappings()?;
+        self.validate_registry()?;
         self.validate_endpoints()
     }
 
-    /// Every mapping checked whole, each name once.
+    /// Every mapping checked whole, each name once, one format a topic,
+    /// and a registry for the formats that need one.
     fn validate_mappings(&self) -> Result<(), ConfigError> {
         let mut names = std::collections::BTreeSet::new();
+        let mut formats = BTreeMap::new();
         for spec in &self.settings.mapping {
             crate::mapping::Mapping::parse(spec).map_err(|m| self.invalid("mapping", m))?;
             if !names.insert(spec.name.as_str()) {
                 let twice = format!("two mappings are named `{}`: names must differ", spec.name);
                 return Err(self.invalid("mapping", twice));
             }
+            let (other, format) = formats
+                .entry(spec.topic.as_str())
+                .or_insert((spec.name.as_str(), spec.format));
+            if *format != spec.format {
+                let differ = format!(
+                    "mappings `{other}` and `{}` read topic {} as {} and as {}: a topic's \
+                     records have one format",
+                    spec.name,
+                    spec.topic,
+                    format.name(),
+                    spec.format.name()
+                );
+                return Err(self.invalid("mapping", differ));
+            }
+            if !spec.format.is_json() && self.settings.registry.url.is_empty() {
+                let needs = format!(
+                    "mapping `{}` reads {} records, whose schemas are in a schema registry: set \
+                     registry.url (e.g. http://127.0.0.1:8081/apis/ccompat/v7)",
+                    spec.name,
+                    spec.format.name()
+                );
+                return Err(self.invalid("registry.url", needs));
+            }
+        }
+        Ok(())
+    }
+
+    /// The schema registry's address and cache.
+    fn validate_registry(&self) -> Result<(), ConfigError> {
+        let r = &self.settings.registry;
+        let http =
+            reqwest::Url::parse(&r.url).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+        if !r.url.is_empty() && !http {
+            let shown = masked_source(&r.url);
+            return Err(self.invalid(
+                "registry.url",
+                format!(
+                    "`{shown}` is not an http(s) URL like http://127.0.0.1:8081/apis/ccompat/v7"
+                ),
+            ));
+        }
+        if r.cache_schemas == 0 {
+            return Err(self.invalid("registry.cache_schemas", "must be at least 1"));
+        }
+        if !r.username.is_empty() && r.password.is_empty() {
+            return Err(self.invalid(
+                "registry.password",
+                "is empty but registry.username is set: give the password too (or through \
+                 registry.password_file)",
+            ));
         }
         Ok(())
     }
@@ -73,6 +126,7 @@ impl Loaded {
             ("cassandra.timeout", s.cassandra.timeout),
             ("produce.request_timeout", s.produce.request_timeout),
             ("process.commit_interval", s.process.commit_interval),
+            ("registry.timeout", s.registry.timeout),
         ] {
             if value < MIN_INTERVAL {
                 return Err(self.invalid(

@@ -166,6 +166,9 @@ impl DeadLetters {
         if let Some(ms) = record.timestamp_ms {
             ours.push((wire::SOURCE_TIMESTAMP, ms.to_string()));
         }
+        if let Some(id) = why.schema_id() {
+            ours.push((wire::SCHEMA_ID, id.to_string()));
+        }
         if let Some(replays) = letter.replays {
             ours.push((wire::REPLAYS, replays.to_string()));
         }

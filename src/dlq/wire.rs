@@ -23,6 +23,9 @@ use rdkafka::message::{Header, Headers, OwnedHeaders};
 pub const ERROR: &str = "rtds.error";
 /// Why the record was refused, as a kind (`too_large`, `bad_shape`, ...).
 pub const ERROR_KIND: &str = "rtds.error.kind";
+/// The schema id a registry-framed record named, when it was refused
+/// for its schema.
+pub const SCHEMA_ID: &str = "rtds.schema.id";
 /// Where the record was read from.
 pub const SOURCE_TOPIC: &str = "rtds.source.topic";
 pub const SOURCE_PARTITION: &str = "rtds.source.partition";

@@ -27,7 +27,7 @@ use scylla::value::CqlValue;
 use crate::cassandra::check_name;
 pub use borrowed::Json;
 pub use path::Path;
-pub use spec::{Absent, ColumnSpec, Deletes, MappingSpec, TtlSpec};
+pub use spec::{Absent, ColumnSpec, Deletes, Format, MappingSpec, TtlSpec};
 pub use types::CqlType;
 
 /// A mapping, checked and parsed.
@@ -46,6 +46,7 @@ pub struct Mapping {
     pub write_time: Option<Path>,
     pub deletes: Deletes,
     pub absent: Absent,
+    pub format: Format,
 }
 
 /// One column: its name, where its value is, and its type.
@@ -256,6 +257,7 @@ fn parse_spec(spec: &MappingSpec) -> Result<Mapping, String> {
             .map_err(|why| format!("write_time: {why}"))?,
         deletes: spec.deletes,
         absent: spec.absent,
+        format: spec.format,
     })
 }
 
@@ -356,6 +358,7 @@ pub fn builtin_spec(topic: &str, keyspace: &str, table: &str) -> MappingSpec {
         write_time: None,
         deletes: Deletes::ByKey,
         absent: Absent::Null,
+        format: Format::Json,
     }
 }
 

@@ -34,6 +34,10 @@ pub struct MappingSpec {
     /// What a field absent from a record writes.
     #[serde(default)]
     pub absent: Absent,
+    /// What the topic's records are: bare JSON, or Avro, Protobuf or JSON
+    /// Schema in the schema registry's wire format.
+    #[serde(default, skip_serializing_if = "Format::is_json")]
+    pub format: Format,
 }
 
 /// Where a column's value is, and its type.
@@ -63,6 +67,36 @@ pub enum Deletes {
     ByKey,
     /// Nothing: tombstones are skipped.
     None,
+}
+
+/// What a topic's records are. Every format but `json` is the Confluent
+/// wire format: a zero byte, the schema's id in four bytes, then the
+/// record encoded with that schema, which `registry.url` serves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// A JSON object as it is, no framing.
+    #[default]
+    Json,
+    Avro,
+    Protobuf,
+    JsonSchema,
+}
+
+impl Format {
+    pub fn is_json(&self) -> bool {
+        *self == Format::Json
+    }
+
+    /// As the settings spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Avro => "avro",
+            Format::Protobuf => "protobuf",
+            Format::JsonSchema => "json-schema",
+        }
+    }
 }
 
 /// What a field absent from a record (or a path that leads nowhere) writes.

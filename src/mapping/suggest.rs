@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::spec::{Absent, ColumnSpec, Deletes, MappingSpec};
+use super::spec::{Absent, ColumnSpec, Deletes, Format, MappingSpec};
 use crate::cassandra::check_name;
 
 /// A guessed mapping, and what the guess was unsure of, in words.
@@ -64,6 +64,7 @@ pub fn suggest(topic: &str, keyspace: &str, samples: &[Value], skipped: usize) -
             write_time: None,
             deletes: Deletes::ByKey,
             absent: Absent::Null,
+            format: Format::Json,
         },
         unsure,
     }

@@ -42,7 +42,9 @@ pub(super) struct Handler {
     /// Pace the retry log lines of all writes, and of all DLQ sends.
     pub(super) writes_said: LogPacer,
     pub(super) dlq_said: LogPacer,
-    /// The last write failure retried, in words: what a pause waits on.
+    pub(super) registry_said: LogPacer,
+    /// The last failure retried, in words, with the service that failed
+    /// (`Cassandra (...)`): what a pause waits on.
     pub(super) writes_held_by: Mutex<Option<String>>,
 }
 
@@ -189,7 +191,8 @@ impl Handler {
                 |attempt| {
                     if let Attempt::Failed(error) = attempt {
                         self.metrics.write_retries.inc();
-                        *self.writes_held_by.lock().expect("held-by lock") = Some(held_by(error));
+                        *self.writes_held_by.lock().expect("held-by lock") =
+                            Some(format!("Cassandra ({})", held_by(error)));
                     }
                 },
                 || async {
@@ -469,6 +472,7 @@ impl Handler {
                 busy: BusyClock::default(),
                 writes_said: LogPacer::default(),
                 dlq_said: LogPacer::default(),
+                registry_said: LogPacer::default(),
                 writes_held_by: Mutex::new(None),
             }
         });

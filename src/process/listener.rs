@@ -98,7 +98,7 @@ impl Listener {
     }
 
     /// Waits for a write permit; `None` at stop. Short waits are the pace
-    /// of the writes. A longer one means every write is stuck (Cassandra
+    /// of the writes. A longer one means every write is stuck (Cassandra, or the schema registry,
     /// slow or down): the partitions are paused and the consumer is still
     /// polled, so the member stays in the group however long it lasts.
     /// Records that arrive meanwhile queue in `pending`.
@@ -122,10 +122,10 @@ impl Listener {
                 .lock()
                 .expect("held-by lock")
                 .clone()
-                .unwrap_or_else(|| "no write has failed yet, they are slow".into())
+                .unwrap_or_else(|| "Cassandra (no write has failed yet, they are slow)".into())
         };
         warn!(
-            "every write is waiting on Cassandra ({}): consumption paused until writes go through",
+            "every write is waiting on {}: consumption paused until writes go through",
             held_by()
         );
         super::consumer::set_paused(consumer, true);
@@ -151,7 +151,7 @@ impl Listener {
                     }
                     if said.due() {
                         warn!(
-                            "consumption still paused after {:.0?}, every write waiting on Cassandra ({})",
+                            "consumption still paused after {:.0?}, every write waiting on {}",
                             paused_at.elapsed(),
                             held_by()
                         );

@@ -9,7 +9,9 @@ use super::consumer::Consumed;
 use super::handler::{Handler, Write};
 use super::tables::{Key, Mapped, Row};
 use crate::cassandra::MappedRow;
-use crate::mapping::{Deletes, Json, RecordMeta};
+use crate::mapping::{Deletes, Format, Json, RecordMeta};
+use crate::registry::{Fetch, Registry};
+use crate::retry::{REGISTRY_RETRY, Stop};
 use crate::user::Invalid;
 
 /// What a record makes: writes, each at its time, and refusals, each with
@@ -34,9 +36,10 @@ impl Handler {
         let made = if record.tombstone {
             deletes(mapped, tables, record, at)
         } else {
-            match value_of(record, self.max_record_bytes) {
-                Ok(value) => rows(mapped, tables, record, &value, at),
-                Err(invalid) => {
+            match self.value_of(mapped, record).await? {
+                None => return Ok(false),
+                Some(Ok(value)) => rows(mapped, tables, record, &value, at),
+                Some(Err(invalid)) => {
                     for &table in tables {
                         self.count_mapped(table, "refused", 1);
                     }
@@ -65,19 +68,66 @@ impl Handler {
     }
 }
 
-/// The record's value as a JSON object, or why it is not one.
-fn value_of(record: &Consumed, limit: usize) -> Result<Json<'_>, Invalid> {
-    let size = record.payload.len();
-    if size > limit {
-        return Err(Invalid::TooLarge { size, limit });
+impl Handler {
+    /// The record's value as a JSON object (decoded first, when its topic
+    /// carries a registry format), or why it is not one; `None` when a
+    /// stop came while the registry was down.
+    async fn value_of<'a>(
+        &self,
+        mapped: &Mapped,
+        record: &'a Consumed,
+    ) -> anyhow::Result<Option<Result<Json<'a>, Invalid>>> {
+        let (size, limit) = (record.payload.len(), self.max_record_bytes);
+        if size > limit {
+            return Ok(Some(Err(Invalid::TooLarge { size, limit })));
+        }
+        if size == 0 {
+            return Ok(Some(Err(Invalid::Empty)));
+        }
+        let format = mapped.formats[record.topic];
+        let value = match &mapped.registry {
+            Some(registry) if !format.is_json() => {
+                match self.decoded(registry, format, &record.payload).await? {
+                    Some(decoded) => decoded,
+                    None => return Ok(None),
+                }
+            }
+            _ => Json::parse(&record.payload).map_err(|error| Invalid::NotJson(error.to_string())),
+        };
+        Ok(Some(value.and_then(|value| match value {
+            Json::Object(_) => Ok(value),
+            other => Err(Invalid::NotJson(format!("found {}", other.kind()))),
+        })))
     }
-    if size == 0 {
-        return Err(Invalid::Empty);
-    }
-    match Json::parse(&record.payload) {
-        Ok(value @ Json::Object(_)) => Ok(value),
-        Ok(other) => Err(Invalid::NotJson(format!("found {}", other.kind()))),
-        Err(error) => Err(Invalid::NotJson(error.to_string())),
+
+    /// `payload` decoded through the registry, which is retried while it
+    /// is down: the record waits, and with it the consumption once every
+    /// record in flight does. `None` when a stop came first.
+    async fn decoded<'a>(
+        &self,
+        registry: &Registry,
+        format: Format,
+        payload: &'a [u8],
+    ) -> anyhow::Result<Option<Result<Json<'a>, Invalid>>> {
+        let result = REGISTRY_RETRY
+            .run(
+                &self.stop,
+                &self.registry_said,
+                Fetch::class,
+                |error| {
+                    let held = format!("the schema registry ({error})");
+                    *self.writes_held_by.lock().expect("held-by lock") = Some(held);
+                },
+                || registry.decode(format, payload),
+            )
+            .await;
+        match result {
+            Ok(decoded) => Ok(Some(decoded)),
+            Err(Stop::Cancelled) => Ok(None),
+            Err(Stop::Permanent(error) | Stop::Exhausted(error)) => Err(anyhow::anyhow!(
+                "{error}. Nothing was committed past this record: fix that, then run again"
+            )),
+        }
     }
 }
 

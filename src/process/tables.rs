@@ -7,7 +7,8 @@ use uuid::Uuid;
 use crate::cassandra::{
     BatchLimits, MappedRow, MappedTable, Replicas, Store, mapped_row_bytes, row_bytes,
 };
-use crate::mapping::Cell;
+use crate::mapping::{Cell, Format};
+use crate::registry::Registry;
 use crate::user::User;
 
 /// The tables a processor writes.
@@ -27,6 +28,10 @@ pub(super) struct Mapped {
     /// `cassandra.ttl` in seconds: the rows' time to live where their
     /// mapping sets none.
     pub(super) ttl: i32,
+    /// By the topic's place: what its records are.
+    pub(super) formats: Vec<Format>,
+    /// The schema registry, when a topic's format needs it.
+    pub(super) registry: Option<Box<Registry>>,
 }
 
 /// One row bound for a table.

@@ -11,6 +11,7 @@ use tracing::warn;
 
 use super::api::{ApiUser, RECORD_FIELDS, Reply};
 use crate::config::{ProduceSettings, masked_source, masked_url};
+use crate::logging::error_chain;
 use crate::metrics::Metrics;
 use crate::retry::{Class, LogPacer, RATE_LIMIT_PATIENCE, Stop, api_page_retry};
 use crate::user::User;
@@ -317,19 +318,6 @@ fn retry_after(
             .unwrap_or(Duration::ZERO),
         Err(_) => Duration::from_secs(1),
     }
-}
-
-/// The error and its causes on one line: reqwest hides the useful part
-/// ("Connection refused") in the source chain.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
