@@ -5,6 +5,9 @@
                                       that lists at least one broker.
     probe.py cql HOST:PORT            Cassandra answers a CQL v4 STARTUP with READY
                                       (or AUTHENTICATE: it serves, but wants a login).
+    probe.py registry HOST:PORT       the schema registry (Apicurio) answers GET
+                                      /apis/ccompat/v7/subjects (Confluent's API) with 200
+                                      and a JSON list.
     probe.py cql HOST:PORT -e STMT    ... then runs STMT and prints the rows of the first
                                       column, or the result kind (-e again: more statements;
                                       -e - reads them from stdin, one per line).
@@ -23,10 +26,14 @@ so each probe speaks the real protocol and checks the reply.
 """
 
 import argparse
+import http.client
+import json
 import socket
 import ssl
 import struct
 import sys
+import urllib.error
+import urllib.request
 
 
 class ProbeError(Exception):
@@ -252,9 +259,27 @@ def probe_cql(addr, timeout, statements=(), ca=None, login=None, client=None):
         return "\n".join(out)
 
 
+def probe_registry(addr, timeout):
+    url = f"http://{addr}/apis/ccompat/v7/subjects"
+    # No proxy: the registry is on this machine, whatever http_proxy says.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as resp:
+            subjects = json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        raise ProbeError(f"GET {url}: HTTP {e.code}")
+    except http.client.HTTPException as e:
+        raise ProbeError(f"GET {url}: {e!r}")
+    except ValueError as e:
+        raise ProbeError(f"GET {url}: not JSON: {e}")
+    if not isinstance(subjects, list):
+        raise ProbeError(f"GET {url}: not a list of subjects")
+    return f"OK: {len(subjects)} subjects"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("service", choices=["kafka", "cql"])
+    ap.add_argument("service", choices=["kafka", "cql", "registry"])
     ap.add_argument("addr", metavar="HOST:PORT")
     ap.add_argument("-e", "--execute", metavar="STMT", action="append", default=[],
                     help="cql only: run this statement after STARTUP (repeatable)")
@@ -283,6 +308,10 @@ def main():
     try:
         if args.service == "kafka":
             msg = probe_kafka(args.addr, args.timeout, args.tls, args.sasl)
+        elif args.service == "registry":
+            if args.tls or args.sasl:
+                ap.error("--tls and --sasl are not for the registry")
+            msg = probe_registry(args.addr, args.timeout)
         else:
             msg = probe_cql(args.addr, args.timeout, args.execute, args.tls, login, client)
     except (ProbeError, OSError, struct.error) as e:

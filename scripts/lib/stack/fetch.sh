@@ -57,6 +57,10 @@ need_python() {
 fetch() {
 	local svc dir version pom stamp log tmp
 	svc=$(kind_of "$1")
+	if [[ $svc == registry ]]; then # an app to unpack, not jars to copy: registry.sh
+		fetch_registry
+		return
+	fi
 	dir=$(jar_dir "$svc")
 	pom=$SRC/$svc/pom.xml
 	if [[ $svc == kafka ]]; then version=$KAFKA_VERSION; else version=$CASSANDRA_VERSION; fi
