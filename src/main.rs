@@ -79,6 +79,18 @@ struct CassandraFlags {
     table: Option<String>,
 }
 
+/// What the users topic carries; for the jobs that write or read it.
+#[derive(Args)]
+#[command(next_help_heading = "Format")]
+struct FormatFlags {
+    /// The users topic's records: json, or avro with its schema in the schema registry
+    #[arg(long, value_name = "json|avro")]
+    format: Option<String>,
+    /// The schema registry, e.g. http://127.0.0.1:8081/apis/ccompat/v7 (for avro)
+    #[arg(long, value_name = "URL")]
+    registry_url: Option<String>,
+}
+
 /// For the long-running jobs, which have counters to serve.
 #[derive(Args)]
 #[command(next_help_heading = "Metrics")]
@@ -131,6 +143,8 @@ struct ProduceArgs {
     #[command(flatten)]
     kafka: KafkaFlags,
     #[command(flatten)]
+    format: FormatFlags,
+    #[command(flatten)]
     metrics: MetricsFlags,
 }
 
@@ -181,6 +195,8 @@ struct ProcessArgs {
     json: bool,
     #[command(flatten)]
     kafka: KafkaFlags,
+    #[command(flatten)]
+    format: FormatFlags,
     #[command(flatten)]
     cassandra: CassandraFlags,
     #[command(flatten)]
@@ -407,6 +423,15 @@ impl Overrides {
         self.add("kafka.group_id", "--group", flags.group.as_ref());
     }
 
+    fn format(&mut self, flags: &FormatFlags) {
+        self.add("kafka.format", "--format", flags.format.as_ref());
+        self.add(
+            "registry.url",
+            "--registry-url",
+            flags.registry_url.as_ref(),
+        );
+    }
+
     fn metrics(&mut self, flags: &MetricsFlags) {
         self.add(
             "metrics.listen",
@@ -417,6 +442,7 @@ impl Overrides {
 
     fn produce(&mut self, args: &ProduceArgs) {
         self.kafka(&args.kafka);
+        self.format(&args.format);
         self.metrics(&args.metrics);
         self.add(
             "produce.duration",
@@ -444,6 +470,7 @@ impl Command {
             Command::Produce(args) => flags.produce(&args.produce),
             Command::Process(args) => {
                 flags.kafka(&args.kafka);
+                flags.format(&args.format);
                 flags.cassandra(&args.cassandra);
                 flags.metrics(&args.metrics);
                 flags.add("kafka.group_id", "--group", args.group.as_ref());

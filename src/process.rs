@@ -202,7 +202,7 @@ impl Plan {
             let topics = vec![settings.kafka.topic.clone()];
             return Ok(Plan {
                 topics,
-                mappings: Vec::new(),
+                mappings: users_in_avro(settings)?,
             });
         }
         let mappings = mapping::chosen(&settings.mapping, names)?;
@@ -214,6 +214,18 @@ impl Plan {
         }
         Ok(Plan { topics, mappings })
     }
+}
+
+/// The users pipeline in Avro (`kafka.format`) is the built-in mapping
+/// reading Avro; in JSON, its own path (none).
+fn users_in_avro(settings: &Settings) -> anyhow::Result<Vec<Mapping>> {
+    if settings.kafka.format != Format::Avro {
+        return Ok(Vec::new());
+    }
+    let (kafka, cassandra) = (&settings.kafka, &settings.cassandra);
+    let mut spec = mapping::builtin_spec(&kafka.topic, &cassandra.keyspace, &cassandra.table);
+    spec.format = Format::Avro;
+    Ok(vec![Mapping::parse(&spec).map_err(anyhow::Error::msg)?])
 }
 
 /// The tables, the DLQ and the subscribed consumer: everything `run` needs

@@ -20,8 +20,10 @@ use tracing::{info, warn};
 
 use crate::config::{KafkaSettings, Settings};
 use crate::kafka::{self, Need, Role};
+use crate::mapping::Format;
 use crate::metrics::Metrics;
 use crate::metrics::progress::{self, Progress};
+use crate::registry::{self, users::UsersAvro};
 use crate::source::{Source, SourceError, builtin};
 use crate::user::User;
 use uuid::Uuid;
@@ -232,6 +234,7 @@ pub async fn run(
         seed => seed.to_string(),
     };
     let source = Arc::new(Source::new(&settings.produce, &seed, metrics.clone())?);
+    let encoder = Arc::new(Encoder::of(settings).await?);
     let described = source.describe();
     info!(source = %described, %topic, seed, "producing users");
 
@@ -257,6 +260,7 @@ pub async fn run(
     let (pages, received) = mpsc::channel::<Vec<Outgoing>>(2);
     let fetcher = tokio::spawn(fetch(
         source,
+        encoder,
         settings.produce.clone(),
         limit,
         metrics.clone(),
@@ -308,9 +312,32 @@ impl Outgoing {
     }
 }
 
-impl From<User> for Outgoing {
-    fn from(user: User) -> Outgoing {
-        Outgoing::keyed(user.id, Some(user.to_json()))
+/// How a user becomes a record's value: JSON, or Avro in the schema
+/// registry's wire format (`kafka.format`).
+enum Encoder {
+    Json,
+    Avro(UsersAvro),
+}
+
+impl Encoder {
+    /// For Avro, the users' schema registered first.
+    async fn of(settings: &Settings) -> anyhow::Result<Encoder> {
+        if settings.kafka.format != Format::Avro {
+            return Ok(Encoder::Json);
+        }
+        let registry = registry::open(&settings.registry).await?;
+        Ok(Encoder::Avro(
+            UsersAvro::register(&registry, &settings.kafka.topic).await?,
+        ))
+    }
+
+    fn outgoing(&self, user: User) -> Outgoing {
+        let id = user.id;
+        let payload = match self {
+            Encoder::Json => user.to_json(),
+            Encoder::Avro(avro) => avro.encode(user),
+        };
+        Outgoing::keyed(id, Some(payload))
     }
 }
 
@@ -427,13 +454,14 @@ fn send_page(
 /// `pages` in the order they complete; the channel's bound is backpressure.
 async fn fetch(
     source: Arc<Source>,
+    encoder: Arc<Encoder>,
     settings: crate::config::ProduceSettings,
     limit: Limit,
     metrics: Metrics,
     shutdown: CancellationToken,
     pages: mpsc::Sender<Vec<Outgoing>>,
 ) -> Result<(), SourceError> {
-    let mut pager = Pager::new(source, &settings, limit, &shutdown);
+    let mut pager = Pager::new(source, encoder, &settings, limit, &shutdown);
     loop {
         pager.start_pages().await;
         if pager.in_flight.is_empty() {
@@ -457,6 +485,7 @@ type Page = (u64, Result<Vec<Outgoing>, SourceError>);
 /// how many records are still wanted.
 struct Pager {
     source: Arc<Source>,
+    encoder: Arc<Encoder>,
     concurrency: usize,
     started: tokio::time::Instant,
     deadline: Option<tokio::time::Instant>,
@@ -478,6 +507,7 @@ struct Pager {
 impl Pager {
     fn new(
         source: Arc<Source>,
+        encoder: Arc<Encoder>,
         settings: &crate::config::ProduceSettings,
         limit: Limit,
         shutdown: &CancellationToken,
@@ -486,6 +516,7 @@ impl Pager {
         Pager {
             page_size: source.page_size(settings.batch_size) as u64,
             source,
+            encoder,
             concurrency: settings.concurrency,
             started,
             deadline: limit.duration.map(|d| started + d),
@@ -531,10 +562,14 @@ impl Pager {
     fn spawn_page(&mut self) {
         let want = (self.wanted - self.delivered - self.requested_in_flight).min(self.page_size);
         let (source, page, stop) = (self.source.clone(), self.next_page, self.stop.clone());
+        let encoder = self.encoder.clone();
         self.in_flight.spawn(async move {
             let records = match source.page(page, want as usize, &stop).await {
                 Ok(users) => Ok(tokio::task::spawn_blocking(move || {
-                    users.into_iter().map(Outgoing::from).collect()
+                    users
+                        .into_iter()
+                        .map(|user| encoder.outgoing(user))
+                        .collect()
                 })
                 .await
                 .expect("formatting does not panic")),

@@ -132,6 +132,11 @@ pub struct KafkaSettings {
     /// Where records that fail validation go; default empty = `<topic>.dlq`.
     /// Change it to collect the bad records of several topics in one place.
     pub dlq_topic: String,
+    /// What the users topic's records are: `json` (default), or `avro` in
+    /// the schema registry's wire format, its schema registered under
+    /// `<topic>-value` at `registry.url`. `rtds produce` writes it and
+    /// `rtds process` reads it (through the built-in mapping).
+    pub format: crate::mapping::Format,
     /// Consumer group of `rtds process`; default `rtds-processor`. Processors
     /// in one group share the partitions; another group reads everything again.
     pub group_id: String,
@@ -406,6 +411,7 @@ impl Default for Settings {
                 bootstrap_servers: "127.0.0.1:9092".into(),
                 topic: "users_created".into(),
                 dlq_topic: String::new(),
+                format: crate::mapping::Format::Json,
                 group_id: "rtds-processor".into(),
                 partitions: 3,
                 replication_factor: 1,

@@ -3,6 +3,7 @@
 //! error naming the key and its source.
 
 use super::*;
+use crate::mapping::Format;
 
 impl Loaded {
     /// Checks what types alone cannot: addresses, names, ranges, and the
@@ -83,9 +84,23 @@ impl Loaded {
         Ok(())
     }
 
-    /// The schema registry's address and cache.
+    /// The schema registry's address and cache, and what needs it.
     fn validate_registry(&self) -> Result<(), ConfigError> {
         let r = &self.settings.registry;
+        let format = self.settings.kafka.format;
+        if !matches!(format, Format::Json | Format::Avro) {
+            return Err(self.invalid(
+                "kafka.format",
+                format!("is {}: the users topic is json or avro", format.name()),
+            ));
+        }
+        if format == Format::Avro && r.url.is_empty() {
+            return Err(self.invalid(
+                "registry.url",
+                "is empty, and kafka.format is avro: the users' schema goes to a schema \
+                 registry; set registry.url (e.g. http://127.0.0.1:8081/apis/ccompat/v7)",
+            ));
+        }
         let http =
             reqwest::Url::parse(&r.url).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
         if !r.url.is_empty() && !http {

@@ -13,6 +13,7 @@
 
 pub mod avro;
 pub mod protobuf;
+pub mod users;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -236,13 +237,35 @@ impl Registry {
         Ok(())
     }
 
+    /// Registers the Avro schema `schema` under `subject`: its id, new or
+    /// the one it already had.
+    pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, Fetch> {
+        #[derive(Deserialize)]
+        struct Registered {
+            id: u32,
+        }
+        let path = format!("subjects/{}/versions", encoded(subject));
+        let body = serde_json::json!({ "schema": schema });
+        let request = self.http.post(format!("{}/{path}", self.base)).json(&body);
+        let registered: Registered = self.call(request, &path).await?;
+        Ok(registered.id)
+    }
+
     /// A GET of `path` under the base URL, its reply read as JSON.
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Fetch> {
-        let url = format!("{}/{path}", self.base);
-        let mut request = self.http.get(&url).header(
-            "Accept",
-            "application/vnd.schemaregistry.v1+json, application/json",
-        );
+        let request = self.http.get(format!("{}/{path}", self.base));
+        self.call(request, path).await
+    }
+
+    /// Sends `request` (to `path`) with the login: its reply read as JSON,
+    /// or its failure classed.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<T, Fetch> {
+        let accept = "application/vnd.schemaregistry.v1+json, application/json";
+        let mut request = request.header("Accept", accept);
         if let Some((user, password)) = &self.login {
             request = request.basic_auth(user, Some(password));
         }

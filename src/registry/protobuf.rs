@@ -1,7 +1,8 @@
-//! Protobuf records: the registry serves a schema as `.proto` text, which
-//! protox compiles (with the files it imports: those the registry lists as
-//! its references, and Google's well-known types) into descriptors that
-//! prost-reflect decodes a message with. The message comes out as
+//! Protobuf records: the registry serves a schema as it was registered,
+//! `.proto` text or (from Confluent's clients) a serialized file
+//! descriptor in base64. protox compiles it (with the files it imports:
+//! those the registry lists as its references, and Google's well-known
+//! types) into descriptors that prost-reflect decodes a message with. The message comes out as
 //! Protobuf's JSON mapping, keeping the `.proto` field names, 64-bit
 //! integers as numbers, and fields at their default value (proto3 cannot
 //! tell them from absent ones).
@@ -28,11 +29,32 @@ struct Sources(HashMap<String, String>);
 
 impl FileResolver for Sources {
     fn open_file(&self, name: &str) -> Result<File, protox::Error> {
-        match self.0.get(name) {
-            Some(source) => File::from_source(name, source),
-            None => Err(protox::Error::file_not_found(name)),
+        let Some(source) = self.0.get(name) else {
+            return Err(protox::Error::file_not_found(name));
+        };
+        match descriptor(source) {
+            Some(mut file) => {
+                file.name = Some(name.to_string());
+                Ok(File::from_file_descriptor_proto(file))
+            }
+            None => File::from_source(name, source),
         }
     }
+}
+
+/// A schema in its serialized form: base64 of a `FileDescriptorProto`.
+/// `.proto` text always holds a `;` or a space, which base64 never does.
+fn descriptor(source: &str) -> Option<prost_reflect::prost_types::FileDescriptorProto> {
+    use base64::Engine;
+    use prost_reflect::prost::Message;
+    let text = source.trim();
+    if text.contains([';', ' ', '\n']) {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    prost_reflect::prost_types::FileDescriptorProto::decode(bytes.as_slice()).ok()
 }
 
 impl ProtoSchema {
@@ -136,6 +158,20 @@ mod tests {
         assert_eq!(schema.message(&[0, 0]).unwrap().name(), "Inner");
         assert!(schema.message(&[1]).is_err());
         assert!(schema.decode(&[0, 0xff]).is_err());
+    }
+
+    #[test]
+    fn a_schema_serialized_as_confluent_registers_it_reads_too() {
+        use base64::Engine;
+        let text = ProtoSchema::parse(SCHEMA, Vec::new()).unwrap();
+        let file = text.pool.get_file_by_name(ROOT).unwrap();
+        let proto = prost_reflect::prost::Message::encode_to_vec(file.file_descriptor_proto());
+        let serialized = base64::engine::general_purpose::STANDARD.encode(proto);
+        let schema = ProtoSchema::parse(&serialized, Vec::new()).unwrap();
+        assert_eq!(
+            schema.message(&[0, 0]).unwrap().full_name(),
+            "wiki.Edit.Inner"
+        );
     }
 
     #[test]

@@ -40,12 +40,12 @@ registry_java_candidates() { # every java this machine seems to have, one a line
 REGISTRY_JAVA=
 pick_registry_java() {
 	[[ -n $REGISTRY_JAVA ]] && return 0
-	local j override=${RTDS_REGISTRY_JAVA:-}
+	local j override=${RTDS_STACK_REGISTRY_JAVA:-}
 	if [[ -n $override ]]; then
 		j=$override
 		[[ -d $j ]] && j=$j/bin/java # a JDK's home will do
 		java_major_ok "$j" ||
-			die "RTDS_REGISTRY_JAVA=$override is not a Java 21 or newer (it is Java $(java_major "$j" 2>/dev/null || true))"
+			die "RTDS_STACK_REGISTRY_JAVA=$override is not a Java 21 or newer (it is Java $(java_major "$j" 2>/dev/null || true))"
 		REGISTRY_JAVA=$j
 		return 0
 	fi
@@ -54,7 +54,7 @@ pick_registry_java() {
 	find_registry_java && return 0
 	die "the schema registry (Apicurio Registry $REGISTRY_VERSION) needs Java 21 or newer and none was found." \
 		"Install one (apt-get install openjdk-21-jre-headless where Debian serves it, or a Temurin 21+ JDK)" \
-		"or point RTDS_REGISTRY_JAVA at its java or its home."
+		"or point RTDS_STACK_REGISTRY_JAVA at its java or its home."
 }
 
 find_registry_java() {
