@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::metrics::names;
 use crate::metrics::scrape::{self, Buckets, Totals};
 use crate::status::kafka::{DeadLetter, Facts, Observer};
+use crate::status::registry::RegistryLook;
 use crate::status::{Look, Report, SourceLook, cassandra, mapped};
 
 /// How often the view is refreshed.
@@ -129,6 +130,8 @@ struct Latest {
     cassandra: Result<cassandra::Facts, cassandra::Problem>,
     /// Each mapping's table, with `[[mapping]]` entries.
     tables: Vec<Result<mapped::Rows, String>>,
+    /// The schema registry, looked at with the source.
+    registry: Option<RegistryLook>,
 }
 
 /// What Kafka showed in one look: its facts, the dead letters appended
@@ -176,6 +179,7 @@ impl Watch {
             source: SourceLook::Builtin,
             cassandra: Err(cassandra::Problem::Unreachable("not looked at yet".into())),
             tables: Vec::new(),
+            registry: None,
         };
         for tick in 0u64.. {
             tokio::select! {
@@ -184,7 +188,10 @@ impl Watch {
             }
             let source = async {
                 if tick.is_multiple_of(SOURCE_EVERY) {
-                    latest.source = crate::status::look_at_source(&self.settings).await;
+                    (latest.source, latest.registry) = tokio::join!(
+                        crate::status::look_at_source(&self.settings),
+                        crate::status::registry::look(&self.settings)
+                    );
                 }
             };
             let table = async {
@@ -300,6 +307,7 @@ impl Watch {
             cassandra: latest.cassandra.clone(),
             jobs: (totals.listed > 0).then(|| totals.clone()),
             mapped: mapped::looks(&self.mappings, flows, latest.tables.clone()),
+            registry: latest.registry.clone(),
         };
         let report = Report::of(&look, &self.settings);
         let mut unreachable = Vec::new();

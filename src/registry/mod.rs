@@ -237,6 +237,11 @@ impl Registry {
         Ok(())
     }
 
+    /// The subjects it has: what the status asks, to see that it answers.
+    pub async fn subjects(&self) -> Result<Vec<String>, Fetch> {
+        self.get("subjects").await
+    }
+
     /// Registers the Avro schema `schema` under `subject`: its id, new or
     /// the one it already had.
     pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, Fetch> {
@@ -307,7 +312,7 @@ impl Registry {
 /// one that is down only holds the records that need it until it is back.
 pub async fn open(settings: &RegistrySettings) -> anyhow::Result<Registry> {
     let registry = Registry::new(settings)?;
-    match registry.get::<Vec<String>>("subjects").await {
+    match registry.subjects().await {
         Ok(subjects) => info!(
             registry = %registry.shown,
             subjects = subjects.len(),

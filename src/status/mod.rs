@@ -1,12 +1,14 @@
 //! `rtds status`: each hop of the configured pipeline checked in turn (the
 //! source, Kafka's topic, the consumer group, the DLQ, the Cassandra table),
-//! one line each, and a verdict naming the first broken hop and what to do.
+//! the schema registry when a topic needs it ([`registry`]), one line
+//! each, and a verdict naming the first broken hop and what to do.
 //! The dashboard shows the same report, refreshed. Nothing here creates or
 //! changes anything.
 
 pub mod cassandra;
 pub mod kafka;
 pub mod mapped;
+pub mod registry;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -99,6 +101,8 @@ pub struct Look {
     pub jobs: Option<Totals>,
     /// Each `[[mapping]]` entry's topic and table; none without entries.
     pub mapped: Vec<mapped::MappingLook>,
+    /// The schema registry, when a topic's format needs it.
+    pub registry: Option<registry::RegistryLook>,
 }
 
 /// Asks the source for one user, without retries.
@@ -164,8 +168,14 @@ pub async fn look(settings: &Settings, sample_rows: u32) -> Look {
             .ok()?;
         Some(scrape::read(&http, urls, None).await)
     };
-    let (source, kafka, cassandra, tables, jobs) =
-        tokio::join!(look_at_source(settings), kafka, cassandra, tables, jobs);
+    let (source, kafka, cassandra, tables, jobs, registry) = tokio::join!(
+        look_at_source(settings),
+        kafka,
+        cassandra,
+        tables,
+        jobs,
+        registry::look(settings)
+    );
     let (kafka, flows) = match kafka {
         Ok(Ok((facts, flows))) => (Ok(facts), flows),
         Ok(Err(error)) => (Err(crate::logging::one_line(&error)), Vec::new()),
@@ -177,6 +187,7 @@ pub async fn look(settings: &Settings, sample_rows: u32) -> Look {
         cassandra,
         jobs,
         mapped: mapped::looks(&mappings, flows, tables),
+        registry,
     }
 }
 
@@ -237,6 +248,7 @@ impl Report {
         } else {
             hops.extend(mapped::hops(look, settings, now));
         }
+        hops.extend(look.registry.as_ref().map(registry::registry_hop));
         hops.extend(look.jobs.as_ref().map(jobs_hop));
         let first = |state| hops.iter().find(|h| h.state == state);
         let verdict = match (first(State::Fail), first(State::Warn)) {
@@ -698,6 +710,7 @@ mod tests {
             }),
             jobs: None,
             mapped: Vec::new(),
+            registry: None,
         };
         Report::of(&look, &Settings::default())
     }
