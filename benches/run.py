@@ -8,6 +8,9 @@ local stack. Prints figures and ratios; asserts nothing about speed.
     benches/run.py mapping [--records N] [--rounds R]   rtds process through [[mapping]] entries vs the
                                            users pipeline: the same users through the built-in mapping,
                                            and wiki edits of a similar record size
+    benches/run.py formats [--records N] [--rounds R]   the users pipeline in Avro (through the schema
+                                           registry) beside JSON, on the same users: produce and process
+                                           rows/s, CPU s per 100k, and bytes per record on the topic
     benches/run.py scale [--records N]     on the local cluster: 1, 2 and 3 rtds process in one
                                            group on a topic of 6 partitions, rows/s for each
 
@@ -558,6 +561,101 @@ def bench_mappings(records, rounds):
     mapping_checks(totals)
 
 
+# ------------------------------------------------------------------ formats
+
+REGISTRY = "http://127.0.0.1:8081/apis/ccompat/v7"
+REGISTRY_VENV = os.environ.get("RTDS_STACK_REGISTRY_VENV", os.path.join(ROOT, ".venv-registry"))
+
+# Sums the value sizes of a topic's first N records (uncompressed, as a
+# consumer receives them), with Confluent's client from the venv that
+# scripts/registry-produce makes.
+VALUE_BYTES = """
+import sys
+from confluent_kafka import Consumer
+topic, count = sys.argv[1], int(sys.argv[2])
+consumer = Consumer({"bootstrap.servers": "%s", "group.id": "rtds-bench-sizes",
+                     "auto.offset.reset": "earliest", "enable.auto.commit": False})
+consumer.subscribe([topic])
+seen, total, idle = 0, 0, 0
+while seen < count and idle < 20:
+    message = consumer.poll(1.0)
+    if message is None:
+        idle += 1
+        continue
+    if message.error() is None and message.value() is not None:
+        seen, total, idle = seen + 1, total + len(message.value()), 0
+consumer.close()
+print(total / max(seen, 1))
+""" % KAFKA
+
+
+def value_bytes(topic, count):
+    """The mean value size of a topic's first `count` records."""
+    subprocess.run([os.path.join(ROOT, "scripts", "registry-produce"), "--help"], check=True,
+                   capture_output=True)  # makes the venv when it is not there
+    out = subprocess.run([os.path.join(REGISTRY_VENV, "bin", "python"), "-c", VALUE_BYTES, topic, str(count)],
+                         check=True, capture_output=True, text=True).stdout
+    return float(out.strip())
+
+
+def disk_bytes(topic):
+    """The topic's log size on the broker's disk (lz4 batches, as rtds
+    produces them), summed over its partitions."""
+    out = kafka_tool("org.apache.kafka.tools.LogDirsCommand", "--bootstrap-server", KAFKA, "--describe",
+                     "--topic-list", topic)
+    report = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    return sum(p["size"] for broker in report["brokers"] for d in broker["logDirs"] for p in d["partitions"])
+
+
+def format_round(round, records, seed):
+    """One round: the same users (one seed) produced and processed as JSON
+    and as Avro, each on a topic, group and keyspace of its own; the order
+    turns around every other round."""
+    results = {}
+    for fmt in (["json", "avro"] if round % 2 else ["avro", "json"]):
+        flags = ["--format", fmt, "--registry-url", REGISTRY]
+        topic = unique(f"users_{fmt}")
+        log(f"round {round}: rtds produce {records} users as {fmt} into {topic}")
+        out, produced = run_measured(rtds("produce", "--topic", topic, "--source", "builtin", "--seed", seed,
+                                          "--count", str(records), "--json", *flags))
+        produce = last_json(out)
+        log(f"round {round}: rtds process {topic}")
+        out, processed = run_measured(rtds("process", "--topic", topic, "--keyspace", unique("ks"), "--group",
+                                           unique("group"), "--until-idle", "3s", "--json", *flags))
+        process = last_json(out)
+        if process["written"] != records or process["dead_lettered"]:
+            sys.exit(f"bench: {fmt}: {process['written']} of {records} written, "
+                     f"{process['dead_lettered']} dead-lettered")
+        sizes = (value_bytes(topic, min(records, 5000)), disk_bytes(topic) / records)
+        results[fmt] = (produce, produced, process, processed, sizes)
+    return results
+
+
+def bench_formats(records, rounds):
+    """The users pipeline in Avro beside JSON on the same node in one run."""
+    seed = uuid.uuid4().hex[:16]
+    rows, totals = [], {}
+    for round in range(1, rounds + 1):
+        results = format_round(round, records, seed)
+        base = results["json"]
+        for fmt, (produce, produced, process, processed, (value, disk)) in results.items():
+            rate_p, rate_w = produce["records_per_second"], process["rows_per_second"]
+            cpu_p, cpu_w = produced.per_100k(records), processed.per_100k(records)
+            rows.append([f"{round}: {fmt}", f"{rate_p:,.0f}", f"{rate_p / base[0]['records_per_second']:.2f}",
+                         f"{cpu_p:.2f}", f"{rate_w:,.0f}", f"{rate_w / base[2]['rows_per_second']:.2f}",
+                         f"{cpu_w:.2f}", f"{value:.0f}", f"{disk:.0f}"])
+            total = totals.setdefault(fmt, [0.0, 0.0, 0.0, 0.0])
+            for i, figure in enumerate((cpu_p, cpu_w, value, disk)):
+                total[i] += figure / rounds
+    print(f"\nformats: {records} built-in users (one seed) a run, produced then processed; ratio against "
+          f"the same round's JSON; bytes: the mean value a consumer receives, and the log on disk (lz4) per record")
+    table(rows, ["round: format", "produce rec/s", "ratio", "CPU s / 100k", "process rows/s", "ratio",
+                 "CPU s / 100k", "value bytes", "disk bytes"])
+    json_, avro = totals["json"], totals["avro"]
+    print(f"Avro against JSON over {rounds} rounds: produce CPU x{avro[0] / json_[0]:.2f}, process CPU "
+          f"x{avro[1] / json_[1]:.2f}, value bytes x{avro[2] / json_[2]:.2f}, disk bytes x{avro[3] / json_[3]:.2f}")
+
+
 # ------------------------------------------------------------------ scale
 
 CLUSTER_CONFIG = os.path.join(ROOT, ".stack", "cluster", "rtds.toml")
@@ -611,7 +709,7 @@ def bench_scale(records):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["produce", "process", "mapping", "all", "scale"])
+    parser.add_argument("which", choices=["produce", "process", "mapping", "formats", "all", "scale"])
     parser.add_argument("--records", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=2, help="baseline/rtds pairs, alternated")
     args = parser.parse_args()
@@ -621,6 +719,8 @@ def main():
         bench_process(args.records or 200_000, args.rounds)
     if args.which in ("mapping", "all"):
         bench_mappings(args.records or 200_000, args.rounds)
+    if args.which in ("formats", "all"):
+        bench_formats(args.records or 200_000, args.rounds)
     if args.which == "scale":
         bench_scale(args.records or 300_000)
 
