@@ -216,6 +216,51 @@ const REFUSED_SETTINGS: &[(From, &str, &str)] = &[
         "cassandra.tls_cert_file",
         "cassandra.tls_ca_file is empty",
     ),
+    (
+        From::Env("RTDS_REGISTRY_URL", "registry:8081"),
+        "registry.url",
+        "not an http(s) URL",
+    ),
+    (
+        From::Env("RTDS_REGISTRY_CACHE_SCHEMAS", "0"),
+        "registry.cache_schemas",
+        "at least 1",
+    ),
+    (
+        From::Env("RTDS_REGISTRY_USERNAME", "me"),
+        "registry.username",
+        "give the password too",
+    ),
+    (
+        From::Env("RTDS_KAFKA_FORMAT", "avro"),
+        "kafka.format",
+        "set registry.url",
+    ),
+    (
+        From::Env("RTDS_KAFKA_FORMAT", "protobuf"),
+        "kafka.format",
+        "json or avro",
+    ),
+    (From::Env("RTDS_KAFKA_FORMAT", "xml"), "kafka.format", "xml"),
+    (
+        From::File(concat!(
+            "[[mapping]]\nname = \"a\"\ntopic = \"t\"\ntable = \"k.a\"\nprimary_key = \"id\"\n",
+            "format = \"avro\"\ncolumns = { id = { path = \"id\", type = \"int\" } }\n",
+        )),
+        "mapping",
+        "set registry.url",
+    ),
+    (
+        From::File(concat!(
+            "[registry]\nurl = \"http://127.0.0.1:8081\"\n",
+            "[[mapping]]\nname = \"a\"\ntopic = \"t\"\ntable = \"k.a\"\nprimary_key = \"id\"\n",
+            "format = \"avro\"\ncolumns = { id = { path = \"id\", type = \"int\" } }\n",
+            "[[mapping]]\nname = \"b\"\ntopic = \"t\"\ntable = \"k.b\"\nprimary_key = \"id\"\n",
+            "columns = { id = { path = \"id\", type = \"int\" } }\n",
+        )),
+        "mapping",
+        "a topic's records have one format",
+    ),
 ];
 
 #[test]
@@ -300,6 +345,12 @@ fn no_part_of_a_secret_shows_in_config_output_or_errors() {
             "RTDS_PRODUCE_SOURCE",
             "https://me:hunter2pass@api.example/api/",
         )
+        .env(
+            "RTDS_REGISTRY_URL",
+            "https://me:hunter2pass@registry.example/",
+        )
+        .env("RTDS_REGISTRY_USERNAME", "me")
+        .env("RTDS_REGISTRY_PASSWORD", "hunter2pass")
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output));
@@ -309,6 +360,10 @@ fn no_part_of_a_secret_shows_in_config_output_or_errors() {
         "{shown}"
     );
     assert!(shown.contains("https://me:***@api.example/api/"), "{shown}");
+    assert!(
+        shown.contains("https://me:***@registry.example/"),
+        "{shown}"
+    );
 
     // A comma in the password leaves half of it as a malformed entry.
     let output = rtds_command(&["config"])

@@ -78,7 +78,7 @@ impl Loaded {
                     spec.name,
                     spec.format.name()
                 );
-                return Err(self.invalid("registry.url", needs));
+                return Err(self.invalid("mapping", needs));
             }
         }
         Ok(())
@@ -96,9 +96,9 @@ impl Loaded {
         }
         if format == Format::Avro && r.url.is_empty() {
             return Err(self.invalid(
-                "registry.url",
-                "is empty, and kafka.format is avro: the users' schema goes to a schema \
-                 registry; set registry.url (e.g. http://127.0.0.1:8081/apis/ccompat/v7)",
+                "kafka.format",
+                "is avro, whose schema is in a schema registry, and registry.url is empty: \
+                 set registry.url (e.g. http://127.0.0.1:8081/apis/ccompat/v7)",
             ));
         }
         let http =
@@ -117,8 +117,8 @@ impl Loaded {
         }
         if !r.username.is_empty() && r.password.is_empty() {
             return Err(self.invalid(
-                "registry.password",
-                "is empty but registry.username is set: give the password too (or through \
+                "registry.username",
+                "is set but registry.password is empty: give the password too (or through \
                  registry.password_file)",
             ));
         }
