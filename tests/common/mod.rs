@@ -28,6 +28,10 @@ use tokio_util::sync::CancellationToken;
 
 pub const KAFKA: &str = "127.0.0.1:9092";
 pub const CASSANDRA: &str = "127.0.0.1:9042";
+/// The stack's schema registry (`scripts/stack up --registry`).
+pub const REGISTRY: &str = "127.0.0.1:8081";
+/// Its Confluent API, as `registry.url` takes it.
+pub const REGISTRY_URL: &str = "http://127.0.0.1:8081/apis/ccompat/v7";
 
 /// Fails the test, saying how to start the stack, when a service is down.
 pub fn require_stack() {
@@ -39,6 +43,18 @@ pub fn require_stack() {
                  Start it with `scripts/stack up` (or run everything with `scripts/test`)."
             );
         }
+    }
+}
+
+/// [`require_stack`], and the schema registry too.
+pub fn require_registry() {
+    require_stack();
+    let addr: SocketAddr = REGISTRY.parse().unwrap();
+    if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err() {
+        panic!(
+            "the schema registry is not reachable at {REGISTRY}: these tests need it. \
+             Start it with `scripts/stack up --registry` (or run everything with `scripts/test`)."
+        );
     }
 }
 
