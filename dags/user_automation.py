@@ -24,7 +24,8 @@ else rtds's own default:
 variables.) The environment is passed on to rtds, so its other settings
 (``RTDS_KAFKA_*`` security options, ``rtds.toml`` in the task's working
 directory) apply too; the four values above are always passed as flags, which
-take precedence over rtds.toml.
+take precedence over rtds.toml. ``RTDS_KAFKA_FORMAT=avro`` with
+``RTDS_REGISTRY_URL`` publishes the users as Avro through a schema registry.
 
 A secured Kafka is best described by the Airflow Connection ``rtds_kafka``, used
 when it exists (Airflow keeps its password encrypted and masks it in task logs):
