@@ -404,6 +404,20 @@ pub struct RegistrySettings {
     pub cache_schemas: usize,
 }
 
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        RegistrySettings {
+            url: String::new(),
+            username: String::new(),
+            password: String::new(),
+            password_file: String::new(),
+            ca_file: String::new(),
+            timeout: Duration::from_secs(10),
+            cache_schemas: 1000,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -478,15 +492,7 @@ impl Default for Settings {
                 allowed_hosts: Vec::new(),
             },
             dlq: DlqSettings { max_replays: 3 },
-            registry: RegistrySettings {
-                url: String::new(),
-                username: String::new(),
-                password: String::new(),
-                password_file: String::new(),
-                ca_file: String::new(),
-                timeout: Duration::from_secs(10),
-                cache_schemas: 1000,
-            },
+            registry: RegistrySettings::default(),
             mapping: Vec::new(),
         }
     }

@@ -54,6 +54,25 @@ need_python() {
 # Fetch a service's runtime jars once into the cache. The marker holds the version and
 # the pom's hash and is written last, so an interrupted or failed download, or an
 # edited pom, is fetched again on the next run.
+# maven WHAT LOG TMP ARGS...: Maven with ARGS into the empty folder TMP, its
+# output in LOG; a failure dies naming WHAT, with the log's tail.
+maven() {
+	local what=$1 log=$2 tmp=$3
+	shift 3
+	command -v mvn >/dev/null 2>&1 ||
+		die "mvn not found (it fetches $what from Maven Central): apt-get install maven"
+	pick_java
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	# JAVA_HOME: run Maven on the same JDK 17 as Kafka and Cassandra.
+	if ! JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$JAVA")")") mvn -q -B "$@" 2>&1 |
+		sed 's/\x1b\[[0-9;]*m//g' >"$log"; then # Maven 3.8 -q emits colour resets even with -B
+		tail -n 20 "$log" >&2 || true
+		die "fetching $what failed; Maven's output is in $log." \
+			"Check that Maven Central (or the mirror in ~/.m2/settings.xml) is reachable."
+	fi
+}
+
 fetch() {
 	local svc dir version pom stamp log tmp
 	svc=$(kind_of "$1")
@@ -68,23 +87,11 @@ fetch() {
 	if [[ -f $dir/.complete && $(<"$dir/.complete") == "$stamp" ]]; then
 		return 0
 	fi
-	command -v mvn >/dev/null 2>&1 ||
-		die "mvn not found (it fetches the jars from Maven Central): apt-get install maven"
-	pick_java
 	log=$LOGS/fetch-$svc.log
 	tmp=$dir.partial
 	say "fetching $svc $version jars from Maven Central into $dir (first time: a minute or more)"
-	rm -rf "$tmp"
-	mkdir -p "$tmp"
-	# JAVA_HOME: run Maven on the same JDK 17 as the services.
-	if ! JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$JAVA")")") \
-		mvn -q -B -f "$pom" "-D$svc.version=$version" \
-		dependency:copy-dependencies -DincludeScope=runtime "-DoutputDirectory=$tmp" 2>&1 |
-		sed 's/\x1b\[[0-9;]*m//g' >"$log"; then # Maven 3.8 -q emits colour resets even with -B
-		tail -n 20 "$log" >&2 || true
-		die "fetching the $svc jars failed; Maven's output is in $log." \
-			"Check that Maven Central (or the mirror in ~/.m2/settings.xml) is reachable."
-	fi
+	maven "the $svc jars" "$log" "$tmp" -f "$pom" "-D$svc.version=$version" \
+		dependency:copy-dependencies -DincludeScope=runtime "-DoutputDirectory=$tmp"
 	compgen -G "$tmp/*.jar" >/dev/null || die "Maven copied no jars for $svc; see $log"
 	echo "$stamp" >"$tmp/.complete"
 	rm -rf "$dir"

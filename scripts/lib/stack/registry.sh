@@ -111,22 +111,12 @@ fetch_registry() {
 	dir=$(jar_dir registry)
 	stamp="$REGISTRY_VERSION $(sha256sum <"$pom" | cut -d' ' -f1)"
 	if [[ ! -f $dir/.complete || $(<"$dir/.complete") != "$stamp" ]]; then
-		command -v mvn >/dev/null 2>&1 ||
-			die "mvn not found (it fetches the registry from Maven Central): apt-get install maven"
-		pick_java # Maven runs on the stack's JDK 17: unpacking needs no newer one
 		log=$LOGS/fetch-registry.log
 		tmp=$dir.partial
 		say "fetching Apicurio Registry $REGISTRY_VERSION from Maven Central into $dir (first time: 159 MB, half a minute or more)"
-		rm -rf "$tmp"
-		mkdir -p "$tmp"
-		if ! JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$JAVA")")") \
-			mvn -q -B -f "$pom" "-Dregistry.version=$REGISTRY_VERSION" \
-			"-Dregistry.outputDirectory=$tmp" dependency:unpack 2>&1 |
-			sed 's/\x1b\[[0-9;]*m//g' >"$log"; then
-			tail -n 20 "$log" >&2 || true
-			die "fetching the registry failed; Maven's output is in $log." \
-				"Check that Maven Central (or the mirror in ~/.m2/settings.xml) is reachable."
-		fi
+		# Maven runs on the stack's JDK 17: unpacking needs no newer one.
+		maven "the registry" "$log" "$tmp" -f "$pom" "-Dregistry.version=$REGISTRY_VERSION" \
+			"-Dregistry.outputDirectory=$tmp" dependency:unpack
 		[[ -f $tmp/quarkus-run.jar ]] || die "Maven unpacked no quarkus-run.jar for the registry; see $log"
 		rm -rf "$tmp/.markers"
 		echo "$stamp" >"$tmp/.complete"
