@@ -13,14 +13,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
 use rdkafka::message::{Headers, Message, OwnedMessage};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Offset};
+use rdkafka::producer::{BaseRecord, Producer};
 use scylla::DeserializeRow;
 use scylla::value::CqlTimestamp;
 use serde_json::{Value, json};
@@ -196,64 +194,6 @@ source_offset    = {{ path = "@offset", type = "bigint" }}
     )
 }
 
-/// A settings file of the test's own: the local stack, a consumer group
-/// and a DLQ topic no other test uses, and the entries `mappings`. The
-/// folder goes when it is dropped.
-struct Pipeline {
-    _dir: tempfile::TempDir,
-    config: PathBuf,
-    group: String,
-    dlq: String,
-}
-
-impl Pipeline {
-    fn new(mappings: &[String]) -> Pipeline {
-        let (group, dlq) = (unique("mapped_group"), unique("mapped_dlq"));
-        let text = format!(
-            "[kafka]\nbootstrap_servers = \"{KAFKA}\"\ngroup_id = \"{group}\"\ndlq_topic = \"{dlq}\"\n\n\
-             [cassandra]\ncontact_points = [\"{CASSANDRA}\"]\n{}",
-            mappings.concat()
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("rtds.toml");
-        std::fs::write(&config, text).unwrap();
-        Pipeline {
-            _dir: dir,
-            config,
-            group,
-            dlq,
-        }
-    }
-
-    /// `rtds process ARGS` with these settings.
-    fn command(&self, args: &[&str]) -> Command {
-        rtds_command_with_config(&self.config, &[&["process"], args].concat())
-    }
-
-    /// `rtds process --until-idle 5s --json ARGS`, which must succeed; its
-    /// summary.
-    fn process_until_idle(&self, args: &[&str]) -> Value {
-        let output = self
-            .command(&[&["--until-idle", "5s", "--json"], args].concat())
-            .output()
-            .expect("the rtds binary runs");
-        assert!(output.status.success(), "{}", text(&output));
-        json_summary(&output)
-    }
-
-    /// The offsets the group committed on `topic`, summed: the records it
-    /// is done with.
-    fn committed(&self, topic: &str) -> i64 {
-        committed_offsets(topic, &self.group)
-            .values()
-            .map(|offset| match offset {
-                Offset::Offset(next) => *next,
-                _ => 0,
-            })
-            .sum()
-    }
-}
-
 /// A record: its key and its value, none for a tombstone.
 type Keyed = (String, Option<Vec<u8>>);
 
@@ -267,11 +207,7 @@ fn send_edits(topic: &str, edits: &[EditRow]) {
 /// millisecond after the one before, so that a later record of a key is a
 /// later write (two stamped within the same millisecond would tie).
 fn send_keyed(topic: &str, records: &[Keyed]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
-        .set("enable.idempotence", "true")
-        .create()
-        .unwrap();
+    let producer = idempotent_producer();
     let start = chrono::Utc::now().timestamp_millis();
     for (i, (key, value)) in records.iter().enumerate() {
         let mut record = BaseRecord::<str, [u8]>::to(topic)
@@ -289,45 +225,8 @@ fn send_keyed(topic: &str, records: &[Keyed]) {
     producer.flush(Duration::from_secs(30)).unwrap();
 }
 
-/// A row type that owns its values.
-trait Row: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> {}
-impl<R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>> Row for R {}
-
-/// A session to the local node, with a runtime to run its reads.
-struct Cql {
-    runtime: tokio::runtime::Runtime,
-    session: scylla::client::session::Session,
-}
-
+/// What the edits tests read beyond [`Cql`]'s own.
 impl Cql {
-    fn new() -> Cql {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let session = runtime.block_on(session());
-        Cql { runtime, session }
-    }
-
-    /// The rows `cql` selects, or why it cannot (a table not made yet).
-    fn try_select<R: Row>(&self, cql: &str) -> Result<Vec<R>, String> {
-        self.runtime.block_on(async {
-            let result = self.session.query_unpaged(cql, ()).await;
-            let rows = result.map_err(|e| e.to_string())?.into_rows_result();
-            let rows = rows.map_err(|e| e.to_string())?;
-            let typed = rows.rows::<R>().map_err(|e| e.to_string())?;
-            typed.map(|row| row.map_err(|e| e.to_string())).collect()
-        })
-    }
-
-    fn select<R: Row>(&self, cql: &str) -> Vec<R> {
-        self.try_select(cql)
-            .unwrap_or_else(|e| panic!("{cql}: {e}"))
-    }
-
-    /// The rows of `table`; none while it does not exist.
-    fn count(&self, table: &str) -> Option<i64> {
-        let counted = self.try_select::<(i64,)>(&format!("SELECT COUNT(*) FROM {table}"));
-        counted.ok().map(|rows| rows[0].0)
-    }
-
     /// The rows of `keyspace.table`, 0 when it was never made.
     fn rows_if_made(&self, keyspace: &str, table: &str) -> i64 {
         let made: Vec<(String,)> = self.select(&format!(

@@ -31,20 +31,23 @@
 mod common;
 
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::ops::Range;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use common::*;
 use rdkafka::message::{Headers, Message, OwnedMessage};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Offset};
+use rdkafka::producer::{BaseRecord, Producer};
 use scylla::DeserializeRow;
 use scylla::cluster::metadata::ColumnType;
+use scylla::deserialize::row::{ColumnIterator, RawColumn};
 use scylla::deserialize::value::DeserializeValue;
 use scylla::deserialize::{DeserializationError, FrameSlice, TypeCheckError};
+use scylla::frame::response::result::ColumnSpec;
 use scylla::value::{CqlDate, CqlDecimal, CqlTimestamp};
 use serde_json::{Value, json};
 
@@ -174,13 +177,12 @@ fn keyed(key: &str, value: Value) -> Value {
     json!({ "key": key, "value": value })
 }
 
-/// Sends `records` (key, payload) to `topic` as they are, in order.
-fn send_keyed(topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
-        .set("enable.idempotence", "true")
-        .create()
-        .unwrap();
+/// A record as Kafka holds it: its key, if any, and its payload.
+type Raw = (Option<Vec<u8>>, Vec<u8>);
+
+/// Sends `records` to `topic` as they are, in order.
+fn send_keyed(topic: &str, records: &[Raw]) {
+    let producer = idempotent_producer();
     for (key, payload) in records {
         let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(payload.as_slice());
         if let Some(key) = key {
@@ -198,65 +200,10 @@ fn frame(id: u32) -> Vec<u8> {
 
 // ------------------------------------------------------------------ settings and tables
 
-/// A settings file of the test's own: the local stack, the registry, a
-/// consumer group and a DLQ topic no other test uses, and the entries
-/// `mappings`. The folder goes when it is dropped.
-struct Pipeline {
-    _dir: tempfile::TempDir,
-    config: PathBuf,
-    group: String,
-    dlq: String,
-}
+/// A column of a `[[mapping]]` entry: its name, its path and its type.
+type Column = (&'static str, &'static str, &'static str);
 
-impl Pipeline {
-    fn new(mappings: &[String]) -> Pipeline {
-        let (group, dlq) = (unique("registry_group"), unique("registry_dlq"));
-        let text = format!(
-            "[kafka]\nbootstrap_servers = \"{KAFKA}\"\ngroup_id = \"{group}\"\ndlq_topic = \"{dlq}\"\n\n\
-             [cassandra]\ncontact_points = [\"{CASSANDRA}\"]\n\n[registry]\nurl = \"{REGISTRY_URL}\"\n{}",
-            mappings.concat()
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("rtds.toml");
-        std::fs::write(&config, text).unwrap();
-        Pipeline {
-            _dir: dir,
-            config,
-            group,
-            dlq,
-        }
-    }
-
-    /// `rtds process ARGS` with these settings.
-    fn command(&self, args: &[&str]) -> Command {
-        rtds_command_with_config(&self.config, &[&["process"], args].concat())
-    }
-
-    /// `rtds process --until-idle 5s --json`, which must succeed; its
-    /// summary.
-    fn process_until_idle(&self) -> Value {
-        let output = self
-            .command(&["--until-idle", "5s", "--json"])
-            .output()
-            .expect("the rtds binary runs");
-        assert!(output.status.success(), "{}", text(&output));
-        json_summary(&output)
-    }
-
-    /// The offsets the group committed on `topic`, summed.
-    fn committed(&self, topic: &str) -> i64 {
-        committed_offsets(topic, &self.group)
-            .values()
-            .map(|offset| match offset {
-                Offset::Offset(next) => *next,
-                _ => 0,
-            })
-            .sum()
-    }
-}
-
-/// A `[[mapping]]` entry: `columns` are (name, path, type), `extra` lines
-/// go in the entry itself.
+/// A `[[mapping]]` entry: `extra` lines go in the entry itself.
 fn mapping(
     name: &str,
     topic: &str,
@@ -264,7 +211,7 @@ fn mapping(
     format: &str,
     primary_key: &str,
     extra: &str,
-    columns: &[(&str, &str, &str)],
+    columns: &[Column],
 ) -> String {
     let columns: String = columns
         .iter()
@@ -278,65 +225,46 @@ fn mapping(
     )
 }
 
-/// A row type that owns its values.
-trait Row: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> {}
-impl<R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>> Row for R {}
-
-/// A session to the local node, with a runtime to run its reads.
-struct Cql {
-    runtime: tokio::runtime::Runtime,
-    session: scylla::client::session::Session,
+/// A row with a text key, by which the rows a table holds are matched
+/// with the rows the test expects.
+trait Keyed {
+    fn key(&self) -> &str;
 }
 
-impl Cql {
-    fn new() -> Cql {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let session = runtime.block_on(session());
-        Cql { runtime, session }
-    }
-
-    /// The rows `cql` selects, or why it cannot (a table not made yet).
-    fn try_select<R: Row>(&self, cql: &str) -> Result<Vec<R>, String> {
-        self.runtime.block_on(async {
-            let result = self.session.query_unpaged(cql, ()).await;
-            let rows = result.map_err(|e| e.to_string())?.into_rows_result();
-            let rows = rows.map_err(|e| e.to_string())?;
-            let typed = rows.rows::<R>().map_err(|e| e.to_string())?;
-            typed.map(|row| row.map_err(|e| e.to_string())).collect()
-        })
-    }
-
-    fn select<R: Row>(&self, cql: &str) -> Vec<R> {
-        self.try_select(cql)
-            .unwrap_or_else(|e| panic!("{cql}: {e}"))
-    }
-
-    /// The rows of `table`; 0 while it does not exist.
-    fn count(&self, table: &str) -> i64 {
-        let counted = self.try_select::<(i64,)>(&format!("SELECT COUNT(*) FROM {table}"));
-        counted.map_or(0, |rows| rows[0].0)
-    }
+/// `rows` by key: of two with one key the later wins, as in the table.
+fn by_key<R: Keyed>(rows: impl IntoIterator<Item = R>) -> HashMap<String, R> {
+    rows.into_iter()
+        .map(|row| (row.key().to_string(), row))
+        .collect()
 }
 
-/// Checks that `rows` (of `table`) are exactly `expected`, one per key,
-/// naming the first that differs.
-fn assert_rows<R: PartialEq + std::fmt::Debug>(
+/// The rows of `table`, read in the columns of its mapping, or why there
+/// are none (a table not made yet).
+fn try_rows<R: Row>(cql: &Cql, table: &str, columns: &[Column]) -> Result<Vec<R>, String> {
+    let names: Vec<&str> = columns.iter().map(|column| column.0).collect();
+    cql.try_select(&format!("SELECT {} FROM {table}", names.join(", ")))
+}
+
+/// Checks that `table`, read in the columns of its mapping, holds exactly
+/// `expected`, one row per key, naming the first that differs.
+fn assert_stored<R: Row + Keyed + PartialEq + Debug>(
+    cql: &Cql,
     table: &str,
-    rows: Vec<R>,
-    key: impl Fn(&R) -> String,
+    columns: &[Column],
     expected: &HashMap<String, R>,
 ) {
-    assert_distinct(&format!("keys in {table}"), rows.iter().map(&key));
+    let rows: Vec<R> = try_rows(cql, table, columns).unwrap_or_else(|e| panic!("{table}: {e}"));
+    assert_distinct(&format!("keys in {table}"), rows.iter().map(R::key));
     for row in &rows {
-        let k = key(row);
-        assert_eq!(Some(row), expected.get(&k), "row {k} of {table}");
+        let key = row.key();
+        assert_eq!(Some(row), expected.get(key), "row {key} of {table}");
     }
     assert_eq!(rows.len(), expected.len(), "rows in {table}");
 }
 
 /// A decimal column as exact text (`-0.05`, `1234567890123.45`), read by
 /// the driver.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Exact(String);
 
 impl<'f, 'm> DeserializeValue<'f, 'm> for Exact {
@@ -461,9 +389,12 @@ fn tracking(n: u32) -> uuid::Uuid {
     uuid::Builder::from_random_bytes(((u128::from(n) << 64) | 0xab_cdef).to_be_bytes()).into_uuid()
 }
 
-/// A row of the Avro orders table.
-#[derive(Debug, Clone, PartialEq, DeserializeRow)]
-struct AvroOrder {
+/// A row of either orders table. The two formats carry the same order
+/// but for its money: only the Avro table has `ship_date` and an exact
+/// `total`, only the Protobuf one `total_micros`, and the columns a table
+/// lacks stay null here, so that one type and one comparison serve both.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Order {
     order_id: String,
     customer_name: Option<String>,
     city: Option<String>,
@@ -476,11 +407,63 @@ struct AvroOrder {
     placed_at: Option<CqlTimestamp>,
     ship_date: Option<CqlDate>,
     total: Option<Exact>,
+    total_micros: Option<i64>,
     tracking: Option<uuid::Uuid>,
     status: Option<String>,
 }
 
-const AVRO_COLUMNS: [(&str, &str, &str); 14] = [
+impl Keyed for Order {
+    fn key(&self) -> &str {
+        &self.order_id
+    }
+}
+
+/// By column name, as the derive reads a row, but taking whichever
+/// columns the table has: the derive wants a column for every field.
+impl<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> for Order {
+    /// Each column's type is checked as it is read.
+    fn type_check(_: &[ColumnSpec]) -> Result<(), TypeCheckError> {
+        Ok(())
+    }
+
+    fn deserialize(columns: ColumnIterator<'f, 'm>) -> Result<Order, DeserializationError> {
+        let mut order = Order::default();
+        for column in columns {
+            let (column, o) = (column?, &mut order);
+            match column.spec.name() {
+                "order_id" => o.order_id = cell(column)?,
+                "customer_name" => o.customer_name = cell(column)?,
+                "city" => o.city = cell(column)?,
+                "tier" => o.tier = cell(column)?,
+                "items" => o.items = cell(column)?,
+                "team" => o.team = cell(column)?,
+                "note" => o.note = cell(column)?,
+                "quantity" => o.quantity = cell(column)?,
+                "weight_kg" => o.weight_kg = cell(column)?,
+                "placed_at" => o.placed_at = cell(column)?,
+                "ship_date" => o.ship_date = cell(column)?,
+                "total" => o.total = cell(column)?,
+                "total_micros" => o.total_micros = cell(column)?,
+                "tracking" => o.tracking = cell(column)?,
+                "status" => o.status = cell(column)?,
+                other => panic!("an order has no column {other}"),
+            }
+        }
+        Ok(order)
+    }
+}
+
+/// The value of `column`, its type checked first.
+fn cell<'f, 'm, T: DeserializeValue<'f, 'm>>(
+    column: RawColumn<'f, 'm>,
+) -> Result<T, DeserializationError> {
+    let typ = column.spec.typ();
+    T::type_check(typ).map_err(DeserializationError::new)?;
+    T::deserialize(typ, column.slice)
+}
+
+/// The columns of both orders tables, from the same paths in both formats.
+const ORDER_COLUMNS: [Column; 12] = [
     ("order_id", "order_id", "text"),
     ("customer_name", "customer.name", "text"),
     ("city", "customer.city", "text"),
@@ -491,15 +474,63 @@ const AVRO_COLUMNS: [(&str, &str, &str); 14] = [
     ("quantity", "quantity", "int"),
     ("weight_kg", "weight_kg", "double"),
     ("placed_at", "placed_at", "timestamp"),
-    ("ship_date", "ship_date", "date"),
-    ("total", "total", "decimal"),
     ("tracking", "tracking", "uuid"),
     ("status", "status", "text"),
 ];
 
+/// The Avro orders table's own columns, after [`ORDER_COLUMNS`]: a date
+/// and an exact decimal, Avro's logical types.
+const AVRO_OWN_COLUMNS: [Column; 2] = [
+    ("ship_date", "ship_date", "date"),
+    ("total", "total", "decimal"),
+];
+
+/// The Protobuf orders table's own column: a 64-bit integer past 2^53.
+const PROTO_OWN_COLUMNS: [Column; 1] = [("total_micros", "total_micros", "bigint")];
+
+/// Order `n` as both formats have it, but for its weight and its money.
+fn order(n: u32) -> Order {
+    Order {
+        order_id: format!("order-{:04}", n % KEYS),
+        customer_name: Some(format!("{} {n}", NAMES[n as usize % 4])),
+        city: Some(PLACES[n as usize % 5].into()),
+        tier: Some(TIERS[n as usize % 3].into()),
+        items: Some(items(n)),
+        team: team(n),
+        note: note(n),
+        quantity: Some((n % 7) as i32),
+        placed_at: Some(CqlTimestamp(placed_ms(n))),
+        tracking: Some(tracking(n)),
+        status: Some(STATUSES[n as usize % 4].into()),
+        ..Order::default()
+    }
+}
+
+/// The record of order `n`, whose row is `row`, as both formats take it in
+/// JSON, its labels from `channel`: the note and the money are each
+/// format's own.
+fn order_record(n: u32, row: &Order, channel: &str) -> Value {
+    let mut labels = json!({ "channel": channel });
+    if let Some(team) = &row.team {
+        labels["team"] = team.clone().into();
+    }
+    json!({
+        "order_id": row.order_id,
+        "customer": { "name": row.customer_name, "city": row.city, "tier": row.tier },
+        "items": row.items,
+        "labels": labels,
+        "quantity": row.quantity,
+        "weight_kg": row.weight_kg,
+        "placed_at": rfc3339(placed_ms(n), false),
+        "tracking": row.tracking.unwrap().to_string(),
+        "status": row.status,
+    })
+}
+
 /// Order `n` in Avro (tests/registry/order.avsc): its record, as
-/// registry-produce takes it, and the row it must become.
-fn avro_order(n: u32) -> (Value, AvroOrder) {
+/// registry-produce takes it, and the row it must become. The note is a
+/// nullable union, given null.
+fn avro_order(n: u32) -> (Value, Order) {
     let days = if n % 100 == 77 {
         -(n as i32)
     } else {
@@ -511,114 +542,32 @@ fn avro_order(n: u32) -> (Value, AvroOrder) {
         i64::from(n) * 1_234_567 % 10_000_000 - 2_000_000
     };
     let total = decimal_text(cents.into(), 2);
-    let row = AvroOrder {
-        order_id: format!("order-{:04}", n % KEYS),
-        customer_name: Some(format!("{} {n}", NAMES[n as usize % 4])),
-        city: Some(PLACES[n as usize % 5].into()),
-        tier: Some(TIERS[n as usize % 3].into()),
-        items: Some(items(n)),
-        team: team(n),
-        note: note(n),
-        quantity: Some((n % 7) as i32),
+    let row = Order {
         weight_kg: Some(f64::from(n) * 0.25),
-        placed_at: Some(CqlTimestamp(placed_ms(n))),
         ship_date: Some(cql_date(days)),
         total: Some(Exact(total.clone())),
-        tracking: Some(tracking(n)),
-        status: Some(STATUSES[n as usize % 4].into()),
+        ..order(n)
     };
-    let mut labels = json!({ "channel": "web" });
-    if let Some(team) = &row.team {
-        labels["team"] = team.clone().into();
-    }
-    let value = json!({
-        "order_id": row.order_id,
-        "customer": { "name": row.customer_name, "city": row.city, "tier": row.tier },
-        "items": row.items,
-        "labels": labels,
-        "note": row.note,
-        "quantity": row.quantity,
-        "weight_kg": row.weight_kg,
-        "placed_at": rfc3339(placed_ms(n), false),
-        "ship_date": iso_date(days),
-        "total": total,
-        "tracking": row.tracking.unwrap().to_string(),
-        "status": row.status,
-    });
+    let mut value = order_record(n, &row, "web");
+    value["note"] = row.note.clone().into();
+    value["ship_date"] = iso_date(days).into();
+    value["total"] = total.into();
     (keyed(&row.order_id, value), row)
 }
-
-/// A row of the Protobuf orders table.
-#[derive(Debug, Clone, PartialEq, DeserializeRow)]
-struct ProtoOrder {
-    order_id: String,
-    customer_name: Option<String>,
-    city: Option<String>,
-    tier: Option<String>,
-    items: Option<Vec<String>>,
-    team: Option<String>,
-    note: Option<String>,
-    quantity: Option<i32>,
-    weight_kg: Option<f64>,
-    placed_at: Option<CqlTimestamp>,
-    total_micros: Option<i64>,
-    tracking: Option<uuid::Uuid>,
-    status: Option<String>,
-}
-
-const PROTO_COLUMNS: [(&str, &str, &str); 13] = [
-    ("order_id", "order_id", "text"),
-    ("customer_name", "customer.name", "text"),
-    ("city", "customer.city", "text"),
-    ("tier", "customer.tier", "text"),
-    ("items", "items", "list<text>"),
-    ("team", "labels.team", "text"),
-    ("note", "note", "text"),
-    ("quantity", "quantity", "int"),
-    ("weight_kg", "weight_kg", "double"),
-    ("placed_at", "placed_at", "timestamp"),
-    ("total_micros", "total_micros", "bigint"),
-    ("tracking", "tracking", "uuid"),
-    ("status", "status", "text"),
-];
 
 /// Order `n` in Protobuf (tests/registry/order.proto), in its JSON
 /// mapping: the note a `StringValue` left out when null; a zero quantity
 /// or weight, a first enum value and no items are proto3's defaults,
 /// which are not on the wire and must read as themselves.
-fn proto_order(n: u32) -> (Value, ProtoOrder) {
+fn proto_order(n: u32) -> (Value, Order) {
     let micros = PAST_2_53 + i64::from(n) * 1_000_003;
-    let row = ProtoOrder {
-        order_id: format!("order-{:04}", n % KEYS),
-        customer_name: Some(format!("{} {n}", NAMES[n as usize % 4])),
-        city: Some(PLACES[n as usize % 5].into()),
-        tier: Some(TIERS[n as usize % 3].into()),
-        items: Some(items(n)),
-        team: team(n),
-        note: note(n),
-        quantity: Some((n % 7) as i32),
+    let row = Order {
         weight_kg: Some(f64::from(n % 8) * 0.25),
-        placed_at: Some(CqlTimestamp(placed_ms(n))),
         total_micros: Some(if n % 2 == 1 { -micros } else { micros }),
-        tracking: Some(tracking(n)),
-        status: Some(STATUSES[n as usize % 4].into()),
+        ..order(n)
     };
-    let mut labels = json!({ "channel": "app" });
-    if let Some(team) = &row.team {
-        labels["team"] = team.clone().into();
-    }
-    let mut value = json!({
-        "order_id": row.order_id,
-        "customer": { "name": row.customer_name, "city": row.city, "tier": row.tier },
-        "items": row.items,
-        "labels": labels,
-        "quantity": row.quantity,
-        "weight_kg": row.weight_kg,
-        "placed_at": rfc3339(placed_ms(n), false),
-        "total_micros": row.total_micros,
-        "tracking": row.tracking.unwrap().to_string(),
-        "status": row.status,
-    });
+    let mut value = order_record(n, &row, "app");
+    value["total_micros"] = row.total_micros.into();
     if let Some(note) = &row.note {
         value["note"] = note.clone().into();
     }
@@ -639,7 +588,13 @@ struct Reading {
     batch_id: Option<uuid::Uuid>,
 }
 
-const READING_COLUMNS: [(&str, &str, &str); 9] = [
+impl Keyed for Reading {
+    fn key(&self) -> &str {
+        &self.sensor_id
+    }
+}
+
+const READING_COLUMNS: [Column; 9] = [
     ("sensor_id", "sensor_id", "text"),
     ("site", "site.name", "text"),
     ("floor", "site.floor", "int"),
@@ -684,88 +639,96 @@ fn reading(n: u32) -> (Value, Reading) {
 }
 
 /// The records `make` gives for 0..RECORDS, and each key's last row.
-fn dataset<R: Clone>(
-    make: impl Fn(u32) -> (Value, R),
-    key: impl Fn(&R) -> String,
-) -> (Vec<Value>, HashMap<String, R>) {
+fn dataset<R: Keyed>(make: impl Fn(u32) -> (Value, R)) -> (Vec<Value>, HashMap<String, R>) {
     let (records, rows): (Vec<Value>, Vec<R>) = (0..RECORDS).map(make).unzip();
-    let last = rows.into_iter().map(|row| (key(&row), row)).collect();
-    (records, last)
+    (records, by_key(rows))
 }
 
-#[test]
-fn each_format_from_confluents_serializers_is_stored_once() {
-    let _registry = registry_up();
-    let topics = [unique("reg_avro"), unique("reg_proto"), unique("reg_json")];
-    for topic in &topics {
-        create_topic(topic, 3, &[]);
-    }
-    let keyspace = unique("registry");
-    let tables = ["orders_avro", "orders_proto", "readings"].map(|t| format!("{keyspace}.{t}"));
+/// A topic of the three-format test and its table: the mapping's name
+/// (the table's too), its format, its schema file of tests/registry and,
+/// for Protobuf, the message; the key column and the columns.
+struct Feed {
+    topic: String,
+    table: String,
+    name: &'static str,
+    format: &'static str,
+    schema: &'static str,
+    message: Option<&'static str>,
+    key: &'static str,
+    columns: Vec<Column>,
+}
 
-    let (avro_records, avro_rows) = dataset(avro_order, |r: &AvroOrder| r.order_id.clone());
-    let (proto_records, proto_rows) = dataset(proto_order, |r: &ProtoOrder| r.order_id.clone());
-    let (json_records, json_rows) = dataset(reading, |r: &Reading| r.sensor_id.clone());
-    assert_eq!(avro_rows.len(), KEYS as usize, "keys come twice");
-    let records = [&avro_records, &proto_records, &json_records];
-    let formats = [
-        (
+impl Feed {
+    /// Creates the topic and publishes `records` to it: the schema id they
+    /// carry.
+    fn publish(&self, records: &[Value]) -> u32 {
+        create_topic(&self.topic, 3, &[]);
+        registry_produce(&self.topic, self.format, self.schema, self.message, records)
+    }
+
+    /// Its `[[mapping]]` entry.
+    fn mapping(&self) -> String {
+        let (topic, table) = (&self.topic, &self.table);
+        mapping(
+            self.name,
+            topic,
+            table,
+            self.format,
+            self.key,
+            "",
+            &self.columns,
+        )
+    }
+}
+
+/// The Avro orders, the Protobuf orders and the JSON Schema readings, into
+/// tables of `keyspace`.
+fn feeds(keyspace: &str) -> [Feed; 3] {
+    let feed = |name, format, schema, message, key, columns| Feed {
+        topic: unique(&format!("reg_{name}")),
+        table: format!("{keyspace}.{name}"),
+        name,
+        format,
+        schema,
+        message,
+        key,
+        columns,
+    };
+    let orders = |own: &[Column]| [&ORDER_COLUMNS[..], own].concat();
+    [
+        feed(
             "orders_avro",
             "avro",
             "order.avsc",
             None,
             "order_id",
-            &AVRO_COLUMNS[..],
+            orders(&AVRO_OWN_COLUMNS),
         ),
-        (
+        feed(
             "orders_proto",
             "protobuf",
             "order.proto",
             Some("Order"),
             "order_id",
-            &PROTO_COLUMNS[..],
+            orders(&PROTO_OWN_COLUMNS),
         ),
-        (
+        feed(
             "readings",
             "json-schema",
             "reading.schema.json",
             None,
             "sensor_id",
-            &READING_COLUMNS[..],
+            READING_COLUMNS.to_vec(),
         ),
-    ];
-    let (mut ids, mut entries) = (Vec::new(), Vec::new());
-    for (i, (name, format, schema, message, key, columns)) in formats.into_iter().enumerate() {
-        ids.push(registry_produce(
-            &topics[i], format, schema, message, records[i],
-        ));
-        entries.push(mapping(
-            name, &topics[i], &tables[i], format, key, "", columns,
-        ));
-    }
-    assert_distinct("schema ids", ids);
-    let pipeline = Pipeline::new(&entries);
-    let first = pipeline.process_until_idle();
-    assert_eq!(first["consumed"], 3 * RECORDS, "{first}");
-    assert_eq!(first["dead_lettered"], 0, "{first}");
-    // Nothing new: a second run reads nothing and changes nothing.
-    let second = pipeline.process_until_idle();
-    assert_eq!(second["consumed"], 0, "{second}");
+    ]
+}
 
-    let cql = Cql::new();
-    let select = |table: &str, columns: &[(&str, &str, &str)]| {
-        let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
-        format!("SELECT {} FROM {table}", names.join(", "))
-    };
-    let stored: Vec<AvroOrder> = cql.select(&select(&tables[0], &AVRO_COLUMNS));
-    assert_rows(&tables[0], stored, |r| r.order_id.clone(), &avro_rows);
-    let stored: Vec<ProtoOrder> = cql.select(&select(&tables[1], &PROTO_COLUMNS));
-    assert_rows(&tables[1], stored, |r| r.order_id.clone(), &proto_rows);
-    let stored: Vec<Reading> = cql.select(&select(&tables[2], &READING_COLUMNS));
-    assert_rows(&tables[2], stored, |r| r.sensor_id.clone(), &json_rows);
-
-    // The tables equal the datasets; these hold the cases that matter most.
-    let order = &avro_rows["order-0077"];
+/// Checks that the Avro orders hold the cases that matter most: a key's
+/// later record, an exact decimal of fifteen digits, days and times
+/// before 1970, a null union, a key the map lacks, an empty array and a
+/// negative decimal.
+fn assert_avro_cases(rows: &HashMap<String, Order>) {
+    let order = &rows["order-0077"];
     assert_eq!(
         order.customer_name.as_deref(),
         Some("花子 277"),
@@ -774,16 +737,25 @@ fn each_format_from_confluents_serializers_is_stored_once() {
     assert_eq!(order.total, Some(Exact("1234567890123.45".into())));
     assert_eq!(order.ship_date, Some(cql_date(-277)), "a day before 1970");
     assert!(order.placed_at.unwrap().0 < 0, "a time before 1970");
-    let avro: Vec<&AvroOrder> = avro_rows.values().collect();
+    let avro: Vec<&Order> = rows.values().collect();
     assert!(avro.iter().any(|r| r.note.is_none()), "a null union");
     assert!(avro.iter().any(|r| r.team.is_none()), "a key the map lacks");
     assert!(
         avro.iter().any(|r| r.items == Some(Vec::new())),
         "an empty array"
     );
-    let negative = |r: &&AvroOrder| r.total.as_ref().is_some_and(|t| t.0.starts_with('-'));
+    let negative = |r: &&Order| r.total.as_ref().is_some_and(|t| t.0.starts_with('-'));
     assert!(avro.iter().any(negative), "a negative decimal");
-    let proto: Vec<&ProtoOrder> = proto_rows.values().collect();
+}
+
+/// Checks that the Protobuf orders hold proto3's defaults (a zero int and
+/// double, enum 0, no items), a null wrapper and an integer past 2^53
+/// that must stay exact, and the readings such an integer too.
+fn assert_proto_and_json_cases(
+    proto_rows: &HashMap<String, Order>,
+    json: &HashMap<String, Reading>,
+) {
+    let proto: Vec<&Order> = proto_rows.values().collect();
     assert!(proto.iter().any(|r| r.quantity == Some(0)), "a zero int");
     assert!(
         proto.iter().any(|r| r.weight_kg == Some(0.0)),
@@ -804,9 +776,40 @@ fn each_format_from_confluents_serializers_is_stored_once() {
         Some(-far),
         "exact past 2^53"
     );
-    assert_eq!(json_rows["sensor-000"].count, Some(PAST_2_53 + 200));
+    assert_eq!(json["sensor-000"].count, Some(PAST_2_53 + 200));
+}
+
+#[test]
+fn each_format_from_confluents_serializers_is_stored_once() {
+    let _registry = registry_up();
+    let [avro, proto, json] = feeds(&unique("registry"));
+    let (avro_records, avro_rows) = dataset(avro_order);
+    let (proto_records, proto_rows) = dataset(proto_order);
+    let (json_records, json_rows) = dataset(reading);
+    assert_eq!(avro_rows.len(), KEYS as usize, "keys come twice");
+    let ids = [
+        avro.publish(&avro_records),
+        proto.publish(&proto_records),
+        json.publish(&json_records),
+    ];
+    assert_distinct("schema ids", ids);
+    let pipeline = Pipeline::with_registry(&[avro.mapping(), proto.mapping(), json.mapping()]);
+    let first = pipeline.process_until_idle(&[]);
+    assert_eq!(first["consumed"], 3 * RECORDS, "{first}");
+    assert_eq!(first["dead_lettered"], 0, "{first}");
+    // Nothing new: a second run reads nothing and changes nothing.
+    let second = pipeline.process_until_idle(&[]);
+    assert_eq!(second["consumed"], 0, "{second}");
+
+    let cql = Cql::new();
+    assert_stored(&cql, &avro.table, &avro.columns, &avro_rows);
+    assert_stored(&cql, &proto.table, &proto.columns, &proto_rows);
+    assert_stored(&cql, &json.table, &json.columns, &json_rows);
+    // The tables equal the datasets; these hold the cases that matter most.
+    assert_avro_cases(&avro_rows);
+    assert_proto_and_json_cases(&proto_rows, &json_rows);
     assert_eq!(topic_size(&pipeline.dlq), 0, "nothing dead-lettered");
-    for topic in &topics {
+    for topic in [&avro.topic, &proto.topic, &json.topic] {
         assert_eq!(
             pipeline.committed(topic),
             i64::from(RECORDS),
@@ -827,7 +830,13 @@ struct Shipment {
     priority: Option<String>,
 }
 
-const SHIPMENT_COLUMNS: [(&str, &str, &str); 4] = [
+impl Keyed for Shipment {
+    fn key(&self) -> &str {
+        &self.shipment_id
+    }
+}
+
+const SHIPMENT_COLUMNS: [Column; 4] = [
     ("shipment_id", "shipment_id", "text"),
     ("carrier", "carrier", "text"),
     ("weight_grams", "weight_grams", "int"),
@@ -877,6 +886,23 @@ fn shipment_v2(n: u32) -> (Value, Shipment) {
     (keyed(&row.shipment_id, value), row)
 }
 
+/// Publishes shipments `numbers` to `topic` in version `version` (1 or 2)
+/// of their schema: the schema id the records carry, and the rows they
+/// must become.
+fn publish_shipments(topic: &str, version: u8, numbers: Range<u32>) -> (u32, Vec<Shipment>) {
+    let make: fn(u32) -> (Value, Shipment) = match version {
+        1 => shipment_v1,
+        2 => shipment_v2,
+        _ => panic!("the shipments' schema has no version {version}"),
+    };
+    let schema = format!("shipment_v{version}.avsc");
+    let (records, rows): (Vec<Value>, Vec<Shipment>) = numbers.map(make).unzip();
+    (
+        registry_produce(topic, "avro", &schema, None, &records),
+        rows,
+    )
+}
+
 fn shipments_mapping(name: &str, topic: &str, table: &str, extra: &str) -> String {
     mapping(
         name,
@@ -889,12 +915,28 @@ fn shipments_mapping(name: &str, topic: &str, table: &str, extra: &str) -> Strin
     )
 }
 
-/// The rows of the shipments table `table`, or why there are none (not
-/// made yet).
-fn try_shipments(cql: &Cql, table: &str) -> Result<Vec<Shipment>, String> {
-    cql.try_select(&format!(
-        "SELECT shipment_id, carrier, weight_grams, priority FROM {table}"
-    ))
+/// A topic of shipments of the test's own, and a pipeline that reads it
+/// into a table of a keyspace of its own.
+struct Shipments {
+    topic: String,
+    table: String,
+    pipeline: Pipeline,
+}
+
+impl Shipments {
+    /// The topic `reg_<what>_…`, the table `registry_<what>_….shipments`.
+    fn new(what: &str) -> Shipments {
+        let topic = unique(&format!("reg_{what}"));
+        create_topic(&topic, 3, &[]);
+        let table = format!("{}.shipments", unique(&format!("registry_{what}")));
+        let pipeline =
+            Pipeline::with_registry(&[shipments_mapping("shipments", &topic, &table, "")]);
+        Shipments {
+            topic,
+            table,
+            pipeline,
+        }
+    }
 }
 
 /// Waits until the shipments table `table` holds exactly `expected`,
@@ -909,10 +951,45 @@ fn wait_for_shipments(cql: &Cql, table: &str, expected: &HashMap<String, Shipmen
     wait_until(
         &format!("the rows of {table}"),
         Duration::from_secs(60),
-        || try_shipments(cql, table).is_ok_and(same),
+        || try_rows(cql, table, &SHIPMENT_COLUMNS).is_ok_and(same),
     );
-    let rows = try_shipments(cql, table).unwrap();
-    assert_rows(table, rows, |r| r.shipment_id.clone(), expected);
+    assert_stored(cql, table, &SHIPMENT_COLUMNS, expected);
+}
+
+/// Checks that the processor `job` of `pipeline` still runs and has
+/// dead-lettered nothing.
+fn assert_flowing(pipeline: &Pipeline, job: &mut Followed) {
+    assert!(!job.exited(), "the processor ended: {}", job.logged());
+    assert_eq!(
+        topic_size(&pipeline.dlq),
+        0,
+        "nothing dead-lettered: {}",
+        job.logged()
+    );
+}
+
+/// Checks the rows that show how the versions meet: a version 1 row, a
+/// version 2 row that took the default, and one written by both, whose
+/// weight is null where an absent field nulls and kept where it leaves
+/// the column unset.
+fn assert_versions_spelled_out(
+    expected: &HashMap<String, Shipment>,
+    expected_kept: &HashMap<String, Shipment>,
+) {
+    let only_v1 = &expected["ship-0010"];
+    assert_eq!(
+        (only_v1.weight_grams, only_v1.priority.as_deref()),
+        (Some(320), None)
+    );
+    let default = &expected["ship-0120"];
+    assert_eq!(
+        (default.weight_grams, default.priority.as_deref()),
+        (None, Some("standard"))
+    );
+    let both = &expected_kept["ship-0061"];
+    assert_eq!(both.weight_grams, Some(250 + 61 * 7));
+    assert_eq!(both.priority.as_deref(), Some("überfällig ⏰"));
+    assert_eq!(expected["ship-0061"].weight_grams, None);
 }
 
 #[test]
@@ -921,7 +998,7 @@ fn a_producer_moving_to_v2_keeps_flowing() {
     let (topic, keyspace) = (unique("reg_versions"), unique("registry_versions"));
     create_topic(&topic, 3, &[]);
     let (nulled, kept) = (format!("{keyspace}.shipments"), format!("{keyspace}.kept"));
-    let pipeline = Pipeline::new(&[
+    let pipeline = Pipeline::with_registry(&[
         shipments_mapping("shipments", &topic, &nulled, ""),
         shipments_mapping("kept", &topic, &kept, "absent = \"unset\""),
     ]);
@@ -930,18 +1007,13 @@ fn a_producer_moving_to_v2_keeps_flowing() {
     let cql = Cql::new();
 
     // Version 1: shipments 0..100.
-    let (records, rows): (Vec<Value>, Vec<Shipment>) = (0..100).map(shipment_v1).unzip();
-    let v1 = registry_produce(&topic, "avro", "shipment_v1.avsc", None, &records);
-    let mut expected: HashMap<String, Shipment> = rows
-        .into_iter()
-        .map(|r| (r.shipment_id.clone(), r))
-        .collect();
+    let (v1, rows) = publish_shipments(&topic, 1, 0..100);
+    let mut expected = by_key(rows);
     wait_for_shipments(&cql, &nulled, &expected);
     wait_for_shipments(&cql, &kept, &expected);
 
     // Version 2, a new id: shipments 50..150, half of them again.
-    let (records, rows): (Vec<Value>, Vec<Shipment>) = (50..150).map(shipment_v2).unzip();
-    let v2 = registry_produce(&topic, "avro", "shipment_v2.avsc", None, &records);
+    let (v2, rows) = publish_shipments(&topic, 2, 50..150);
     assert_ne!(v1, v2, "version 2 has an id of its own");
     let mut expected_kept = expected.clone();
     for row in rows {
@@ -958,102 +1030,84 @@ fn a_producer_moving_to_v2_keeps_flowing() {
     }
     wait_for_shipments(&cql, &nulled, &expected);
     wait_for_shipments(&cql, &kept, &expected_kept);
-
-    // Spelled out: a version 1 row, a version 2 row that took the
-    // default, one written by both versions.
-    let only_v1 = &expected["ship-0010"];
-    assert_eq!(
-        (only_v1.weight_grams, only_v1.priority.as_deref()),
-        (Some(320), None)
-    );
-    let default = &expected["ship-0120"];
-    assert_eq!(
-        (default.weight_grams, default.priority.as_deref()),
-        (None, Some("standard"))
-    );
-    let both = &expected_kept["ship-0061"];
-    assert_eq!(both.weight_grams, Some(250 + 61 * 7));
-    assert_eq!(both.priority.as_deref(), Some("überfällig ⏰"));
-    assert_eq!(expected["ship-0061"].weight_grams, None);
-
-    assert!(!job.exited(), "the processor ended: {}", job.logged());
-    assert_eq!(
-        topic_size(&pipeline.dlq),
-        0,
-        "nothing dead-lettered: {}",
-        job.logged()
-    );
+    assert_versions_spelled_out(&expected, &expected_kept);
+    assert_flowing(&pipeline, &mut job);
 }
 
-#[test]
-fn bad_records_go_to_the_dlq_by_kind() {
-    let _registry = registry_up();
-    let (topic, keyspace) = (unique("reg_bad"), unique("registry_bad"));
-    create_topic(&topic, 3, &[]);
-    let table = format!("{keyspace}.shipments");
-    let pipeline = Pipeline::new(&[shipments_mapping("shipments", &topic, &table, "")]);
+/// A record the processor must dead-letter: its payload, the kind and the
+/// schema id its letter must say, and words its reason must hold.
+struct Bad {
+    kind: &'static str,
+    payload: Vec<u8>,
+    says: &'static str,
+    schema_id: Option<u32>,
+}
 
-    let (records, rows): (Vec<Value>, Vec<Shipment>) = (0..100).map(shipment_v1).unzip();
-    let id = registry_produce(&topic, "avro", "shipment_v1.avsc", None, &records);
-    // A JSON Schema's id, on a topic read as Avro.
-    let side = unique("reg_bad_json");
+fn bad(kind: &'static str, payload: Vec<u8>, says: &'static str, schema_id: Option<u32>) -> Bad {
+    Bad {
+        kind,
+        payload,
+        says,
+        schema_id,
+    }
+}
+
+/// Records for a topic read as Avro of schema `id`, with `body` a good
+/// record's Avro body: two that are not framed, one framing an id the
+/// registry lacks, and two whose body their schema cannot decode
+/// (garbage, and Avro framed with a JSON Schema's id).
+fn bad_records(id: u32, body: Vec<u8>) -> Vec<Bad> {
     let (reading, _) = reading(1);
-    let json_id = registry_produce(
-        &side,
-        "json-schema",
-        "reading.schema.json",
-        None,
-        &[reading],
-    );
+    let side = unique("reg_bad_json");
+    let schema = "reading.schema.json";
+    let json_id = registry_produce(&side, "json-schema", schema, None, &[reading]);
     let unknown = 987_654;
     let (status, said) = registry_get(&format!("schemas/ids/{unknown}"));
     assert_eq!(status, 404, "the registry has no schema {unknown}: {said}");
-
-    // A good record's Avro body, for frames that name the wrong schema.
-    let good = read_topic(&topic, records.len());
-    let body = good[0].payload().unwrap()[5..].to_vec();
-    let bad: [(&str, Vec<u8>, &str, Option<u32>); 5] = [
-        ("not_registry_framed", br#"{"id":1}"#.to_vec(), "0x7b", None),
-        (
+    // Garbage after the good id really is garbage to this schema.
+    let schema = registry_get(&format!("schemas/ids/{id}")).1["schema"].clone();
+    let schema = apache_avro::Schema::parse_str(schema.as_str().unwrap()).unwrap();
+    assert!(apache_avro::from_avro_datum(&schema, &mut &[0xffu8; 3][..], None).is_err());
+    vec![
+        bad("not_registry_framed", br#"{"id":1}"#.to_vec(), "0x7b", None),
+        bad(
             "not_registry_framed",
             vec![0, 0, 1],
             "shorter than the 5",
             None,
         ),
-        (
+        bad(
             "unknown_schema",
             [frame(unknown), body.clone()].concat(),
             "987654",
             Some(unknown),
         ),
-        (
+        bad(
             "undecodable",
             [frame(id), vec![0xff; 3]].concat(),
             "not Avro",
             Some(id),
         ),
-        (
+        bad(
             "undecodable",
             [frame(json_id), body].concat(),
             "JSON",
             Some(json_id),
         ),
-    ];
-    // Garbage after the good id really is garbage to this schema.
-    let schema = registry_get(&format!("schemas/ids/{id}")).1["schema"].clone();
-    let schema = apache_avro::Schema::parse_str(schema.as_str().unwrap()).unwrap();
-    assert!(apache_avro::from_avro_datum(&schema, &mut &[0xffu8; 3][..], None).is_err());
-    let raw: Vec<(Option<Vec<u8>>, Vec<u8>)> = bad
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (Some(format!("bad-{i}").into_bytes()), b.1.clone()))
-        .collect();
-    send_keyed(&topic, &raw);
-    let summary = pipeline.process_until_idle();
-    assert_eq!(summary["dead_lettered"], bad.len(), "{summary}");
+    ]
+}
 
-    let dead = read_exactly(&pipeline.dlq, bad.len());
-    for (kind, payload, words, schema_id) in &bad {
+/// Checks that the DLQ `dlq` holds each of `bad` once, from `topic`, with
+/// its kind, its reason and the schema id it names, if any.
+fn assert_dead_letters(dlq: &str, topic: &str, bad: &[Bad]) {
+    let dead = read_exactly(dlq, bad.len());
+    for Bad {
+        kind,
+        payload,
+        says,
+        schema_id,
+    } in bad
+    {
         let found: Vec<&OwnedMessage> = dead
             .iter()
             .filter(|m| m.payload() == Some(payload.as_slice()))
@@ -1061,63 +1115,51 @@ fn bad_records_go_to_the_dlq_by_kind() {
         assert_eq!(found.len(), 1, "{kind} {payload:?} in the DLQ once");
         let letter = found[0];
         assert_eq!(header(letter, "rtds.error.kind").as_deref(), Some(*kind));
-        assert_eq!(
-            header(letter, "rtds.source.topic").as_deref(),
-            Some(topic.as_str())
-        );
+        assert_eq!(header(letter, "rtds.source.topic").as_deref(), Some(topic));
         let error = header(letter, "rtds.error").unwrap_or_default();
         assert!(
-            error.contains(words),
-            "{kind}: the reason lacks {words}: {error}"
+            error.contains(says),
+            "{kind}: the reason lacks {says}: {error}"
         );
         let shown = schema_id.map(|id| id.to_string());
         assert_eq!(header(letter, "rtds.schema.id"), shown, "{kind}: {error}");
     }
-    let expected: HashMap<String, Shipment> = rows
-        .into_iter()
-        .map(|r| (r.shipment_id.clone(), r))
-        .collect();
-    let rows = try_shipments(&Cql::new(), &table).unwrap();
-    assert_rows(&table, rows, |r| r.shipment_id.clone(), &expected);
-    assert_eq!(
-        pipeline.committed(&topic),
-        (records.len() + bad.len()) as i64
-    );
 }
 
 #[test]
-fn a_registry_down_holds_records_and_loses_none() {
-    let _registry = registry_alone();
-    let (topic, keyspace) = (unique("reg_outage"), unique("registry_outage"));
-    create_topic(&topic, 3, &[]);
-    let table = format!("{keyspace}.shipments");
-    let pipeline = Pipeline::new(&[shipments_mapping("shipments", &topic, &table, "")]);
-    // Two writes in flight of one row each: the records held by the
-    // registry soon take every place, and consumption pauses.
-    let mut command = pipeline.command(&[]);
-    command
-        .env("RTDS_CASSANDRA_CONCURRENCY", "2")
-        .env("RTDS_CASSANDRA_BATCH_ROWS", "1");
-    let mut job = Followed::spawn(command);
-    let cql = Cql::new();
-
-    // A first batch in version 1: its schema is fetched, and the job surely
-    // consuming.
-    let (records, rows): (Vec<Value>, Vec<Shipment>) = (0..50).map(shipment_v1).unzip();
-    registry_produce(&topic, "avro", "shipment_v1.avsc", None, &records);
-    let mut expected: HashMap<String, Shipment> = rows
-        .into_iter()
-        .map(|r| (r.shipment_id.clone(), r))
+fn bad_records_go_to_the_dlq_by_kind() {
+    let _registry = registry_up();
+    let Shipments {
+        topic,
+        table,
+        pipeline,
+    } = Shipments::new("bad");
+    let (id, rows) = publish_shipments(&topic, 1, 0..100);
+    // A good record's Avro body, for frames that name the wrong schema.
+    let good = read_topic(&topic, rows.len());
+    let bad = bad_records(id, good[0].payload().unwrap()[5..].to_vec());
+    let raw: Vec<Raw> = bad
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (Some(format!("bad-{i}").into_bytes()), b.payload.clone()))
         .collect();
-    wait_for_shipments(&cql, &table, &expected);
+    send_keyed(&topic, &raw);
+    let summary = pipeline.process_until_idle(&[]);
+    assert_eq!(summary["dead_lettered"], bad.len(), "{summary}");
 
-    // Version 2, registered now (through a topic the job does not read):
-    // a schema the job has never fetched. Its records, Confluent's bytes,
-    // wait for the registry to be down.
+    assert_dead_letters(&pipeline.dlq, &topic, &bad);
+    let sent = rows.len() + bad.len();
+    assert_stored(&Cql::new(), &table, &SHIPMENT_COLUMNS, &by_key(rows));
+    assert_eq!(pipeline.committed(&topic), sent as i64);
+}
+
+/// Shipments 50..250 in version 2, registered now through a topic the job
+/// does not read: a schema the job has never fetched. Their records as
+/// Confluent's serializer wrote them, the schema's id, and their rows.
+fn unfetched_v2_shipments() -> (Vec<Raw>, u32, Vec<Shipment>) {
     let side = unique("reg_outage_side");
-    let (records, rows): (Vec<Value>, Vec<Shipment>) = (50..250).map(shipment_v2).unzip();
-    let v2 = registry_produce(&side, "avro", "shipment_v2.avsc", None, &records);
-    let held: Vec<(Option<Vec<u8>>, Vec<u8>)> = read_exactly(&side, records.len())
+    let (v2, rows) = publish_shipments(&side, 2, 50..250);
+    let held: Vec<Raw> = read_exactly(&side, rows.len())
         .iter()
         .map(|m| (m.key().map(<[u8]>::to_vec), m.payload().unwrap().to_vec()))
         .collect();
@@ -1125,9 +1167,13 @@ fn a_registry_down_holds_records_and_loses_none() {
         held.iter()
             .all(|(_, payload)| payload[..5] == frame(v2)[..])
     );
+    (held, v2, rows)
+}
 
-    let stopped = RegistryStopped::stop();
-    send_keyed(&topic, &held);
+/// Checks that `job`, the registry down, holds the records of schema
+/// `v2`: it says why, ends nothing, dead-letters nothing, and neither
+/// writes nor commits past the 50 rows before them.
+fn assert_held(job: &mut Followed, shipments: &Shipments, cql: &Cql, v2: u32) {
     wait_until(
         "the job waiting on the schema registry",
         Duration::from_secs(60),
@@ -1144,38 +1190,62 @@ fn a_registry_down_holds_records_and_loses_none() {
         "{logged}"
     );
     assert!(!job.exited(), "the processor ended: {logged}");
+    let pipeline = &shipments.pipeline;
     assert_eq!(
         topic_size(&pipeline.dlq),
         0,
         "an outage is no bad data: {logged}"
     );
-    assert_eq!(cql.count(&table), 50, "the held records are not written");
+    let written = cql.count(&shipments.table);
+    assert_eq!(written, Some(50), "the held records are not written");
     assert!(
-        pipeline.committed(&topic) <= 50,
+        pipeline.committed(&shipments.topic) <= 50,
         "nothing committed past the held records"
     );
+}
+
+#[test]
+fn a_registry_down_holds_records_and_loses_none() {
+    let _registry = registry_alone();
+    let shipments = Shipments::new("outage");
+    let (topic, table, pipeline) = (&shipments.topic, &shipments.table, &shipments.pipeline);
+    // Two writes in flight of one row each: the records held by the
+    // registry soon take every place, and consumption pauses.
+    let mut command = pipeline.command(&[]);
+    command
+        .env("RTDS_CASSANDRA_CONCURRENCY", "2")
+        .env("RTDS_CASSANDRA_BATCH_ROWS", "1");
+    let mut job = Followed::spawn(command);
+    let cql = Cql::new();
+
+    // A first batch in version 1: its schema is fetched, and the job surely
+    // consuming.
+    let mut expected = by_key(publish_shipments(topic, 1, 0..50).1);
+    wait_for_shipments(&cql, table, &expected);
+
+    // Version 2's records wait for the registry to be down.
+    let (held, v2, rows) = unfetched_v2_shipments();
+    let stopped = RegistryStopped::stop();
+    send_keyed(topic, &held);
+    assert_held(&mut job, &shipments, &cql, v2);
 
     stopped.start();
-    for row in rows {
-        expected.insert(row.shipment_id.clone(), row);
-    }
-    wait_for_shipments(&cql, &table, &expected);
+    expected.extend(by_key(rows));
+    wait_for_shipments(&cql, table, &expected);
     wait_until("the job resuming", Duration::from_secs(30), || {
         job.logged().contains("consumption resumed")
     });
-    assert!(!job.exited(), "the processor ended: {}", job.logged());
-    assert_eq!(
-        topic_size(&pipeline.dlq),
-        0,
-        "nothing dead-lettered: {}",
-        job.logged()
-    );
+    assert_flowing(pipeline, &mut job);
     wait_until("every record committed", Duration::from_secs(30), || {
-        pipeline.committed(&topic) == 250
+        pipeline.committed(topic) == 250
     });
 }
 
 // ------------------------------------------------------------------ the users pipeline
+
+/// The flags that make `rtds produce` and `rtds process` speak Avro
+/// through the stack's registry.
+const AVRO_FLAGS: [&str; 4] = ["--format", "avro", "--registry-url", REGISTRY_URL];
 
 /// A user as decoded by apache_avro with the schema the registry serves
 /// for its id: rtds's users module plays no part.
@@ -1201,51 +1271,11 @@ fn decode_user(schema: &apache_avro::Schema, encoded: &[u8]) -> rtds::user::User
     serde_json::from_value(Value::Object(object)).unwrap()
 }
 
-#[test]
-fn the_users_pipeline_runs_in_avro() {
-    let _registry = registry_up();
-    let (topic, keyspace) = (unique("reg_users"), unique("registry_users"));
-    let output = rtds(&[
-        "produce",
-        "--topic",
-        &topic,
-        "--source",
-        "builtin",
-        "--count",
-        "500",
-        "--format",
-        "avro",
-        "--registry-url",
-        REGISTRY_URL,
-        "--json",
-    ]);
-    assert!(output.status.success(), "{}", text(&output));
-    assert_eq!(json_summary(&output)["acked"], 500, "{}", text(&output));
-    let output = process_command(
-        &topic,
-        &keyspace,
-        &[
-            "--format",
-            "avro",
-            "--registry-url",
-            REGISTRY_URL,
-            "--until-idle",
-            "5s",
-            "--json",
-        ],
-    )
-    .output()
-    .expect("the rtds binary runs");
-    assert!(output.status.success(), "{}", text(&output));
-    let summary = json_summary(&output);
-    assert_eq!(summary["written"], 500, "{summary}");
-    assert_eq!(summary["dead_lettered"], 0, "{summary}");
-
-    // The topic holds framed Avro of the schema registered as <topic>-value.
-    let messages = read_exactly(&topic, 500);
+/// The id and the schema of the latest version of `subject`, which the
+/// registry must list.
+fn latest_schema(subject: &str) -> (u32, apache_avro::Schema) {
     let (status, subjects) = registry_get("subjects");
     assert_eq!(status, 200);
-    let subject = format!("{topic}-value");
     assert!(
         subjects.as_array().unwrap().iter().any(|s| *s == *subject),
         "no subject {subject}"
@@ -1253,7 +1283,22 @@ fn the_users_pipeline_runs_in_avro() {
     let latest = registry_get(&format!("subjects/{subject}/versions/latest")).1;
     let id = u32::try_from(latest["id"].as_u64().expect("an id")).unwrap();
     let schema = apache_avro::Schema::parse_str(latest["schema"].as_str().unwrap()).unwrap();
+    (id, schema)
+}
 
+#[test]
+fn the_users_pipeline_runs_in_avro() {
+    let _registry = registry_up();
+    let (topic, keyspace) = (unique("reg_users"), unique("registry_users"));
+    let produced = produce_builtin_with(&topic, 500, &AVRO_FLAGS);
+    assert_eq!(produced["acked"], 500, "{produced}");
+    let summary = process_until_idle_with(&topic, &keyspace, "5s", &AVRO_FLAGS);
+    assert_eq!(summary["written"], 500, "{summary}");
+    assert_eq!(summary["dead_lettered"], 0, "{summary}");
+
+    // The topic holds framed Avro of the schema registered as <topic>-value.
+    let messages = read_exactly(&topic, 500);
+    let (id, schema) = latest_schema(&format!("{topic}-value"));
     let stored = stored_rows(&topic, &keyspace);
     assert_eq!(stored.len(), 500, "rows stored");
     for message in &messages {

@@ -9,7 +9,7 @@ pub use site::Site;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -134,16 +134,16 @@ pub fn assert_fails_naming(output: &Output, words: &[&str]) -> String {
 /// `rtds produce --source builtin --count COUNT` into `topic`, which must
 /// succeed; returns its `--json` summary.
 pub fn produce_builtin(topic: &str, count: u64) -> serde_json::Value {
-    let output = rtds(&[
-        "produce",
-        "--topic",
-        topic,
-        "--source",
-        "builtin",
-        "--count",
-        &count.to_string(),
-        "--json",
-    ]);
+    produce_builtin_with(topic, count, &[])
+}
+
+/// [`produce_builtin`] with `extra` flags after its own (`--format avro`).
+pub fn produce_builtin_with(topic: &str, count: u64, extra: &[&str]) -> serde_json::Value {
+    let count = count.to_string();
+    let flags = [
+        "produce", "--topic", topic, "--source", "builtin", "--count", &count, "--json",
+    ];
+    let output = rtds(&[&flags[..], extra].concat());
     assert!(output.status.success(), "{}", text(&output));
     json_summary(&output)
 }
@@ -168,7 +168,18 @@ pub fn produce_tombstones(topic: &str, ids: &[uuid::Uuid]) {
 /// `rtds process --until-idle IDLE` of `topic` into `keyspace` in the group
 /// `<topic>-group`, which must succeed; returns its `--json` summary.
 pub fn process_until_idle(topic: &str, keyspace: &str, idle: &str) -> serde_json::Value {
-    let output = process_command(topic, keyspace, &["--until-idle", idle, "--json"])
+    process_until_idle_with(topic, keyspace, idle, &[])
+}
+
+/// [`process_until_idle`] with `extra` flags before its own (`--format avro`).
+pub fn process_until_idle_with(
+    topic: &str,
+    keyspace: &str,
+    idle: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let flags = [extra, &["--until-idle", idle, "--json"]].concat();
+    let output = process_command(topic, keyspace, &flags)
         .output()
         .expect("the rtds binary runs");
     assert!(output.status.success(), "{}", text(&output));
@@ -576,6 +587,16 @@ pub fn send_raw_with(topic: &str, payloads: &[Vec<u8>], config: &[(&str, &str)])
     producer.flush(Duration::from_secs(30)).unwrap();
 }
 
+/// A producer to the local Kafka that writes each record once, in the
+/// order sent, for tests that send keyed records of their own.
+pub fn idempotent_producer() -> rdkafka::producer::BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", KAFKA)
+        .set("enable.idempotence", "true")
+        .create()
+        .unwrap()
+}
+
 /// The payload of a message as a JSON value.
 pub fn payload_json(message: &OwnedMessage) -> serde_json::Value {
     serde_json::from_slice(message.payload().unwrap()).unwrap()
@@ -604,6 +625,121 @@ pub async fn session_with_keyspace(keyspace: &str) -> scylla::client::session::S
         .await
         .unwrap();
     session
+}
+
+/// A row type that owns its values.
+pub trait Row: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> {}
+impl<R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>> Row for R {}
+
+/// A session to the local node, with a runtime to run its reads: for
+/// tests that read tables rtds made, row by row.
+pub struct Cql {
+    runtime: tokio::runtime::Runtime,
+    session: scylla::client::session::Session,
+}
+
+impl Cql {
+    pub fn new() -> Cql {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let session = runtime.block_on(session());
+        Cql { runtime, session }
+    }
+
+    /// The rows `cql` selects, or why it cannot (a table not made yet).
+    pub fn try_select<R: Row>(&self, cql: &str) -> Result<Vec<R>, String> {
+        self.runtime.block_on(async {
+            let result = self.session.query_unpaged(cql, ()).await;
+            let rows = result.map_err(|e| e.to_string())?.into_rows_result();
+            let rows = rows.map_err(|e| e.to_string())?;
+            let typed = rows.rows::<R>().map_err(|e| e.to_string())?;
+            typed.map(|row| row.map_err(|e| e.to_string())).collect()
+        })
+    }
+
+    pub fn select<R: Row>(&self, cql: &str) -> Vec<R> {
+        self.try_select(cql)
+            .unwrap_or_else(|e| panic!("{cql}: {e}"))
+    }
+
+    /// The rows of `table`; none while it does not exist.
+    pub fn count(&self, table: &str) -> Option<i64> {
+        let counted = self.try_select::<(i64,)>(&format!("SELECT COUNT(*) FROM {table}"));
+        counted.ok().map(|rows| rows[0].0)
+    }
+}
+
+/// A settings file of the test's own for `rtds process` with `[[mapping]]`
+/// entries: the local stack, a consumer group and a DLQ topic no other
+/// test uses. The folder goes when it is dropped.
+pub struct Pipeline {
+    _dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub group: String,
+    pub dlq: String,
+}
+
+impl Pipeline {
+    /// The entries `mappings`.
+    pub fn new(mappings: &[String]) -> Pipeline {
+        Pipeline::write("mapped", "", mappings)
+    }
+
+    /// The entries `mappings`, and the stack's schema registry.
+    pub fn with_registry(mappings: &[String]) -> Pipeline {
+        let registry = format!("\n[registry]\nurl = \"{REGISTRY_URL}\"\n");
+        Pipeline::write("registry", &registry, mappings)
+    }
+
+    /// The settings, `sections` after the stack's; the group's and DLQ's
+    /// names begin with `what`.
+    fn write(what: &str, sections: &str, mappings: &[String]) -> Pipeline {
+        let (group, dlq) = (
+            unique(&format!("{what}_group")),
+            unique(&format!("{what}_dlq")),
+        );
+        let text = format!(
+            "[kafka]\nbootstrap_servers = \"{KAFKA}\"\ngroup_id = \"{group}\"\ndlq_topic = \"{dlq}\"\n\n\
+             [cassandra]\ncontact_points = [\"{CASSANDRA}\"]\n{sections}{}",
+            mappings.concat()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("rtds.toml");
+        std::fs::write(&config, text).unwrap();
+        Pipeline {
+            _dir: dir,
+            config,
+            group,
+            dlq,
+        }
+    }
+
+    /// `rtds process ARGS` with these settings.
+    pub fn command(&self, args: &[&str]) -> Command {
+        rtds_command_with_config(&self.config, &[&["process"], args].concat())
+    }
+
+    /// `rtds process --until-idle 5s --json ARGS`, which must succeed; its
+    /// summary.
+    pub fn process_until_idle(&self, args: &[&str]) -> serde_json::Value {
+        let output = self
+            .command(&[&["--until-idle", "5s", "--json"], args].concat())
+            .output()
+            .expect("the rtds binary runs");
+        assert!(output.status.success(), "{}", text(&output));
+        json_summary(&output)
+    }
+
+    /// The offsets the group committed on `topic`, summed: the records it
+    /// is done with.
+    pub fn committed(&self, topic: &str) -> i64 {
+        committed_offsets(topic, &self.group)
+            .values()
+            .map(|offset| match offset {
+                Offset::Offset(next) => *next,
+                _ => 0,
+            })
+            .sum()
+    }
 }
 
 /// Sends `signal` (e.g. "-TERM", "-STOP") to process `pid` with kill(1).
