@@ -22,7 +22,8 @@
 //! - [`registry`]: records of Avro, Protobuf and JSON Schema topics, in
 //!   the schema registry's wire format (`registry::wire`), decoded with
 //!   their schema, fetched once by id (`registry::avro`,
-//!   `registry::protobuf`), into the JSON the mappings read.
+//!   `registry::protobuf`), into the JSON the mappings read; the users
+//!   pipeline in Avro (`registry::users`).
 //! - [`user`]: the record, twelve strings made from one API result, and its
 //!   validation when it is read back.
 //! - [`produce`]: records into the Kafka topic, each acknowledged or reported.
@@ -67,7 +68,7 @@
 //! Looking at it: [`status`] checks every hop and says where records stop
 //! (what Kafka tells in [`status::kafka`], what Cassandra tells in
 //! [`status::cassandra`], each mapping's topic and table in
-//! [`status::mapped`]); [`dashboard`] serves that report live
+//! [`status::mapped`], the schema registry in [`status::registry`]); [`dashboard`] serves that report live
 //! (`dashboard::watch`) with the flow's numbers and the stored data
 //! (`dashboard::data`), behind its Host check (`dashboard::hosts`) on a
 //! server of its own (`dashboard::serve`), reading the jobs' `/metrics`
