@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use common::*;
+use rdkafka::message::Message;
 use rtds::cassandra::Store;
 use rtds::schedule::Schedule;
 
@@ -140,6 +141,30 @@ fn run_now_produces_every_time_and_a_restart_skips_a_produced_slot() {
     let (summary, _) = stop_when_planned(run(&unique("run"), &["--now"]));
     assert_eq!(summary["produce_runs"], 1, "{summary}");
     assert_eq!(summary["produced"], 500, "{summary}");
+}
+
+/// The whole pipeline in Avro: the run registers the users' schema,
+/// produces Avro and processes it through the built-in mapping.
+#[test]
+fn the_whole_pipeline_runs_in_avro() {
+    require_registry();
+    let (topic, keyspace) = (unique("run_avro"), unique("ks"));
+    let scratch = Scratch::new(&topic);
+    let avro = ["--now", "--format", "avro", "--registry-url", REGISTRY_URL];
+    let command = run_command(&topic, &keyspace, &scratch.state(), &far_schedule(), &avro);
+    let job = Followed::spawn(command);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime
+        .block_on(Store::open(&settings(&topic, &keyspace).cassandra))
+        .unwrap();
+    wait_for_rows(&runtime, &store, 500, Duration::from_secs(60));
+    let (summary, _) = stop(job);
+    assert_eq!(summary["produced"], 500, "{summary}");
+    assert_eq!(summary["process"]["written"], 500, "{summary}");
+    assert_eq!(summary["process"]["dead_lettered"], 0, "{summary}");
+    let first = read_topic(&topic, 1).remove(0);
+    let value = first.payload().expect("a record with a value");
+    assert_eq!(value[0], 0, "the registry's frame, not JSON: {value:?}");
 }
 
 /// Rewrites the state file as if every pipeline in it had last produced
