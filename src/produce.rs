@@ -23,7 +23,7 @@ use crate::kafka::{self, Need, Role};
 use crate::mapping::Format;
 use crate::metrics::Metrics;
 use crate::metrics::progress::{self, Progress};
-use crate::registry::{self, users::UsersAvro};
+use crate::registry::{Registry, users::UsersAvro};
 use crate::source::{Source, SourceError, builtin};
 use crate::user::User;
 use uuid::Uuid;
@@ -325,7 +325,7 @@ impl Encoder {
         if settings.kafka.format != Format::Avro {
             return Ok(Encoder::Json);
         }
-        let registry = registry::open(&settings.registry).await?;
+        let registry = Registry::new(&settings.registry)?;
         Ok(Encoder::Avro(
             UsersAvro::register(&registry, &settings.kafka.topic).await?,
         ))

@@ -42,7 +42,13 @@ impl UsersAvro {
     pub async fn register(registry: &Registry, topic: &str) -> anyhow::Result<UsersAvro> {
         let subject = format!("{topic}-value");
         let id = registry.register(&subject, SCHEMA).await.map_err(|error| {
-            anyhow::anyhow!("cannot register the users' Avro schema as {subject}: {error}")
+            let advice = match error {
+                super::Fetch::Down(_) => {
+                    ": start the registry (locally: scripts/stack up --registry), or fix registry.url"
+                }
+                _ => "",
+            };
+            anyhow::anyhow!("cannot register the users' Avro schema as {subject}: {error}{advice}")
         })?;
         tracing::info!(%subject, id, "users published in Avro");
         Ok(UsersAvro::with_id(id))
