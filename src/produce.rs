@@ -224,6 +224,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Summary> {
     let topic = settings.kafka.topic.clone();
+    let encoder = Arc::new(Encoder::of(settings).await?);
     kafka::ensure_topic(&settings.kafka, Need::Write { topic: &topic }).await?;
     let stop = shutdown.child_token();
     let producer = create_producer(&settings.kafka, metrics.clone(), stop.clone())?;
@@ -234,7 +235,6 @@ pub async fn run(
         seed => seed.to_string(),
     };
     let source = Arc::new(Source::new(&settings.produce, &seed, metrics.clone())?);
-    let encoder = Arc::new(Encoder::of(settings).await?);
     let described = source.describe();
     info!(source = %described, %topic, seed, "producing users");
 
