@@ -277,7 +277,7 @@ enum DlqCommand {
 /// Which dead letters, and where they are.
 #[derive(Args)]
 struct DlqFlags {
-    /// Only records of this reason kind (too_large, bad_shape, not_utf8, empty, not_object, bad_tombstone)
+    /// Only records of this reason kind (too_large, bad_shape, not_utf8, empty, not_object, bad_tombstone, bad_timestamp, not_json, unmapped, not_registry_framed, unknown_schema, undecodable)
     #[arg(long)]
     kind: Option<String>,
     /// Only records from this time on: RFC 3339, or a duration meaning that long ago (2h)
