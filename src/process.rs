@@ -273,11 +273,8 @@ async fn open_tables(settings: &Settings, plan: &Plan) -> anyhow::Result<Tables>
         .topics
         .iter()
         .map(|topic| {
-            let mut feeds = plan
-                .mappings
-                .iter()
-                .filter(|mapping| mapping.topic == *topic);
-            feeds.next().map_or(Format::Json, |mapping| mapping.format)
+            let feeding = plan.mappings.iter().find(|m| m.topic == *topic);
+            feeding.map_or(Format::Json, |mapping| mapping.format)
         })
         .collect::<Vec<_>>();
     let registry = match formats.iter().any(|format| !format.is_json()) {

@@ -64,6 +64,14 @@ fn run_command(
     command
 }
 
+/// The run's table, opened (made, when the run has not made it yet) to
+/// count the rows the run brings.
+fn open_store(runtime: &tokio::runtime::Runtime, topic: &str, keyspace: &str) -> Store {
+    runtime
+        .block_on(Store::open(&settings(topic, keyspace).cassandra))
+        .unwrap()
+}
+
 /// SIGTERM, as a service manager would send, then the `--json` summary
 /// and the log.
 fn stop(job: Followed) -> (serde_json::Value, String) {
@@ -112,9 +120,7 @@ fn run_now_produces_every_time_and_a_restart_skips_a_produced_slot() {
     let job = run(&topic, &["--now"]);
     // Opening the store makes the table when the run has not yet: the rows
     // are what the run must bring.
-    let store = runtime
-        .block_on(Store::open(&settings(&topic, &keyspace).cassandra))
-        .unwrap();
+    let store = open_store(&runtime, &topic, &keyspace);
     wait_for_rows(&runtime, &store, 500, Duration::from_secs(60));
     let (summary, _) = stop(job);
     assert_eq!(summary["produce_runs"], 1, "{summary}");
@@ -154,9 +160,7 @@ fn the_whole_pipeline_runs_in_avro() {
     let command = run_command(&topic, &keyspace, &scratch.state(), &far_schedule(), &avro);
     let job = Followed::spawn(command);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let store = runtime
-        .block_on(Store::open(&settings(&topic, &keyspace).cassandra))
-        .unwrap();
+    let store = open_store(&runtime, &topic, &keyspace);
     wait_for_rows(&runtime, &store, 500, Duration::from_secs(60));
     let (summary, _) = stop(job);
     assert_eq!(summary["produced"], 500, "{summary}");
@@ -254,9 +258,7 @@ fn a_processor_failing_mid_run_ends_the_run_with_status_1() {
     );
     let job = Followed::spawn(command);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let store = runtime
-        .block_on(Store::open(&settings(&topic, &keyspace).cassandra))
-        .unwrap();
+    let store = open_store(&runtime, &topic, &keyspace);
     wait_for_rows(&runtime, &store, 500, Duration::from_secs(60));
     drop_table(&keyspace);
     produce_builtin(&topic, 100);

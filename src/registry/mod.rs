@@ -158,11 +158,6 @@ impl Registry {
         })
     }
 
-    /// The registry's address, its password masked.
-    pub fn shown(&self) -> &str {
-        &self.shown
-    }
-
     /// The record in `payload` of a `format` topic, decoded; a bad record
     /// is `Ok(Err(why))`, and an `Err` is the registry failing.
     pub async fn decode<'a>(
