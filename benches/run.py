@@ -5,6 +5,7 @@ local stack. Prints figures and ratios; asserts nothing about speed.
     benches/run.py produce [--records N] [--rounds R]   rtds produce vs Kafka's ProducerPerformance
     benches/run.py process [--records N] [--rounds R]   rtds process vs a plain prepared-insert loop,
                                            plus end-to-end latency at a steady rate
+    benches/run.py latency                 end-to-end latency at 1,000 and 5,000 records/s (also run by process)
     benches/run.py mapping [--records N] [--rounds R]   rtds process through [[mapping]] entries vs the
                                            users pipeline: the same users through the built-in mapping,
                                            and wiki edits of a similar record size
@@ -13,6 +14,10 @@ local stack. Prints figures and ratios; asserts nothing about speed.
                                            rows/s, CPU s per 100k, and bytes per record on the topic
     benches/run.py scale [--records N]     on the local cluster: 1, 2 and 3 rtds process in one
                                            group on a topic of 6 partitions, rows/s for each
+    benches/run.py soak [--records N] [--rate R]   produce and process at once, sampled each second
+                                           into a CSV and a PNG (see benches/soak.py)
+    benches/run.py cron [--minutes M] [--every E] [--count C]   rtds run on a cron schedule of every
+                                           E minutes for M minutes: each slot once, nothing lost
 
 Run through scripts/bench, which brings the stack up and builds first.
 """
@@ -26,105 +31,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RTDS = os.path.join(ROOT, "target", "release", "rtds")
-KAFKA = "127.0.0.1:9092"
-
-
-def log(message):
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def unique(what):
-    return f"rtds_bench_{what}_{uuid.uuid4().hex[:8]}"
-
-
-def reap(process):
-    """Waits for a child that has closed its stdout; returns the CPU seconds
-    (user + system) it used, from the kernel's accounting at its exit."""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_utime + usage.ru_stime
-
-
-class PeakRss:
-    """Follows a process's peak RSS (VmHWM in /proc) while it runs. Not
-    getrusage: a child's ru_maxrss starts at the parent's peak (Linux keeps
-    the high-water mark across fork and exec), which would count this
-    script's own memory."""
-
-    def __init__(self, pid):
-        self.peak_kib, self.cpu_seconds = 0, 0.0
-        self._thread = threading.Thread(target=self._follow, args=(pid,), daemon=True)
-        self._thread.start()
-
-    def _follow(self, pid):
-        try:
-            while True:
-                with open(f"/proc/{pid}/status") as status:
-                    for line in status:
-                        if line.startswith("VmHWM:"):
-                            self.peak_kib = max(self.peak_kib, int(line.split()[1]))
-                time.sleep(0.02)
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass  # the process has exited
-
-    def mib(self):
-        self._thread.join(timeout=1)
-        return self.peak_kib / 1024
-
-    def per_100k(self, records):
-        """CPU seconds per 100,000 records (set by run_measured)."""
-        return 100_000 * self.cpu_seconds / max(records, 1)
-
-
-def run_measured(argv, env=None):
-    """Runs a command to completion (with `env` added to the environment);
-    returns its stdout and its PeakRss, with its CPU seconds."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
-    rss = PeakRss(process.pid)
-    stdout = process.stdout.read()
-    rss.cpu_seconds = reap(process)
-    if process.returncode:
-        sys.exit(f"bench: {' '.join(argv)} failed with status {process.returncode}")
-    return stdout, rss
-
-
-def rtds(*args):
-    return [RTDS, "--config", "/dev/null", *args]
-
-
-def last_json(stdout):
-    return json.loads(stdout.strip().splitlines()[-1])
-
-
-def stack(*args):
-    return subprocess.run([os.path.join(ROOT, "scripts", "stack"), *args], check=True,
-                          capture_output=True, text=True).stdout.strip()
-
-
-def kafka_tool(main_class, *args):
-    java, classpath = stack("java"), stack("classpath", "kafka")
-    result = subprocess.run([java, "-Xmx512m", "-cp", classpath, main_class, *args],
-                            capture_output=True, text=True)
-    if result.returncode:
-        sys.exit(f"bench: {main_class} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-def table(rows, headers):
-    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
-    print(line(headers))
-    print(line(["-" * w for w in widths]))
-    for row in rows:
-        print(line(row))
-
+import soak
+from common import (KAFKA, ROOT, RTDS, PeakRss, histogram, kafka_tool, last_json, log, quantiles, reap,
+                    rtds, run_measured, table, unique)
 
 # ------------------------------------------------------------------ produce
 
@@ -201,31 +114,6 @@ def bench_produce(records, rounds):
 
 
 # ------------------------------------------------------------------ process
-
-def histogram(metrics_text, name):
-    """Cumulative buckets [(upper bound, count)] of a Prometheus histogram."""
-    buckets = []
-    for match in re.finditer(rf'^{name}_bucket{{le="([^"]+)"}} (\d+)', metrics_text, re.M):
-        bound = float("inf") if match.group(1) == "+Inf" else float(match.group(1))
-        buckets.append((bound, int(match.group(2))))
-    return buckets
-
-
-def quantiles(buckets, qs):
-    """Quantiles of cumulative buckets, interpolated linearly within a bucket."""
-    total = buckets[-1][1]
-    results = []
-    for q in qs:
-        rank, lower, below = q * total, 0.0, 0
-        for bound, cumulative in buckets:
-            if cumulative >= rank:
-                width = (bound if bound != float("inf") else lower) - lower
-                share = (rank - below) / max(cumulative - below, 1)
-                results.append(lower + width * share)
-                break
-            lower, below = bound, cumulative
-    return total, results
-
 
 def ceiling(records, mode):
     """The plain loop of benches/insert_ceiling.rs: `single` inserts or `batches`."""
@@ -317,51 +205,85 @@ def bench_slowed(topic, records):
                  "limit seen"])
 
 
-def bench_latency():
-    rate, seconds = 1000, 30
-    log(f"end-to-end latency at a steady {rate} records/s for {seconds}s")
-    latency_topic, latency_keyspace = unique("latency"), unique("ks")
+def record_times(topic):
+    """The CreateTime (ms) of every record of a topic, read back by Kafka's
+    console consumer."""
+    out = kafka_tool("org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", KAFKA,
+                     "--topic", topic, "--from-beginning", "--timeout-ms", "10000", "--property",
+                     "print.timestamp=true", "--property", "print.value=false")
+    return sorted(int(m) for m in re.findall(r"CreateTime:(\d+)", out))
+
+
+def evenness(times, rate):
+    """The fullest 100 ms window of a run's records against its share
+    (rate / 10), the run's first and last windows left out (partial)."""
+    windows = {}
+    for t in times:
+        windows[t // 100] = windows.get(t // 100, 0) + 1
+    inner = [count for window, count in windows.items() if min(windows) < window < max(windows)]
+    return max(inner) / (rate / 10) if inner else float("nan")
+
+
+def share_under(buckets, limit):
+    """The share of observations under the largest bucket bound <= limit
+    (seconds), exact where a quantile is interpolated: (bound, share)."""
+    bound, count = max((b, c) for b, c in buckets if b <= limit)
+    return bound, count / max(buckets[-1][1], 1)
+
+
+def latency_run(rate, seconds, extra):
+    """One steady-rate run: the processor first, then `rtds produce
+    --max-rate` plus `extra`; the end-to-end histogram over the whole run,
+    first second included, and how evenly the records left."""
+    topic, port = unique("latency"), 19100
     # Create the topic first so that the processor starts on it at once.
-    run_measured(rtds("produce", "--topic", latency_topic, "--source", "builtin", "--count", "1"))
-    processor = subprocess.Popen(rtds("process", "--topic", latency_topic, "--keyspace", latency_keyspace,
-                                      "--metrics-listen", "127.0.0.1:19100", "--group",
-                                      unique("group"), "--json"),
+    run_measured(rtds("produce", "--topic", topic, "--source", "builtin", "--count", "1"))
+    processor = subprocess.Popen(rtds("process", "--topic", topic, "--keyspace", unique("ks"),
+                                      "--metrics-listen", f"127.0.0.1:{port}", "--group", unique("group"),
+                                      "--json"),
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     processor_rss = PeakRss(processor.pid)
-    time.sleep(8)
-    # Steady state: the histogram's growth between two scrapes taken after the
-    # producer's start-up and before its end.
-    # The whole run: from just before the producer starts to its last record
-    # stored, its first second included.
-    warmup = 5
-    scrape = lambda: histogram(urllib.request.urlopen("http://127.0.0.1:19100/metrics").read().decode(),
+    scrape = lambda: histogram(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode(),
                                "rtds_end_to_end_seconds")
-    at_start = scrape()
-    producer = subprocess.Popen(rtds("produce", "--topic", latency_topic, "--source", "builtin", "--max-rate",
-                                     str(rate), "--batch-size", "10", "--duration", f"{seconds + warmup + 2}s",
-                                     "--json"),
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    time.sleep(warmup)
-    before = scrape()
-    time.sleep(seconds)
-    after = scrape()
-    acked = last_json(producer.communicate()[0])["acked"]
-    deadline = time.time() + 10
+    while True:
+        try:
+            if (at_start := scrape()) and at_start[-1][1] >= 1:
+                break
+        except OSError:
+            pass
+        time.sleep(0.2)
+    out, _ = run_measured(rtds("produce", "--topic", topic, "--source", "builtin", "--max-rate", str(rate),
+                               "--count", str(rate * seconds), "--json", *extra))
+    acked = last_json(out)["acked"]
+    deadline = time.time() + 30
     while (at_end := scrape())[-1][1] - at_start[-1][1] < acked and time.time() < deadline:
         time.sleep(0.1)
     processor.send_signal(signal.SIGTERM)
     processor.communicate()
-    rss_latency = processor_rss.mib()
-    steady = [(bound, count - was) for (bound, count), (_, was) in zip(after, before)]
-    observed, (p50, p99) = quantiles(steady, [0.5, 0.99])
     whole = [(bound, count - was) for (bound, count), (_, was) in zip(at_end, at_start)]
-    whole_observed, (whole_p50, whole_p99, whole_max) = quantiles(whole, [0.5, 0.99, 1.0])
+    observed, (p50, p99, slowest) = quantiles(whole, [0.5, 0.99, 1.0])
+    return observed, p50, p99, slowest, whole, evenness(record_times(topic)[1:], rate), processor_rss.mib()
 
-    print(f"\nend-to-end latency (Kafka record timestamp -> Cassandra write acknowledged), "
-          f"{observed} records at a steady {rate} records/s (after {warmup}s warm-up): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
-          f"processor peak RSS {rss_latency:.1f} MiB")
-    print(f"the whole run, its first second included: {whole_observed} records, p50 {whole_p50 * 1000:.1f} ms, "
-          f"p99 {whole_p99 * 1000:.1f} ms, slowest under {whole_max * 1000:.0f} ms")
+
+def bench_latency(seconds=30):
+    """End-to-end latency at 1,000 and 5,000 records/s with default
+    settings, beside pages of 10 users (how this bench ran before `--max-rate`
+    spaced records): the goal is p99 under 10 and 50 ms, and no 100 ms window
+    over twice its share."""
+    rows = []
+    for rate, goal in ((1000, 0.010), (5000, 0.050)):
+        for name, extra in (("pages of 10 (before)", ["--batch-size", "10"]), ("default settings", [])):
+            log(f"end-to-end latency at {rate} records/s for {seconds}s, {name}")
+            observed, p50, p99, slowest, whole, even, rss = latency_run(rate, seconds, extra)
+            bound, share = share_under(whole, goal)
+            rows.append([rate, name, observed, f"{p50 * 1000:.1f}", f"{p99 * 1000:.1f}",
+                         f"{100 * share:.2f} % under {bound * 1000:.1f} ms", f"{slowest * 1000:.0f}",
+                         f"{even:.2f}", f"{rss:.1f}"])
+    print(f"\nend-to-end latency (Kafka record timestamp -> Cassandra write acknowledged) over whole runs of "
+          f"{seconds}s, first second included; p50/p99 interpolated in the histogram's buckets, the share under "
+          f"a bucket's bound exact; fullest 100 ms window of the topic against its share (rate / 10)")
+    table(rows, ["records/s", "producer", "records", "p50 ms", "p99 ms", "goal's bound", "slowest under ms",
+                 "fullest 100 ms / share", "processor peak RSS MiB"])
 
 
 # ------------------------------------------------------------------ mapping
@@ -709,20 +631,33 @@ def bench_scale(records):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["produce", "process", "mapping", "formats", "all", "scale"])
+    parser.add_argument("which", choices=["produce", "process", "latency", "mapping", "formats", "all", "scale",
+                                          "soak", "cron"])
     parser.add_argument("--records", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=2, help="baseline/rtds pairs, alternated")
+    parser.add_argument("--rate", type=int, default=4000, help="soak: records/s, about half the node's rate")
+    parser.add_argument("--minutes", type=int, default=60, help="cron: how long rtds run runs")
+    parser.add_argument("--every", type=int, default=5, help="cron: minutes between slots")
+    parser.add_argument("--count", type=int, default=10000, help="cron: users a slot")
+    parser.add_argument("--out", default=os.path.join(ROOT, "target", "bench"),
+                        help="soak, cron: where the series (CSV), the chart and the log go")
     args = parser.parse_args()
     if args.which in ("produce", "all"):
         bench_produce(args.records or 1_000_000, args.rounds)
     if args.which in ("process", "all"):
         bench_process(args.records or 200_000, args.rounds)
+    if args.which == "latency":
+        bench_latency()
     if args.which in ("mapping", "all"):
         bench_mappings(args.records or 200_000, args.rounds)
     if args.which in ("formats", "all"):
         bench_formats(args.records or 200_000, args.rounds)
     if args.which == "scale":
         bench_scale(args.records or 300_000)
+    if args.which == "soak":
+        soak.bench_soak(args.records or 5_000_000, args.rate, args.out)
+    if args.which == "cron":
+        soak.bench_cron(args.minutes, args.every, args.count, args.out)
 
 
 if __name__ == "__main__":

@@ -267,9 +267,10 @@ pub async fn run(
         stop,
         pages,
     ));
+    let pace = Source::max_rate(&settings.produce).map(|rate| Pace::new(rate, shutdown.clone()));
     let sender = tokio::task::spawn_blocking({
         let metrics = metrics.clone();
-        move || send_all(producer, &topic, received, &metrics, flush_timeout)
+        move || send_all(producer, &topic, received, &metrics, pace, flush_timeout)
     });
     let fetched = fetcher.await.expect("fetch task does not panic");
     let (producer, flushed) = sender.await.expect("send task does not panic");
@@ -357,7 +358,7 @@ pub async fn tombstones(
     let (producer, flushed) = tokio::task::spawn_blocking({
         let (topic, metrics) = (topic.clone(), metrics.clone());
         move || {
-            send_page(&producer, &topic, &page, &metrics);
+            send_page(&producer, &topic, &page, &metrics, None);
             let flushed = producer.flush(flush_timeout);
             (producer, flushed)
         }
@@ -407,26 +408,32 @@ fn send_all(
     topic: &str,
     mut received: mpsc::Receiver<Vec<Outgoing>>,
     metrics: &Metrics,
+    mut pace: Option<Pace>,
     flush_timeout: Duration,
 ) -> (ThreadedProducer<ProducerEvents>, KafkaResult<()>) {
     while let Some(page) = received.blocking_recv() {
         if producer.context().refused.get().is_some() {
             break;
         }
-        send_page(&producer, topic, &page, metrics);
+        send_page(&producer, topic, &page, metrics, pace.as_mut());
     }
     let flushed = producer.flush(flush_timeout);
     (producer, flushed)
 }
 
-/// Hands one page of records to the producer, waiting while its queue is full.
+/// Hands one page of records to the producer, each at its time when paced,
+/// waiting while the producer's queue is full.
 fn send_page(
     producer: &ThreadedProducer<ProducerEvents>,
     topic: &str,
     page: &[Outgoing],
     metrics: &Metrics,
+    mut pace: Option<&mut Pace>,
 ) {
     for outgoing in page {
+        if let Some(pace) = pace.as_deref_mut() {
+            pace.wait();
+        }
         let mut record = BaseRecord::<[u8], [u8]>::to(topic).key(&outgoing.key[..]);
         if let Some(payload) = &outgoing.payload {
             record = record.payload(payload);
@@ -446,6 +453,49 @@ fn send_page(
             }
         }
         metrics.sent.inc();
+    }
+}
+
+/// Spaces the records of a `--max-rate` run evenly: each leaves at its own
+/// time, not with its page, so the topic receives a steady stream instead
+/// of a page's burst every few seconds (and each record's end-to-end time
+/// is not spent queued behind its page).
+struct Pace {
+    interval: Duration,
+    next: Instant,
+    /// Ctrl-C: the records left are sent at once rather than at the pace.
+    stop: CancellationToken,
+}
+
+impl Pace {
+    /// How far the pace may fall behind and still catch up at once: after
+    /// a source that stalled, the records that come are not one burst.
+    const SLACK: Duration = Duration::from_millis(10);
+    /// The longest single sleep, so that a slow pace still sees Ctrl-C.
+    const LOOK: Duration = Duration::from_millis(100);
+
+    fn new(rate: f64, stop: CancellationToken) -> Pace {
+        Pace {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next: Instant::now(),
+            stop,
+        }
+    }
+
+    /// Waits for the next record's time.
+    fn wait(&mut self) {
+        loop {
+            let now = Instant::now();
+            if now >= self.next {
+                self.next = self.next.max(now - Self::SLACK);
+                break;
+            }
+            if self.stop.is_cancelled() {
+                break;
+            }
+            std::thread::sleep((self.next - now).min(Self::LOOK));
+        }
+        self.next += self.interval;
     }
 }
 
@@ -513,15 +563,19 @@ impl Pager {
         shutdown: &CancellationToken,
     ) -> Pager {
         let started = tokio::time::Instant::now();
+        let max_rate = Source::max_rate(settings);
+        // Paced, a page holds at most a second of records: the pace spreads
+        // them, and a smaller page is asked for closer to its time.
+        let paced_page = max_rate.map_or(u64::MAX, |rate| rate.ceil() as u64);
         Pager {
-            page_size: source.page_size(settings.batch_size) as u64,
+            page_size: (source.page_size(settings.batch_size) as u64).min(paced_page),
             source,
             encoder,
             concurrency: settings.concurrency,
             started,
             deadline: limit.duration.map(|d| started + d),
             stop: shutdown.child_token(),
-            max_rate: Source::max_rate(settings),
+            max_rate,
             wanted: limit.count.unwrap_or(u64::MAX),
             delivered: 0,
             requested_in_flight: 0,
@@ -541,8 +595,10 @@ impl Pager {
             && self.delivered + self.requested_in_flight < self.wanted
         {
             if let Some(rate) = self.max_rate {
-                let due =
-                    self.started + Duration::from_secs_f64(self.requested_total as f64 / rate);
+                // A page ahead of the pace: its records are ready when the
+                // sender's pace reaches them.
+                let ahead = self.requested_total.saturating_sub(self.page_size);
+                let due = self.started + Duration::from_secs_f64(ahead as f64 / rate);
                 if due > tokio::time::Instant::now() {
                     if self.in_flight.is_empty() {
                         tokio::select! {
@@ -633,5 +689,58 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The instants at which `n` records leave at `rate`, after `stall`
+    /// (a source that was late) past the first `before`.
+    fn departures(rate: f64, n: usize, before: usize, stall: Duration) -> Vec<Instant> {
+        let mut pace = Pace::new(rate, CancellationToken::new());
+        (0..n)
+            .map(|i| {
+                if i == before {
+                    std::thread::sleep(stall);
+                }
+                pace.wait();
+                Instant::now()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_pace_never_runs_ahead_of_the_rate() {
+        let left = departures(2000.0, 200, 0, Duration::ZERO);
+        // Sleeps end late, never early: 199 intervals of 0.5 ms at least.
+        assert!(left[199] - left[0] >= Duration::from_micros(99_500));
+    }
+
+    #[test]
+    fn after_a_stall_the_pace_catches_up_by_its_slack_only() {
+        // 100 records at 1,000/s, the source 200 ms late after the 10th:
+        // the 90 after it are no burst, only SLACK's 10 ms are caught up.
+        let left = departures(1000.0, 100, 10, Duration::from_millis(200));
+        let after = left[99] - left[10];
+        assert!(
+            after >= Duration::from_millis(89) - Pace::SLACK,
+            "{after:?}"
+        );
+    }
+
+    #[test]
+    fn ctrl_c_sends_the_rest_without_the_pace() {
+        let stop = CancellationToken::new();
+        let mut pace = Pace::new(0.5, stop.clone());
+        pace.wait();
+        stop.cancel();
+        let started = Instant::now();
+        pace.wait();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a 2 s interval cut short"
+        );
     }
 }

@@ -163,6 +163,53 @@ fn duration_stops_the_run_having_delivered_everything() {
     check_records(&topic, acked as usize);
 }
 
+/// `--max-rate` with the default pages (a second of records each): the
+/// records leave one by one at the pace, not each page at once, so no
+/// 100 ms of the topic's timestamps holds more than twice its share.
+#[test]
+fn max_rate_spaces_records_evenly() {
+    use rdkafka::message::Message;
+    require_stack();
+    let topic = unique("produce_paced");
+    let (rate, count) = (500, 1000);
+    let output = rtds(&[
+        "produce",
+        "--topic",
+        &topic,
+        "--source",
+        "builtin",
+        "--max-rate",
+        "500",
+        "--count",
+        "1000",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let mut windows = std::collections::BTreeMap::<i64, usize>::new();
+    for message in read_exactly(&topic, count) {
+        let millis = message.timestamp().to_millis().expect("a create time");
+        *windows.entry(millis / 100).or_default() += 1;
+    }
+    let (first, last) = (
+        *windows.keys().next().unwrap(),
+        *windows.keys().last().unwrap(),
+    );
+    assert!(
+        last - first >= 15,
+        "1,000 records at 500/s span 2 s: {windows:?}"
+    );
+    let share = rate / 10;
+    let fullest = windows
+        .range(first + 1..last)
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap();
+    assert!(
+        fullest <= 2 * share,
+        "a 100 ms window held {fullest} records: {windows:?}"
+    );
+}
+
 #[test]
 fn builtin_source_is_reproducible_with_a_seed() {
     require_stack();
