@@ -5,9 +5,11 @@
 //! of the writes themselves. With `batches`, each write is an unlogged batch
 //! of upserts filled as rtds fills them, up to the node's row and byte
 //! limits (the ceiling of rtds's batched writes); with `single`, one insert
-//! per row.
+//! per row. With `paced RATE`, single inserts leave at RATE rows/s, each
+//! timed: the node's own write latency at that rate, the floor under
+//! rtds's end-to-end latency.
 //!
-//! `cargo bench --bench insert_ceiling -- COUNT KEYSPACE single|batches`
+//! `cargo bench --bench insert_ceiling -- COUNT KEYSPACE single|batches|paced [RATE]`
 //! prints one JSON line.
 
 use std::time::Instant;
@@ -23,7 +25,8 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let count: usize = args.next().unwrap_or_else(|| "100000".into()).parse()?;
     let keyspace = args.next().unwrap_or_else(|| "rtds_bench_ceiling".into());
-    let batches = args.next().is_some_and(|mode| mode == "batches");
+    let mode = args.next().unwrap_or_default();
+    let batches = mode == "batches";
     let flags = [Override::new("cassandra.keyspace", "argument", &keyspace)];
     let settings = Settings::load(None, &flags)?.settings;
 
@@ -34,6 +37,10 @@ async fn main() -> anyhow::Result<()> {
         .map(User::from_api)
         .collect();
     let store = Store::open(&settings.cassandra).await?;
+    if mode == "paced" {
+        let rate: f64 = args.next().unwrap_or_else(|| "1000".into()).parse()?;
+        return paced(&store, &users, rate).await;
+    }
     let limits = store.batch_limits();
     let writes = if batches {
         chunks(&users, limits)
@@ -87,4 +94,38 @@ fn chunks(users: &[User], limits: BatchLimits) -> Vec<&[User]> {
     }
     chunks.push(&users[start..]);
     chunks
+}
+
+/// Single inserts at `rate` rows/s, each started at its time whatever the
+/// others do; prints their latency's p50, p99 and slowest in ms.
+async fn paced(store: &Store, users: &[User], rate: f64) -> anyhow::Result<()> {
+    use futures::FutureExt;
+    let written_at = chrono::Utc::now().timestamp_micros();
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs_f64(1.0 / rate));
+    let mut writes = futures::stream::FuturesUnordered::new();
+    let mut latencies = Vec::with_capacity(users.len());
+    for user in users {
+        ticks.tick().await;
+        writes.push(async move {
+            let started = Instant::now();
+            store
+                .upsert(user, written_at)
+                .await
+                .map(|_| started.elapsed())
+        });
+        // Takes what is done without waiting: the writes overlap as they would.
+        while let Some(Some(done)) = writes.next().now_or_never() {
+            latencies.extend(done.ok());
+        }
+    }
+    while let Some(done) = writes.next().await {
+        latencies.extend(done.ok());
+    }
+    latencies.sort();
+    let ms = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
+    println!(
+        "{}",
+        serde_json::json!({"rows": latencies.len(), "rate": rate, "p50_ms": ms(0.5), "p99_ms": ms(0.99), "max_ms": ms(1.0)})
+    );
+    Ok(())
 }

@@ -235,19 +235,22 @@ def latency_run(rate, seconds, extra):
     """One steady-rate run: the processor first, then `rtds produce
     --max-rate` plus `extra`; the end-to-end histogram over the whole run,
     first second included, and how evenly the records left."""
-    topic, port = unique("latency"), 19100
-    # Create the topic first so that the processor starts on it at once.
+    topic, port, keyspace = unique("latency"), 19100, unique("ks")
+    # The topic and the table first, as a running pipeline has them: the
+    # processor starts on them at once, and a new table's first writes
+    # (its first seconds on the node) are not what is measured.
     run_measured(rtds("produce", "--topic", topic, "--source", "builtin", "--count", "1"))
-    processor = subprocess.Popen(rtds("process", "--topic", topic, "--keyspace", unique("ks"),
+    run_measured(rtds("schema", "--keyspace", keyspace))
+    processor = subprocess.Popen(rtds("process", "--topic", topic, "--keyspace", keyspace,
                                       "--metrics-listen", f"127.0.0.1:{port}", "--group", unique("group"),
                                       "--json"),
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     processor_rss = PeakRss(processor.pid)
-    scrape = lambda: histogram(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode(),
-                               "rtds_end_to_end_seconds")
+    scrape = lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+    e2e = lambda text: histogram(text, "rtds_end_to_end_seconds")
     while True:
         try:
-            if (at_start := scrape()) and at_start[-1][1] >= 1:
+            if (at_start := scrape()) and e2e(at_start)[-1][1] >= 1:
                 break
         except OSError:
             pass
@@ -256,13 +259,42 @@ def latency_run(rate, seconds, extra):
                                "--count", str(rate * seconds), "--json", *extra))
     acked = last_json(out)["acked"]
     deadline = time.time() + 30
-    while (at_end := scrape())[-1][1] - at_start[-1][1] < acked and time.time() < deadline:
+    while e2e(at_end := scrape())[-1][1] - e2e(at_start)[-1][1] < acked and time.time() < deadline:
         time.sleep(0.1)
     processor.send_signal(signal.SIGTERM)
     processor.communicate()
-    whole = [(bound, count - was) for (bound, count), (_, was) in zip(at_end, at_start)]
+    between = lambda name: [(bound, count - was) for (bound, count), (_, was) in
+                            zip(histogram(at_end, name), histogram(at_start, name))]
+    whole = between("rtds_end_to_end_seconds")
     observed, (p50, p99, slowest) = quantiles(whole, [0.5, 0.99, 1.0])
-    return observed, p50, p99, slowest, whole, evenness(record_times(topic)[1:], rate), processor_rss.mib()
+    _, writes = quantiles(between("rtds_write_seconds"), [0.5, 0.99])
+    return (observed, p50, p99, slowest, whole, writes, evenness(record_times(topic)[1:], rate),
+            processor_rss.mib())
+
+
+def kafka_latency(records=5000):
+    """Kafka's own end-to-end latency tool: one 420-byte record at a time,
+    acks=all, produced and consumed; (p50, p99) ms, whole milliseconds."""
+    topic = unique("kafka_latency")
+    kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", KAFKA, "--create", "--topic", topic,
+               "--partitions", "1", "--replication-factor", "1")
+    out = kafka_tool("org.apache.kafka.tools.EndToEndLatency", "--bootstrap-server", KAFKA, "--topic", topic,
+                     "--num-records", str(records), "--producer-acks", "all", "--record-size", "420")
+    found = re.search(r"50th = (\d+), 99th = (\d+)", out)
+    return int(found[1]), int(found[2])
+
+
+def paced_inserts(rate, seconds):
+    """The node's own write latency at `rate`: single inserts at that pace
+    into a table written for a while already (benches/insert_ceiling.rs
+    paced); (p50, p99) ms."""
+    keyspace = unique("paced")
+    for _ in range(2):  # the first run makes the table and warms it
+        out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--", str(rate * seconds),
+                              keyspace, "paced", str(rate)], cwd=ROOT, check=True, capture_output=True,
+                             text=True).stdout
+    paced = last_json(out)
+    return paced["p50_ms"], paced["p99_ms"]
 
 
 def bench_latency(seconds=30):
@@ -271,19 +303,25 @@ def bench_latency(seconds=30):
     spaced records): the goal is p99 under 10 and 50 ms, and no 100 ms window
     over twice its share."""
     rows = []
+    log("the hops' own latency: Kafka's EndToEndLatency tool, one record at a time")
+    kafka_p50, kafka_p99 = kafka_latency()
     for rate, goal in ((1000, 0.010), (5000, 0.050)):
+        log(f"the hops' own latency: single inserts at {rate} rows/s on a table of their own")
+        insert_p50, insert_p99 = paced_inserts(rate, seconds // 3)
+        rows.append([rate, "baselines: Kafka alone / the node's single inserts", "-",
+                     f"{kafka_p50} / {insert_p50:.1f}", f"{kafka_p99} / {insert_p99:.1f}", "-", "-", "-", "-", "-"])
         for name, extra in (("pages of 10 (before)", ["--batch-size", "10"]), ("default settings", [])):
             log(f"end-to-end latency at {rate} records/s for {seconds}s, {name}")
-            observed, p50, p99, slowest, whole, even, rss = latency_run(rate, seconds, extra)
+            observed, p50, p99, slowest, whole, writes, even, rss = latency_run(rate, seconds, extra)
             bound, share = share_under(whole, goal)
             rows.append([rate, name, observed, f"{p50 * 1000:.1f}", f"{p99 * 1000:.1f}",
                          f"{100 * share:.2f} % under {bound * 1000:.1f} ms", f"{slowest * 1000:.0f}",
-                         f"{even:.2f}", f"{rss:.1f}"])
+                         f"{writes[0] * 1000:.1f} / {writes[1] * 1000:.1f}", f"{even:.2f}", f"{rss:.1f}"])
     print(f"\nend-to-end latency (Kafka record timestamp -> Cassandra write acknowledged) over whole runs of "
           f"{seconds}s, first second included; p50/p99 interpolated in the histogram's buckets, the share under "
           f"a bucket's bound exact; fullest 100 ms window of the topic against its share (rate / 10)")
     table(rows, ["records/s", "producer", "records", "p50 ms", "p99 ms", "goal's bound", "slowest under ms",
-                 "fullest 100 ms / share", "processor peak RSS MiB"])
+                 "write p50 / p99 ms", "fullest 100 ms / share", "processor peak RSS MiB"])
 
 
 # ------------------------------------------------------------------ mapping

@@ -162,7 +162,7 @@ def write_series(soak, directory):
 
 
 def draw(csv_path, png_path, title):
-    """The series as one PNG of four panels sharing the time axis."""
+    """The series as one PNG of five panels sharing the time axis."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -171,12 +171,13 @@ def draw(csv_path, png_path, title):
         rows = list(csv.DictReader(f))
     minutes = [int(r["second"]) / 60 for r in rows]
     col = lambda name: [float(r[name]) if r[name] else float("nan") for r in rows]
-    figure, axes = plt.subplots(4, 1, figsize=(11, 10), sharex=True)
+    figure, axes = plt.subplots(5, 1, figsize=(11, 12), sharex=True)
     panels = [
         ("records/s", [("produced", "produced_per_s"), ("written", "written_per_s")]),
         ("lag (records)", [("consumer lag", "lag")]),
         ("end to end, ms", [("p50", "e2e_p50_ms"), ("p99", "e2e_p99_ms")]),
         ("RSS MiB", [("rtds produce", "producer_rss_mib"), ("rtds process", "processor_rss_mib")]),
+        ("CPU % of a core", [("rtds produce", "producer_cpu_pct"), ("rtds process", "processor_cpu_pct")]),
     ]
     for axis, (label, lines) in zip(axes, panels):
         for name, column in lines:
@@ -185,12 +186,6 @@ def draw(csv_path, png_path, title):
         axis.set_ylim(bottom=0)
         axis.grid(alpha=0.3)
         axis.legend(loc="upper right", fontsize="small")
-    cpu = axes[3].twinx()
-    for name, column in (("produce CPU %", "producer_cpu_pct"), ("process CPU %", "processor_cpu_pct")):
-        cpu.plot(minutes, col(column), label=name, linewidth=0.5, alpha=0.5, linestyle=":")
-    cpu.set_ylabel("CPU % of a core")
-    cpu.set_ylim(bottom=0)
-    cpu.legend(loc="lower right", fontsize="small")
     axes[-1].set_xlabel("minutes")
     figure.suptitle(title)
     figure.tight_layout()
@@ -280,10 +275,10 @@ def bench_cron(minutes, every, count, directory):
         time.sleep(1)
     job.send_signal(signal.SIGTERM)
     summary = last_json(job.communicate()[0])
-    report_cron(series, expected, slots, acked, summary, stored(keyspace), count, directory)
+    report_cron(series, expected, slots, acked, summary, stored(keyspace), count, every, directory)
 
 
-def report_cron(series, expected, slots, acked, summary, in_table, count, directory):
+def report_cron(series, expected, slots, acked, summary, in_table, count, every, directory):
     with open(os.path.join(directory, "cron.csv"), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["second", "rss_mib", "cpu_pct"])
@@ -294,7 +289,11 @@ def report_cron(series, expected, slots, acked, summary, in_table, count, direct
     print(f"records: {sum(acked):,} acknowledged over the runs, {summary['produced']:,} in the run's summary, "
           f"{summary['process']['written']:,} written, {in_table:,} in the table; nothing lost: "
           f"{'yes' if in_table == sum(acked) == expected * count else 'NO'}")
-    rss = [r for _, r, _ in series[6:] if r]
+    # From a minute after the first slot, which comes within the first period.
+    rss = [r for second, r, _ in series if r and second > (every + 1) * 60]
     if rss:
         middle, low, high = spread(rss)
-        print(f"RSS after the first minute: median {middle:.1f} MiB, {low:+.1f} % to {high:+.1f} %")
+        half = len(rss) // 2
+        print(f"RSS from a minute after the first slot: median {middle:.1f} MiB, {low:+.1f} % to {high:+.1f} %; "
+              f"median of the first half {statistics.median(rss[:half]):.1f} MiB, of the second "
+              f"{statistics.median(rss[half:]):.1f} MiB")

@@ -296,7 +296,8 @@ pub struct ProduceSettings {
     pub concurrency: usize,
     /// Users per second at most; default 0 = the source's default (about
     /// 66/s for randomuser.me, its published limit; unlimited otherwise); a
-    /// negative value is refused.
+    /// negative value is refused. Records leave evenly at this pace, each at
+    /// its own time, and a page then holds at most a second of them.
     pub max_rate: f64,
     /// How long `rtds produce` runs when `--count` is not given; default 60s,
     /// the tutorial's.
