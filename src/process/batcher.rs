@@ -280,7 +280,11 @@ mod tests {
         });
         let started = Instant::now();
         let user = users(1).remove(0);
-        assert!(batches.write(Replicas::default(), Row::User(Box::new(user)), 1).await);
+        assert!(
+            batches
+                .write(Replicas::default(), Row::User(Box::new(user)), 1)
+                .await
+        );
         // Time is paused: a row held for its 60 s linger would show it.
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(*sent.lock().unwrap(), [1]);
