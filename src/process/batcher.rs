@@ -1,8 +1,8 @@
 //! Groups the upserts of records in flight into batches: one open batch per
 //! replica set, sent when it is full (rows or bytes, see
-//! [`crate::cassandra::BatchLimits`]), when its first row has waited
-//! `linger`, or at once when the node is idle and no more rows are waiting
-//! to join it: a low rate is not held back for rows that do not come.
+//! [`crate::cassandra::BatchLimits`]) or when its first row has waited
+//! `linger`, so that a low rate is not held back waiting for rows that do
+//! not come.
 //!
 //! Each record's task hands its user over with [`Batcher::write`] and waits
 //! for the batch's outcome: true once written, false when the job stops
@@ -44,7 +44,6 @@ pub struct Batcher {
 impl Batcher {
     /// Starts the task that groups rows and calls `send` with each batch;
     /// `send` must finish every row of it.
-    ///
     /// `idle` tells when the writes in flight leave the node room: then a
     /// batch is sent as soon as no more rows are waiting to join it, rather
     /// than after `linger`, so a low rate is not held back at all.
@@ -64,7 +63,6 @@ impl Batcher {
                         Some((bucket, row)) => {
                             open.add(bucket, row, &send);
                             if arrivals.is_empty() && idle() {
-                                // Every open batch, however short its wait.
                                 open.send_due(Instant::now() + linger, &send);
                             }
                         }
