@@ -44,13 +44,9 @@ pub struct Batcher {
 impl Batcher {
     /// Starts the task that groups rows and calls `send` with each batch;
     /// `send` must finish every row of it.
-    /// `idle` tells when the writes in flight leave the node room: then a
-    /// batch is sent as soon as no more rows are waiting to join it, rather
-    /// than after `linger`, so a low rate is not held back at all.
     pub fn start(
         limits: BatchLimits,
         linger: Duration,
-        idle: impl Fn() -> bool + Send + 'static,
         send: impl Fn(Vec<Queued>) + Send + 'static,
     ) -> (Batcher, tokio::task::JoinHandle<()>) {
         let (queue, mut arrivals) = mpsc::unbounded_channel::<(Bucket, Queued)>();
@@ -60,12 +56,7 @@ impl Batcher {
                 let due = open.next_due();
                 tokio::select! {
                     arrived = arrivals.recv() => match arrived {
-                        Some((bucket, row)) => {
-                            open.add(bucket, row, &send);
-                            if arrivals.is_empty() && idle() {
-                                open.send_due(Instant::now() + linger, &send);
-                            }
-                        }
+                        Some((bucket, row)) => open.add(bucket, row, &send),
                         None => break,
                     },
                     _ = sleep_until(due) => open.send_due(Instant::now(), &send),
@@ -247,8 +238,7 @@ mod tests {
             bytes: usize::MAX,
         };
         // Full batches are written; one sent by its linger is not.
-        let busy = || false;
-        let (batches, _task) = Batcher::start(limits, Duration::from_millis(2), busy, |batch| {
+        let (batches, _task) = Batcher::start(limits, Duration::from_millis(2), |batch| {
             let written = batch.len() == 2;
             for row in batch {
                 row.finish(written);
@@ -262,31 +252,5 @@ mod tests {
         assert!(one && two);
         let alone = batches.write(Replicas::default(), Row::User(Box::new(users.remove(0))), 1);
         assert!(!alone.await);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn with_the_node_idle_a_lone_row_leaves_without_its_linger() {
-        let limits = BatchLimits {
-            rows: 10,
-            bytes: usize::MAX,
-        };
-        let sent = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let (batches, _task) = Batcher::start(limits, Duration::from_secs(60), || true, {
-            let sent = sent.clone();
-            move |batch: Vec<Queued>| {
-                sent.lock().unwrap().push(batch.len());
-                batch.into_iter().for_each(|row| row.finish(true));
-            }
-        });
-        let started = Instant::now();
-        let user = users(1).remove(0);
-        assert!(
-            batches
-                .write(Replicas::default(), Row::User(Box::new(user)), 1)
-                .await
-        );
-        // Time is paused: a row held for its 60 s linger would show it.
-        assert!(started.elapsed() < Duration::from_secs(1));
-        assert_eq!(*sent.lock().unwrap(), [1]);
     }
 }

@@ -447,18 +447,14 @@ impl Handler {
         let job = Arc::new_cyclic(|job: &Weak<Handler>| {
             let batches = (limits.rows > 1).then(|| {
                 let job = job.clone();
-                let idle = {
-                    let job = job.clone();
-                    move || job.upgrade().is_some_and(|job| job.limiter.idle())
-                };
                 let (batches, task) =
-                    Batcher::start(limits, cassandra.batch_linger, idle, move |batch| match job
-                        .upgrade()
-                    {
-                        Some(job) => {
-                            drop(tokio::spawn(async move { job.write_batch(batch).await }))
+                    Batcher::start(limits, cassandra.batch_linger, move |batch| {
+                        match job.upgrade() {
+                            Some(job) => {
+                                drop(tokio::spawn(async move { job.write_batch(batch).await }))
+                            }
+                            None => batch.into_iter().for_each(|row| row.finish(false)),
                         }
-                        None => batch.into_iter().for_each(|row| row.finish(false)),
                     });
                 batching = Some(task);
                 batches

@@ -155,13 +155,6 @@ impl Limiter {
         }
     }
 
-    /// Whether fewer than half the allowed writes are in flight: the node
-    /// is not busy, and a batch gains nothing by waiting for more rows.
-    pub fn idle(&self) -> bool {
-        let state = self.state.lock().expect("limiter lock");
-        state.in_flight * 2 < state.limit
-    }
-
     /// Frees the slot and learns from the answer; at the end of a window,
     /// moves the limit.
     pub fn answered(&self, _slot: Slot, answer: Answer) {
