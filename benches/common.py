@@ -129,3 +129,9 @@ def quantiles(buckets, qs):
                 break
             lower, below = bound, cumulative
     return total, results
+
+
+def growth(end_text, start_text, name):
+    """A histogram's buckets grown between two scrapes of /metrics."""
+    return [(bound, count - was) for (bound, count), (_, was) in
+            zip(histogram(end_text, name), histogram(start_text, name))]

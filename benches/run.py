@@ -36,7 +36,7 @@ import urllib.request
 import uuid
 
 import soak
-from common import (KAFKA, ROOT, RTDS, PeakRss, histogram, kafka_tool, last_json, log, quantiles, reap,
+from common import (KAFKA, ROOT, RTDS, PeakRss, growth, histogram, kafka_tool, last_json, log, quantiles, reap,
                     rtds, run_measured, table, unique)
 
 # ------------------------------------------------------------------ produce
@@ -263,8 +263,7 @@ def latency_run(rate, seconds, extra):
         time.sleep(0.1)
     processor.send_signal(signal.SIGTERM)
     processor.communicate()
-    between = lambda name: [(bound, count - was) for (bound, count), (_, was) in
-                            zip(histogram(at_end, name), histogram(at_start, name))]
+    between = lambda name: growth(at_end, at_start, name)
     whole = between("rtds_end_to_end_seconds")
     observed, (p50, p99, slowest) = quantiles(whole, [0.5, 0.99, 1.0])
     _, writes = quantiles(between("rtds_write_seconds"), [0.5, 0.99])

@@ -20,7 +20,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import histogram, last_json, log, quantiles, rtds, unique
+from common import growth, last_json, log, quantiles, rtds, unique
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -107,8 +107,7 @@ class Soak:
     def sample(self, second, before):
         """One second's row; `before` is the last scrape of each job."""
         produced, processed = scrape(PRODUCER_PORT) or before[0], scrape(PROCESSOR_PORT) or before[1]
-        e2e = [(bound, count - was) for (bound, count), (_, was) in
-               zip(histogram(processed, "rtds_end_to_end_seconds"), histogram(before[1], "rtds_end_to_end_seconds"))]
+        e2e = growth(processed, before[1], "rtds_end_to_end_seconds")
         seen, (p50, p99) = quantiles(e2e, [0.5, 0.99]) if e2e and e2e[-1][1] else (0, (None, None))
         usage = {name: u.look() or (None, None) for name, u in self.usage.items()}
         ms = lambda s: "" if s is None else f"{s * 1000:.2f}"
@@ -146,8 +145,7 @@ class Soak:
 
 
 def minute_p99(start, end):
-    delta = [(bound, count - was) for (bound, count), (_, was) in
-             zip(histogram(end, "rtds_end_to_end_seconds"), histogram(start, "rtds_end_to_end_seconds"))]
+    delta = growth(end, start, "rtds_end_to_end_seconds")
     return quantiles(delta, [0.99])[1][0] * 1000 if delta and delta[-1][1] else None
 
 
