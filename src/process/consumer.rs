@@ -320,32 +320,12 @@ pub fn now_ms() -> i64 {
 }
 
 /// Updates the lag gauges every few seconds: end of each assigned partition
-/// minus our position in it.
+/// minus where this member reads next in it.
 pub async fn watch_lag(consumer: Arc<GroupConsumer>, metrics: Metrics) {
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let consumer = consumer.clone();
-        let lags = tokio::task::spawn_blocking(move || -> Option<Vec<(PartitionLabel, i64)>> {
-            let position = consumer.position().ok()?;
-            let mut lags = Vec::new();
-            for element in position.elements() {
-                let (topic, partition) = (element.topic(), element.partition());
-                let (_, high) = consumer
-                    .fetch_watermarks(topic, partition, Duration::from_secs(2))
-                    .ok()?;
-                let lag = match element.offset() {
-                    Offset::Offset(at) => (high - at).max(0),
-                    _ => high,
-                };
-                let label = PartitionLabel {
-                    topic: topic.to_string(),
-                    partition,
-                };
-                lags.push((label, lag));
-            }
-            Some(lags)
-        })
-        .await;
+        let lags = tokio::task::spawn_blocking(move || partition_lags(&consumer)).await;
         if let Ok(Some(lags)) = lags {
             metrics.lag.set(lags.iter().map(|(_, lag)| lag).sum());
             // Partitions that moved to another member leave the family.
@@ -355,6 +335,50 @@ pub async fn watch_lag(consumer: Arc<GroupConsumer>, metrics: Metrics) {
             }
         }
     }
+}
+
+/// Records left to read on the assigned partitions, in all; `None` when a
+/// broker does not tell (down, or its partitions' leaders moving).
+pub async fn records_left(consumer: Arc<GroupConsumer>) -> Option<i64> {
+    let lags = tokio::task::spawn_blocking(move || partition_lags(&consumer)).await;
+    Some(lags.ok()??.iter().map(|(_, lag)| lag).sum())
+}
+
+/// Each assigned partition's end minus where this member reads next: its
+/// position once a record of it came, else the group's committed offset,
+/// else the partition's start (the group reads from the earliest). A
+/// partition nothing came from yet is not all lag: it may have been read
+/// to its end by an earlier run. Blocks on the brokers' answers.
+fn partition_lags(consumer: &GroupConsumer) -> Option<Vec<(PartitionLabel, i64)>> {
+    const ASK: Duration = Duration::from_secs(2);
+    let position = consumer.position().ok()?;
+    let mut committed: Option<TopicPartitionList> = None;
+    let mut lags = Vec::new();
+    for element in position.elements() {
+        let (topic, partition) = (element.topic(), element.partition());
+        let (low, high) = consumer.fetch_watermarks(topic, partition, ASK).ok()?;
+        let next = match element.offset() {
+            Offset::Offset(at) => at,
+            _ => {
+                if committed.is_none() {
+                    committed = Some(consumer.committed(ASK).ok()?);
+                }
+                let committed = committed
+                    .as_ref()
+                    .and_then(|list| list.find_partition(topic, partition));
+                match committed.map(|element| element.offset()) {
+                    Some(Offset::Offset(at)) => at,
+                    _ => low,
+                }
+            }
+        };
+        let label = PartitionLabel {
+            topic: topic.to_string(),
+            partition,
+        };
+        lags.push((label, (high - next).max(0)));
+    }
+    Some(lags)
 }
 
 #[cfg(test)]

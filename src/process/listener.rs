@@ -43,6 +43,8 @@ impl Listener {
         let mut pending: VecDeque<Consumed> = VecDeque::new();
         let mut last_record: Option<Instant> = None;
         let mut errors = ConsumerErrors::new(&self.kafka);
+        // Since when records have waited on the topic with none coming.
+        let mut held_since: Option<Instant> = None;
         loop {
             if !pending.is_empty() {
                 let needs = pending.front().expect("a pending record").room(self.room);
@@ -69,23 +71,18 @@ impl Listener {
                 _ = self.job.stop.cancelled() => return Ok(()),
                 message = consumer.recv() => match message {
                     Ok(message) => {
-                        last_record = Some(Instant::now());
+                        (last_record, held_since) = (Some(Instant::now()), None);
                         errors.went_through();
                         pending.push_back(consumer.context().received(&message));
                     }
                     Err(error) => errors.seen(error, &self.job.metrics)?,
                 },
                 _ = idle_after(self.idle, consumer, last_record, errors.since) => {
-                    let idle = humantime::format_duration(self.idle.unwrap_or_default());
-                    if let Some(error) = errors.last.take() {
-                        return Err(anyhow!(
-                            "no record for {idle} while the Kafka consumer kept failing: {error}; \
-                             records may be left on the topic: check that Kafka is reachable and accepts \
-                             the kafka.* settings, then run again"
-                        ));
+                    if self.idle_ends(&mut errors, &mut held_since).await? {
+                        return Ok(());
                     }
-                    info!("no new record for {idle}: stopping");
-                    return Ok(());
+                    // Records wait: the idle clock starts again.
+                    last_record = Some(Instant::now());
                 }
                 // Polled now and then even when nothing comes: every poll
                 // tells the group the member is alive.
@@ -95,6 +92,48 @@ impl Listener {
                 }
             }
         }
+    }
+
+    /// Whether `--until-idle` ends the run, now that no record came for
+    /// its while: only when none is left on the assigned partitions. A
+    /// broker killed under the consumer holds its partitions' records back
+    /// until their leaders move, which takes longer than a short idle (the
+    /// brokers' session timeout alone is 9 s by default), and stopping then
+    /// ended a run with records left. So it waits while records do, saying
+    /// so each time, and gives up after `HELD_AT_MOST` with an error.
+    async fn idle_ends(
+        &self,
+        errors: &mut ConsumerErrors,
+        held_since: &mut Option<Instant>,
+    ) -> anyhow::Result<bool> {
+        let idle = humantime::format_duration(self.idle.unwrap_or_default());
+        if let Some(error) = errors.last.take() {
+            return Err(anyhow!(
+                "no record for {idle} while the Kafka consumer kept failing: {error}; \
+                 records may be left on the topic: check that Kafka is reachable and accepts \
+                 the kafka.* settings, then run again"
+            ));
+        }
+        let left = super::consumer::records_left(self.job.consumer.clone()).await;
+        if left == Some(0) {
+            info!("no new record for {idle}: stopping");
+            return Ok(true);
+        }
+        let left = left.map_or_else(
+            || "the brokers did not say how many records are left (one may be down)".to_string(),
+            |left| format!("{left} records are left on the topic"),
+        );
+        let since = *held_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= HELD_AT_MOST {
+            return Err(anyhow!(
+                "no record for {:.0?} while {left}: check the brokers with `rtds status`, then run again",
+                since.elapsed() + self.idle.unwrap_or_default()
+            ));
+        }
+        warn!(
+            "no new record for {idle}, but {left}: waiting for them (a partition leader may be moving)"
+        );
+        Ok(false)
     }
 
     /// Waits for a write permit; `None` at stop. Short waits are the pace
@@ -348,6 +387,10 @@ impl ConsumerErrors {
         }
     }
 }
+
+/// How long `--until-idle` waits for records left on the topic that do not
+/// come, past its idle time: a leader's move takes seconds, not minutes.
+const HELD_AT_MOST: Duration = Duration::from_secs(120);
 
 /// Resolves `idle` after the last record, or after the partitions first
 /// came when none has yet: joining a group can take seconds, and that is not
