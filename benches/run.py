@@ -28,6 +28,7 @@ import os
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,6 +127,9 @@ def ceiling(records, mode):
 # rtds as it wrote before batches and adaptive concurrency: one insert per
 # row, 256 in flight whatever the node does.
 AS_BEFORE = {"RTDS_CASSANDRA_BATCH_ROWS": "1", "RTDS_CASSANDRA_ADAPTIVE_CONCURRENCY": "false"}
+# rtds with its batches and the limit held at its max (256 in flight): what
+# adaptive concurrency is measured against on a healthy node.
+FIXED = {"RTDS_CASSANDRA_ADAPTIVE_CONCURRENCY": "false"}
 
 
 def bench_process(records, rounds):
@@ -133,19 +137,22 @@ def bench_process(records, rounds):
     log(f"filling {topic} with {records} records")
     run_measured(rtds("produce", "--topic", topic, "--source", "builtin", "--count", str(records)))
 
-    rows = []
+    rows, of_loop, of_fixed = [], [], []
     for round in range(1, rounds + 1):
         log(f"round {round}: the ceilings: the same prepared insert in a plain loop, same driver and "
             f"concurrency, one row per write and then in batches")
         single, batched = ceiling(records, "single"), ceiling(records, "batches")
         runs = []
-        for name, env in (("rtds process, one insert per row (as before)", AS_BEFORE), ("rtds process", {})):
+        for name, env in (("rtds process, one insert per row (as before)", AS_BEFORE),
+                          ("rtds process, fixed concurrency", FIXED), ("rtds process", {})):
             log(f"round {round}: {name} (a new group and keyspace)")
             out, measured = run_measured(rtds("process", "--topic", topic, "--keyspace", unique("ks"),
                                               "--group", unique("group"), "--until-idle", "3s", "--json"),
                                          env)
             runs.append((name, last_json(out), measured))
         rate = lambda r: r["rows_per_second"]
+        of_loop.append(rate(runs[-1][1]) / rate(batched))
+        of_fixed.append(rate(runs[-1][1]) / rate(runs[-2][1]))
         rows += [
             [f"{round}: plain single-insert loop (ceiling)", single["rows"], f"{rate(single):,.0f}", "1.00",
              f"{rate(single) / rate(batched):.2f}", "-", "-"],
@@ -161,6 +168,9 @@ def bench_process(records, rounds):
           f"batches of {records / batched['writes']:.1f} rows on average; "
           f"ratios against the same round's ceilings")
     table(rows, ["round: run", "rows", "rows/s", "x single", "x batches", "peak RSS MiB", "CPU s / 100k"])
+    print(f"rtds process against the plain batch loop: best {max(of_loop):.2f}, median "
+          f"{statistics.median(of_loop):.2f}; adaptive against fixed concurrency: best {max(of_fixed):.2f}, "
+          f"median {statistics.median(of_fixed):.2f} (over {rounds} rounds)")
     bench_slowed(topic, records)
     bench_latency()
 

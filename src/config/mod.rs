@@ -261,9 +261,11 @@ pub struct CassandraSettings {
     /// warn thresholds allow (10 rows and 5 KiB on a stock node); 1 = one
     /// insert per row.
     pub batch_rows: usize,
-    /// How long a batch waits for more rows before it is sent anyway;
-    /// default 2ms. Longer fills batches at low rates, at that cost in
-    /// latency; `0s` sends at once what is there.
+    /// How long a batch waits for more rows before it is sent anyway, while
+    /// the node is busy (writes under way, retrying ones included, fill half
+    /// the allowed writes or more; an idle node gets each batch at once);
+    /// default 2ms. Longer fills batches at
+    /// high rates, at that cost in latency; `0s` sends at once what is there.
     #[serde(with = "human_duration")]
     pub batch_linger: Duration,
     /// How long connecting and each write may take before it is retried or

@@ -1,8 +1,8 @@
 //! Groups the upserts of records in flight into batches: one open batch per
 //! replica set, sent when it is full (rows or bytes, see
-//! [`crate::cassandra::BatchLimits`]) or when its first row has waited
-//! `linger`, so that a low rate is not held back waiting for rows that do
-//! not come.
+//! [`crate::cassandra::BatchLimits`]), when its first row has waited
+//! `linger`, or at once when the node is idle and no more rows are waiting
+//! to join it: a low rate is not held back for rows that do not come.
 //!
 //! Each record's task hands its user over with [`Batcher::write`] and waits
 //! for the batch's outcome: true once written, false when the job stops
@@ -44,9 +44,14 @@ pub struct Batcher {
 impl Batcher {
     /// Starts the task that groups rows and calls `send` with each batch;
     /// `send` must finish every row of it.
+    ///
+    /// `idle` tells when the writes in flight leave the node room: then a
+    /// batch is sent as soon as no more rows are waiting to join it, rather
+    /// than after `linger`, so a low rate is not held back at all.
     pub fn start(
         limits: BatchLimits,
         linger: Duration,
+        idle: impl Fn() -> bool + Send + 'static,
         send: impl Fn(Vec<Queued>) + Send + 'static,
     ) -> (Batcher, tokio::task::JoinHandle<()>) {
         let (queue, mut arrivals) = mpsc::unbounded_channel::<(Bucket, Queued)>();
@@ -56,7 +61,13 @@ impl Batcher {
                 let due = open.next_due();
                 tokio::select! {
                     arrived = arrivals.recv() => match arrived {
-                        Some((bucket, row)) => open.add(bucket, row, &send),
+                        Some((bucket, row)) => {
+                            open.add(bucket, row, &send);
+                            if arrivals.is_empty() && idle() {
+                                // Every open batch, however short its wait.
+                                open.send_due(Instant::now() + linger, &send);
+                            }
+                        }
                         None => break,
                     },
                     _ = sleep_until(due) => open.send_due(Instant::now(), &send),
@@ -238,7 +249,8 @@ mod tests {
             bytes: usize::MAX,
         };
         // Full batches are written; one sent by its linger is not.
-        let (batches, _task) = Batcher::start(limits, Duration::from_millis(2), |batch| {
+        let busy = || false;
+        let (batches, _task) = Batcher::start(limits, Duration::from_millis(2), busy, |batch| {
             let written = batch.len() == 2;
             for row in batch {
                 row.finish(written);
@@ -252,5 +264,31 @@ mod tests {
         assert!(one && two);
         let alone = batches.write(Replicas::default(), Row::User(Box::new(users.remove(0))), 1);
         assert!(!alone.await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_the_node_idle_a_lone_row_leaves_without_its_linger() {
+        let limits = BatchLimits {
+            rows: 10,
+            bytes: usize::MAX,
+        };
+        let sent = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (batches, _task) = Batcher::start(limits, Duration::from_secs(60), || true, {
+            let sent = sent.clone();
+            move |batch: Vec<Queued>| {
+                sent.lock().unwrap().push(batch.len());
+                batch.into_iter().for_each(|row| row.finish(true));
+            }
+        });
+        let started = Instant::now();
+        let user = users(1).remove(0);
+        assert!(
+            batches
+                .write(Replicas::default(), Row::User(Box::new(user)), 1)
+                .await
+        );
+        // Time is paused: a row held for its 60 s linger would show it.
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(*sent.lock().unwrap(), [1]);
     }
 }

@@ -117,7 +117,7 @@ impl Handler {
     /// this record (and its permit) until the node is back.
     async fn write_alone(&self, write: &Write, at: i64) -> anyhow::Result<bool> {
         let result = self
-            .retried(|| async {
+            .retried(1, || async {
                 match write {
                     Write::Upsert(row) => self.tables.upsert(row, at).await,
                     Write::Delete(key) => self.tables.delete(key, at).await,
@@ -151,7 +151,9 @@ impl Handler {
             .map(|queued| (&queued.row, queued.at))
             .collect();
         let table = rows[0].0.table();
-        let result = self.retried(|| self.tables.upsert_batch(&rows)).await;
+        let result = self
+            .retried(rows.len(), || self.tables.upsert_batch(&rows))
+            .await;
         let written = match result {
             Ok(()) => {
                 self.metrics.written.inc_by(rows.len() as u64);
@@ -175,14 +177,15 @@ impl Handler {
         }
     }
 
-    /// Runs one write (single or batch) until it goes through, each attempt
-    /// within the adaptive limit, timed and told to it. After a stop no new
+    /// Runs one write (single or batch, of `rows`) until it goes through,
+    /// each attempt within the adaptive limit, timed and told to it. After a stop no new
     /// attempt starts; one in flight ends within its request timeout.
-    async fn retried<F, Fut>(&self, write: F) -> Result<(), Stop<ExecutionError>>
+    async fn retried<F, Fut>(&self, rows: usize, write: F) -> Result<(), Stop<ExecutionError>>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<(), ExecutionError>>,
     {
+        let _under_way = self.limiter.under_way();
         let result = WRITE_RETRY
             .run(
                 &self.stop,
@@ -203,7 +206,7 @@ impl Handler {
                     let result = write().await;
                     let took = started.elapsed();
                     self.metrics.write_seconds.observe(took.as_secs_f64());
-                    self.limiter.answered(slot, Answer::of(&result, took));
+                    self.limiter.answered(slot, Answer::of(&result, took, rows));
                     result.map_err(|error| Attempt::Failed(Box::new(error)))
                 },
             )
@@ -447,14 +450,18 @@ impl Handler {
         let job = Arc::new_cyclic(|job: &Weak<Handler>| {
             let batches = (limits.rows > 1).then(|| {
                 let job = job.clone();
+                let idle = {
+                    let job = job.clone();
+                    move || job.upgrade().is_some_and(|job| job.limiter.idle())
+                };
                 let (batches, task) =
-                    Batcher::start(limits, cassandra.batch_linger, move |batch| {
-                        match job.upgrade() {
-                            Some(job) => {
-                                drop(tokio::spawn(async move { job.write_batch(batch).await }))
-                            }
-                            None => batch.into_iter().for_each(|row| row.finish(false)),
+                    Batcher::start(limits, cassandra.batch_linger, idle, move |batch| match job
+                        .upgrade()
+                    {
+                        Some(job) => {
+                            drop(tokio::spawn(async move { job.write_batch(batch).await }))
                         }
+                        None => batch.into_iter().for_each(|row| row.finish(false)),
                     });
                 batching = Some(task);
                 batches

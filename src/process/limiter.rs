@@ -4,13 +4,18 @@
 //! grows by one (doubles, until the first sign of backpressure) if the
 //! window used it all and its latency stayed within the usual, and shrinks
 //! by a tenth if a write timed out, the node said it was overloaded, or the
-//! window used it all and its latency rose well above the usual (the node
-//! queueing): additive increase, multiplicative decrease, between a floor
-//! and `cassandra.concurrency`. A node slowed by other load then gets fewer
+//! window used it all and its latency rose well above the usual while its
+//! rows per second did not rise above the usual (the node queueing):
+//! additive increase, multiplicative decrease, between a floor and
+//! `cassandra.concurrency`. Latency alone misread a healthy node: more
+//! writes at once share each commit-log sync and fill bigger batches, so
+//! each takes longer while more rows go through; shrinking then cost a
+//! tenth of the rate. A node slowed by other load then gets fewer
 //! writes at once, which it answers in time, instead of a fixed number that
 //! it times out and that are retried on top.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use prometheus_client::metrics::gauge::Gauge;
@@ -35,6 +40,8 @@ const MIN_WINDOW: Duration = Duration::from_millis(20);
 pub struct Limiter {
     state: Mutex<State>,
     freed: Notify,
+    /// Writes begun and not yet finished, retries included.
+    under_way: AtomicUsize,
     max: usize,
     /// `cassandra.adaptive_concurrency = false` keeps the limit at the max.
     adaptive: bool,
@@ -48,6 +55,8 @@ struct State {
     window: Window,
     /// The usual latency and its deviation, in seconds, once known.
     usual: Option<(f64, f64)>,
+    /// The usual rows written per second, once known.
+    usual_rate: Option<f64>,
     /// Until the first backpressure, the limit doubles where it would grow
     /// by one (TCP's slow start): from the floor to 256 by ones would take
     /// hundreds of round trips, seconds of a node left idle.
@@ -58,6 +67,8 @@ struct Window {
     started: Instant,
     latency_sum: f64,
     answered: u32,
+    /// Rows the window's answered writes carried.
+    rows: usize,
     backpressure: bool,
     /// Whether the writes in flight reached the limit in this window:
     /// only then is a bigger limit worth trying.
@@ -70,6 +81,7 @@ impl Window {
             started: Instant::now(),
             latency_sum: 0.0,
             answered: 0,
+            rows: 0,
             backpressure: false,
             full: false,
         }
@@ -78,8 +90,8 @@ impl Window {
 
 /// How one write went, for the limiter.
 pub enum Answer {
-    /// Written, in this long.
-    Written(Duration),
+    /// Written, in this long, this many rows.
+    Written(Duration, usize),
     /// Timed out or refused as overloaded: the node is saturated.
     Backpressure,
     /// Failed for another reason (a node down, say): says nothing of load.
@@ -87,9 +99,9 @@ pub enum Answer {
 }
 
 impl Answer {
-    pub fn of(result: &Result<(), ExecutionError>, took: Duration) -> Answer {
+    pub fn of(result: &Result<(), ExecutionError>, took: Duration, rows: usize) -> Answer {
         match result {
-            Ok(()) => Answer::Written(took),
+            Ok(()) => Answer::Written(took, rows),
             Err(error) if saturated(error) => Answer::Backpressure,
             Err(_) => Answer::Other,
         }
@@ -112,6 +124,15 @@ fn saturated(error: &ExecutionError) -> bool {
 /// One write's place in flight; give it back with [`Limiter::answered`].
 pub struct Slot(());
 
+/// A write under way, retries and their backoff included.
+pub struct UnderWay<'a>(&'a Limiter);
+
+impl Drop for UnderWay<'_> {
+    fn drop(&mut self) {
+        self.0.under_way.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Limiter {
     /// Starts at the floor when adaptive (it finds its level within a few
     /// hundred round trips), at `max` when not.
@@ -124,9 +145,11 @@ impl Limiter {
                 in_flight: 0,
                 window: Window::new(),
                 usual: None,
+                usual_rate: None,
                 slow_start: true,
             }),
             freed: Notify::new(),
+            under_way: AtomicUsize::new(0),
             max,
             adaptive,
             gauge,
@@ -155,15 +178,34 @@ impl Limiter {
         }
     }
 
+    /// Whether the writes under way, those waiting to retry included, fill
+    /// less than half the limit: the node is not busy, and a batch gains
+    /// nothing by waiting for more rows. A write waiting out its backoff
+    /// holds no slot, yet counts: in an outage the node is not idle, and
+    /// rows sent alone would be thousands of single-row retries against a
+    /// cluster coming back.
+    pub fn idle(&self) -> bool {
+        let under_way = self.under_way.load(Ordering::Relaxed);
+        under_way * 2 < self.state.lock().expect("limiter lock").limit
+    }
+
+    /// Marks a write under way, from its first attempt to its last answer
+    /// (see [`Limiter::idle`]); it ends when the mark is dropped.
+    pub fn under_way(&self) -> UnderWay<'_> {
+        self.under_way.fetch_add(1, Ordering::Relaxed);
+        UnderWay(self)
+    }
+
     /// Frees the slot and learns from the answer; at the end of a window,
     /// moves the limit.
     pub fn answered(&self, _slot: Slot, answer: Answer) {
         let mut state = self.state.lock().expect("limiter lock");
         state.in_flight -= 1;
         match answer {
-            Answer::Written(took) => {
+            Answer::Written(took, rows) => {
                 state.window.latency_sum += took.as_secs_f64();
                 state.window.answered += 1;
+                state.window.rows += rows;
             }
             Answer::Backpressure => state.window.backpressure = true,
             Answer::Other => {}
@@ -186,17 +228,22 @@ impl Limiter {
     }
 }
 
-/// The end of a window: the new limit, and the window's latency folded
-/// into the usual.
+/// The end of a window: the new limit, and the window's latency and rate
+/// folded into the usual.
 fn adjust(state: &mut State, max: usize) {
     let window = std::mem::replace(&mut state.window, Window::new());
     let mean = (window.answered > 0).then(|| window.latency_sum / f64::from(window.answered));
-    let queueing = match (mean, state.usual) {
+    let rate = window.rows as f64 / window.started.elapsed().as_secs_f64().max(1e-6);
+    let slower = match (mean, state.usual) {
         (Some(mean), Some((usual, deviation))) => {
             mean > usual + DEVIATIONS * deviation.max(usual * 0.05)
         }
         _ => false,
     };
+    // Slower and no more rows through: the writes queue. Slower with more
+    // rows through is a node doing more per sync, which a bigger limit
+    // feeds.
+    let queueing = slower && state.usual_rate.is_none_or(|usual| rate <= usual);
     // Latency alone counts only when the window used all its room: below
     // the limit, the limit is not what loads the node, and shrinking it
     // would only queue the next records behind noise (a slow disk sync).
@@ -215,6 +262,11 @@ fn adjust(state: &mut State, max: usize) {
                 deviation + ALPHA * ((mean - usual).abs() - deviation),
             ),
         });
+        state.usual_rate = Some(
+            state
+                .usual_rate
+                .map_or(rate, |usual| usual + ALPHA * (rate - usual)),
+        );
     }
 }
 
@@ -244,6 +296,11 @@ mod tests {
         }
     }
 
+    /// One row written in `took`.
+    fn written(took: Duration) -> Answer {
+        Answer::Written(took, 1)
+    }
+
     fn limit(limiter: &Limiter) -> usize {
         limiter.state.lock().unwrap().limit
     }
@@ -253,7 +310,7 @@ mod tests {
         let limiter = Limiter::new(256, true, Gauge::default());
         assert_eq!(limit(&limiter), FLOOR);
         for _ in 0..6 {
-            round(&limiter, Duration::from_millis(25), Answer::Written).await;
+            round(&limiter, Duration::from_millis(25), written).await;
         }
         assert_eq!(limit(&limiter), 256, "doubled from the floor to the max");
         assert_eq!(limiter.gauge.get(), 256);
@@ -265,9 +322,9 @@ mod tests {
         assert_eq!(limit(&limiter), shrunk);
         // The round's later timeouts fell in the next window: one more
         // round ends it, and from there the limit grows by ones.
-        round(&limiter, Duration::from_millis(25), Answer::Written).await;
+        round(&limiter, Duration::from_millis(25), written).await;
         let settled = limit(&limiter);
-        round(&limiter, Duration::from_millis(25), Answer::Written).await;
+        round(&limiter, Duration::from_millis(25), written).await;
         assert_eq!(limit(&limiter), settled + 1, "by ones after backpressure");
         for _ in 0..200 {
             round(&limiter, Duration::from_millis(25), |_| {
@@ -282,27 +339,59 @@ mod tests {
     async fn rising_latency_shrinks_the_limit_and_the_max_caps_it() {
         let limiter = Limiter::new(16, true, Gauge::default());
         for _ in 0..40 {
-            round(&limiter, Duration::from_millis(20), Answer::Written).await;
+            round(&limiter, Duration::from_millis(20), written).await;
         }
         assert_eq!(limit(&limiter), 16, "capped at the max");
-        round(&limiter, Duration::from_millis(200), Answer::Written).await;
+        round(&limiter, Duration::from_millis(200), written).await;
         assert!(limit(&limiter) < 16, "a tenfold latency is queueing");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slower_writes_carrying_more_rows_do_not_shrink_the_limit() {
+        let limiter = Limiter::new(16, true, Gauge::default());
+        for _ in 0..40 {
+            round(&limiter, Duration::from_millis(20), written).await;
+        }
+        // Half again as slow, with three rows in each write: twice the
+        // rows per second, as a node's syncs and batches fill under load.
+        for _ in 0..5 {
+            round(&limiter, Duration::from_millis(30), |took| {
+                Answer::Written(took, 3)
+            })
+            .await;
+        }
+        assert_eq!(limit(&limiter), 16);
+        // Far slower with one row each: fewer rows per second, queueing.
+        round(&limiter, Duration::from_millis(200), written).await;
+        assert!(limit(&limiter) < 16);
     }
 
     #[tokio::test(start_paused = true)]
     async fn slow_answers_below_the_limit_leave_it_alone() {
         let limiter = Limiter::new(16, true, Gauge::default());
         for _ in 0..40 {
-            round(&limiter, Duration::from_millis(20), Answer::Written).await;
+            round(&limiter, Duration::from_millis(20), written).await;
         }
         // One write at a time, ten times slower: the node is slow, but not
         // because of what the limit lets through.
         for _ in 0..5 {
             let slot = limiter.acquire(&CancellationToken::new()).await.unwrap();
             tokio::time::advance(Duration::from_millis(200)).await;
-            limiter.answered(slot, Answer::Written(Duration::from_millis(200)));
+            limiter.answered(slot, written(Duration::from_millis(200)));
         }
         assert_eq!(limit(&limiter), 16);
+    }
+
+    #[test]
+    fn writes_waiting_to_retry_keep_the_node_busy() {
+        let limiter = Limiter::new(8, false, Gauge::default());
+        let under_way: Vec<_> = (0..3).map(|_| limiter.under_way()).collect();
+        assert!(limiter.idle(), "3 of 8 under way");
+        // No slot is held: these wait out a retry's backoff.
+        let retrying = limiter.under_way();
+        assert!(!limiter.idle(), "4 of 8 under way, one between attempts");
+        drop((retrying, under_way));
+        assert!(limiter.idle());
     }
 
     #[tokio::test(start_paused = true)]
