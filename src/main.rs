@@ -177,7 +177,8 @@ struct RunArgs {
 
 #[derive(Args)]
 struct ProcessArgs {
-    /// Exit once no new record has arrived for this long, e.g. 10s (default: run until Ctrl-C)
+    /// Exit once no new record has arrived for this long and none is left on the topic, e.g. 10s
+    /// (default: run until Ctrl-C)
     #[arg(long, value_parser = humantime::parse_duration)]
     until_idle: Option<Duration>,
     /// Kafka consumer group; processors in one group share the partitions

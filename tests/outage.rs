@@ -254,3 +254,34 @@ fn a_killed_broker_during_produce_loses_and_repeats_nothing() {
     let ids = topic_ids(&topic, total as usize);
     assert_distinct(&format!("ids on {topic}"), ids);
 }
+
+/// The broker stops answering (SIGSTOP) under `rtds process --until-idle`:
+/// no record comes for longer than the idle time, yet records are left on
+/// the topic, so the processor waits for them, says so, and stores every
+/// one once the broker answers again. (It used to end the run as idle with
+/// the rest left on the topic, as a broker's failover did on a cluster.)
+#[test]
+fn a_frozen_broker_does_not_end_an_until_idle_run_early() {
+    let _stack = exclusive();
+    let (topic, keyspace) = (unique("idlefrozen"), unique("ks"));
+    let total = 30_000u64;
+    produce_builtin(&topic, total);
+    let port = free_port();
+    // Few writes in flight: the stream lasts long enough to be cut.
+    let mut command = processor(&topic, &keyspace, port, &["--until-idle", "2s"]);
+    command.env("RTDS_CASSANDRA_CONCURRENCY", "4");
+    let processor = Followed::spawn(command);
+    wait_for_count(port, WRITTEN, 2_000, Duration::from_secs(60));
+    {
+        let _frozen = Frozen::service("kafka");
+        wait_until(
+            "the processor waiting for the records left",
+            Duration::from_secs(60),
+            || processor.logged().contains("waiting for them"),
+        );
+    }
+    let output = processor.wait_within(Duration::from_secs(180));
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(json_summary(&output)["written"], total);
+    assert_table_matches_topic(&topic, &keyspace, total as usize);
+}

@@ -5,7 +5,7 @@
 //! window used it all and its latency stayed within the usual, and shrinks
 //! by a tenth if a write timed out, the node said it was overloaded, or the
 //! window used it all and its latency rose well above the usual while its
-//! rows per second did not rise above the usual (the node queueing):
+//! rows per second rose by less than half as much (the node queueing):
 //! additive increase, multiplicative decrease, between a floor and
 //! `cassandra.concurrency`. Latency alone misread a healthy node: more
 //! writes at once share each commit-log sync and fill bigger batches, so
@@ -234,16 +234,19 @@ fn adjust(state: &mut State, max: usize) {
     let window = std::mem::replace(&mut state.window, Window::new());
     let mean = (window.answered > 0).then(|| window.latency_sum / f64::from(window.answered));
     let rate = window.rows as f64 / window.started.elapsed().as_secs_f64().max(1e-6);
-    let slower = match (mean, state.usual) {
+    // Slower, with the rows per second up by less than half as much as the
+    // latency: the writes queue (on a saturated node rows per second stay
+    // flat, or fall under other load). Slower with as many more rows
+    // through is a node doing more per sync, which a bigger limit feeds.
+    let queueing = match (mean, state.usual) {
         (Some(mean), Some((usual, deviation))) => {
             mean > usual + DEVIATIONS * deviation.max(usual * 0.05)
+                && state
+                    .usual_rate
+                    .is_none_or(|usual_rate| rate / usual_rate - 1.0 < (mean / usual - 1.0) / 2.0)
         }
         _ => false,
     };
-    // Slower and no more rows through: the writes queue. Slower with more
-    // rows through is a node doing more per sync, which a bigger limit
-    // feeds.
-    let queueing = slower && state.usual_rate.is_none_or(|usual| rate <= usual);
     // Latency alone counts only when the window used all its room: below
     // the limit, the limit is not what loads the node, and shrinking it
     // would only queue the next records behind noise (a slow disk sync).
