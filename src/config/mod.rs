@@ -264,8 +264,8 @@ pub struct CassandraSettings {
     /// How long a batch waits for more rows before it is sent anyway, while
     /// the node is busy (writes under way, retrying ones included, fill half
     /// the allowed writes or more; an idle node gets each batch at once);
-    /// default 2ms. Longer fills batches at
-    /// high rates, at that cost in latency; `0s` sends at once what is there.
+    /// default 2ms. Longer fills batches at high rates, at that cost in
+    /// latency; `0s` sends at once what is there.
     #[serde(with = "human_duration")]
     pub batch_linger: Duration,
     /// How long connecting and each write may take before it is retried or

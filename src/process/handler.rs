@@ -178,8 +178,9 @@ impl Handler {
     }
 
     /// Runs one write (single or batch, of `rows`) until it goes through,
-    /// each attempt within the adaptive limit, timed and told to it. After a stop no new
-    /// attempt starts; one in flight ends within its request timeout.
+    /// each attempt within the adaptive limit, timed and told to it. After a
+    /// stop no new attempt starts; one in flight ends within its request
+    /// timeout.
     async fn retried<F, Fut>(&self, rows: usize, write: F) -> Result<(), Stop<ExecutionError>>
     where
         F: Fn() -> Fut,
