@@ -153,11 +153,12 @@ def bench_process(records, rounds):
         rate = lambda r: r["rows_per_second"]
         of_loop.append(rate(runs[-1][1]) / rate(batched))
         of_fixed.append(rate(runs[-1][1]) / rate(runs[-2][1]))
+        loop_cpu = lambda r: f"{r['cpu_seconds'] * 100_000 / r['rows']:.2f}"
         rows += [
             [f"{round}: plain single-insert loop (ceiling)", single["rows"], f"{rate(single):,.0f}", "1.00",
-             f"{rate(single) / rate(batched):.2f}", "-", "-"],
+             f"{rate(single) / rate(batched):.2f}", "-", loop_cpu(single)],
             [f"{round}: plain batch loop (ceiling of batches)", batched["rows"], f"{rate(batched):,.0f}",
-             f"{rate(batched) / rate(single):.2f}", "1.00", "-", "-"],
+             f"{rate(batched) / rate(single):.2f}", "1.00", "-", loop_cpu(batched)],
         ] + [
             [f"{round}: {name}", process["written"], f"{rate(process):,.0f}",
              f"{rate(process) / rate(single):.2f}", f"{rate(process) / rate(batched):.2f}",
@@ -167,7 +168,8 @@ def bench_process(records, rounds):
     print(f"\nprocess: {records} records already in Kafka, Cassandra concurrency {single['concurrency']}, "
           f"batches of {records / batched['writes']:.1f} rows on average; "
           f"ratios against the same round's ceilings")
-    table(rows, ["round: run", "rows", "rows/s", "x single", "x batches", "peak RSS MiB", "CPU s / 100k"])
+    table(rows, ["round: run", "rows", "rows/s", "x single", "x batches", "peak RSS MiB",
+                 "CPU s / 100k (the loops: their writes alone)"])
     print(f"rtds process against the plain batch loop: best {max(of_loop):.2f}, median "
           f"{statistics.median(of_loop):.2f}; adaptive against fixed concurrency: best {max(of_fixed):.2f}, "
           f"median {statistics.median(of_fixed):.2f} (over {rounds} rounds)")
@@ -277,7 +279,8 @@ def latency_run(rate, seconds, extra):
     whole = between("rtds_end_to_end_seconds")
     observed, (p50, p99, slowest) = quantiles(whole, [0.5, 0.99, 1.0])
     _, writes = quantiles(between("rtds_write_seconds"), [0.5, 0.99])
-    return (observed, p50, p99, slowest, whole, writes, evenness(record_times(topic)[1:], rate),
+    _, received = quantiles(between("rtds_received_seconds"), [0.5, 0.99])
+    return (observed, p50, p99, slowest, whole, writes, received, evenness(record_times(topic)[1:], rate),
             processor_rss.mib())
 
 
@@ -306,6 +309,21 @@ def paced_inserts(rate, seconds):
     return paced["p50_ms"], paced["p99_ms"]
 
 
+def kafka_latency_beside_inserts(rate, seconds):
+    """Kafka's own latency (as `kafka_latency`) while the node takes single
+    inserts at `rate` on the same cores, as it does in rtds's runs; the
+    inserts stop when the tool is done. (p50, p99) ms."""
+    inserts = subprocess.Popen(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--", str(rate * seconds),
+                                unique("paced"), "paced", str(rate)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        time.sleep(3)  # the inserts under way before the first record
+        return kafka_latency()
+    finally:
+        os.killpg(inserts.pid, signal.SIGTERM)
+        inserts.wait()
+
+
 def bench_latency(seconds=30):
     """End-to-end latency at 1,000 and 5,000 records/s with default
     settings, beside pages of 10 users (how this bench ran before `--max-rate`
@@ -317,20 +335,26 @@ def bench_latency(seconds=30):
     for rate, goal in ((1000, 0.010), (5000, 0.050)):
         log(f"the hops' own latency: single inserts at {rate} rows/s on a table of their own")
         insert_p50, insert_p99 = paced_inserts(rate, seconds // 3)
+        log(f"the hops' own latency: Kafka's tool while the node takes {rate} single inserts/s")
+        beside_p50, beside_p99 = kafka_latency_beside_inserts(rate, seconds)
         rows.append([rate, "baselines: Kafka alone / the node's single inserts", "-",
-                     f"{kafka_p50} / {insert_p50:.1f}", f"{kafka_p99} / {insert_p99:.1f}", "-", "-", "-", "-", "-"])
+                     f"{kafka_p50} / {insert_p50:.1f}", f"{kafka_p99} / {insert_p99:.1f}", "-", "-", "-", "-", "-", "-"])
+        rows.append([rate, "baseline: Kafka alone, the node taking those inserts", "-", f"{beside_p50}",
+                     f"{beside_p99}", "-", "-", "-", "-", "-", "-"])
         for name, extra in (("pages of 10 (before)", ["--batch-size", "10"]), ("default settings", [])):
             log(f"end-to-end latency at {rate} records/s for {seconds}s, {name}")
-            observed, p50, p99, slowest, whole, writes, even, rss = latency_run(rate, seconds, extra)
+            observed, p50, p99, slowest, whole, writes, received, even, rss = latency_run(rate, seconds, extra)
             bound, share = share_under(whole, goal)
             rows.append([rate, name, observed, f"{p50 * 1000:.1f}", f"{p99 * 1000:.1f}",
                          f"{100 * share:.2f} % under {bound * 1000:.1f} ms", f"{slowest * 1000:.0f}",
+                         f"{received[0] * 1000:.1f} / {received[1] * 1000:.1f}",
                          f"{writes[0] * 1000:.1f} / {writes[1] * 1000:.1f}", f"{even:.2f}", f"{rss:.1f}"])
     print(f"\nend-to-end latency (Kafka record timestamp -> Cassandra write acknowledged) over whole runs of "
           f"{seconds}s, first second included; p50/p99 interpolated in the histogram's buckets, the share under "
-          f"a bucket's bound exact; fullest 100 ms window of the topic against its share (rate / 10)")
+          f"a bucket's bound exact; received: record timestamp -> the processor receiving it (the time spent "
+          f"before rtds process); fullest 100 ms window of the topic against its share (rate / 10)")
     table(rows, ["records/s", "producer", "records", "p50 ms", "p99 ms", "goal's bound", "slowest under ms",
-                 "write p50 / p99 ms", "fullest 100 ms / share", "processor peak RSS MiB"])
+                 "received p50 / p99 ms", "write p50 / p99 ms", "fullest 100 ms / share", "processor peak RSS MiB"])
 
 
 # ------------------------------------------------------------------ mapping

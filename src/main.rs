@@ -513,11 +513,18 @@ impl Command {
     }
 }
 
+/// jemalloc, not the system's malloc: measured over alternating runs of
+/// `rtds process` (200,000 records), a fifth less CPU per row at the same
+/// peak RSS (52 against 50 MB; mimalloc saved as much CPU at 62 MB), and
+/// it hands memory freed after a stall's backlog back to the system.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     rtds::logging::init();
-    // Few blocking threads: each holds a malloc arena, and more would only
-    // compete for the same two or so cores with the clients' own threads.
+    // Few blocking threads: more would only compete for the same two or so
+    // cores with the clients' own threads.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(8)

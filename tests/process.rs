@@ -297,6 +297,12 @@ fn a_table_dropped_mid_run_stops_the_processor_and_commits_nothing_past_it() {
                 && metric(port, "rtds_records_in_flight") == Some(0)
         },
     );
+    // Each record's time is told twice: when it was received, and when
+    // its row was written.
+    for histogram in ["rtds_received_seconds", "rtds_end_to_end_seconds"] {
+        let counted = metric(port, &format!("{histogram}_count"));
+        assert_eq!(counted, Some(first), "{histogram}");
+    }
     drop_table(&keyspace);
     produce_builtin(&topic, second);
     let output = job.wait_within(Duration::from_secs(60));

@@ -27,6 +27,7 @@ pub mod names {
     pub const RECORDS_FAILED: &str = "records_failed";
     pub const CONSUMER_ERRORS: &str = "consumer_errors";
     pub const END_TO_END_SECONDS: &str = "end_to_end_seconds";
+    pub const RECEIVED_SECONDS: &str = "received_seconds";
     pub const WRITE_SECONDS: &str = "write_seconds";
     pub const SOURCE_REQUEST_SECONDS: &str = "source_request_seconds";
     pub const WRITE_RETRIES: &str = "write_retries";
@@ -130,6 +131,11 @@ pub struct Metrics {
     pub dropped_revoked: Counter,
     /// Seconds from the Kafka record's timestamp to the write acknowledged.
     pub end_to_end_seconds: Histogram,
+    /// Seconds from the Kafka record's timestamp to the processor receiving
+    /// it: the part of the end-to-end time spent before rtds process (the
+    /// producer's send, the broker, the fetch), told apart from the part
+    /// spent in it.
+    pub received_seconds: Histogram,
     /// Seconds one Cassandra write took, retries apart.
     pub write_seconds: Histogram,
     /// Seconds one source request took, reply read and parsed.
@@ -183,6 +189,7 @@ impl Metrics {
             rebalances: Counter::default(),
             dropped_revoked: Counter::default(),
             end_to_end_seconds: latency_buckets(),
+            received_seconds: latency_buckets(),
             write_seconds: latency_buckets(),
             source_request_seconds: latency_buckets(),
         };
@@ -323,6 +330,11 @@ impl Metrics {
                 names::END_TO_END_SECONDS,
                 "Kafka record timestamp to Cassandra write acknowledged",
                 &self.end_to_end_seconds,
+            ),
+            (
+                names::RECEIVED_SECONDS,
+                "Kafka record timestamp to the processor receiving the record",
+                &self.received_seconds,
             ),
             (
                 names::WRITE_SECONDS,

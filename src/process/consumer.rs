@@ -319,6 +319,12 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Seconds from a record's time (`ms` since the epoch) to now, for the
+/// latency histograms; 0 for a time ahead of this host's clock.
+pub fn seconds_since(ms: i64) -> f64 {
+    now_ms().saturating_sub(ms).max(0) as f64 / 1000.0
+}
+
 /// Updates the lag gauges every few seconds: end of each assigned partition
 /// minus where this member reads next in it.
 pub async fn watch_lag(consumer: Arc<GroupConsumer>, metrics: Metrics) {

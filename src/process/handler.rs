@@ -72,7 +72,7 @@ impl Handler {
             Tables::Mapped(mapped) => self.handle_mapped(mapped, record, at).await?,
         };
         if written && let Some(ms) = record.timestamp_ms {
-            let latency = super::consumer::now_ms().saturating_sub(ms).max(0) as f64 / 1000.0;
+            let latency = super::consumer::seconds_since(ms);
             self.metrics.end_to_end_seconds.observe(latency);
         }
         Ok(written)

@@ -73,7 +73,12 @@ impl Listener {
                     Ok(message) => {
                         (last_record, held_since) = (Some(Instant::now()), None);
                         errors.went_through();
-                        pending.push_back(consumer.context().received(&message));
+                        let record = consumer.context().received(&message);
+                        if let Some(ms) = record.timestamp_ms {
+                            let latency = super::consumer::seconds_since(ms);
+                            self.job.metrics.received_seconds.observe(latency);
+                        }
+                        pending.push_back(record);
                     }
                     Err(error) => errors.seen(error, &self.job.metrics)?,
                 },
