@@ -116,10 +116,15 @@ def bench_produce(records, rounds):
 
 # ------------------------------------------------------------------ process
 
+def insert_loop(*args):
+    """The command of benches/insert_ceiling.rs with `args` (count,
+    keyspace, mode and, when paced, the rate)."""
+    return ["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--", *map(str, args)]
+
+
 def ceiling(records, mode):
     """The plain loop of benches/insert_ceiling.rs: `single` inserts or `batches`."""
-    out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--",
-                          str(records), unique("ceiling"), mode], cwd=ROOT, check=True,
+    out = subprocess.run(insert_loop(records, unique("ceiling"), mode), cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     return last_json(out)
 
@@ -185,8 +190,7 @@ def bench_slowed(topic, records):
     for name, env in (("fixed 256 in flight", {"RTDS_CASSANDRA_ADAPTIVE_CONCURRENCY": "false"}),
                       ("adaptive", {})):
         log(f"slowed node: rtds process, {name}, while another writer loads the node")
-        load = subprocess.Popen(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--",
-                                 str(records * 4), unique("load"), "single"], cwd=ROOT,
+        load = subprocess.Popen(insert_loop(records * 4, unique("load"), "single"), cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         port = 19101
         processor = subprocess.Popen(rtds("process", "--topic", topic, "--keyspace", unique("ks"), "--group",
@@ -302,9 +306,8 @@ def paced_inserts(rate, seconds):
     paced); (p50, p99) ms."""
     keyspace = unique("paced")
     for _ in range(2):  # the first run makes the table and warms it
-        out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--", str(rate * seconds),
-                              keyspace, "paced", str(rate)], cwd=ROOT, check=True, capture_output=True,
-                             text=True).stdout
+        out = subprocess.run(insert_loop(rate * seconds, keyspace, "paced", rate), cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout
     paced = last_json(out)
     return paced["p50_ms"], paced["p99_ms"]
 
@@ -313,9 +316,8 @@ def kafka_latency_beside_inserts(rate, seconds):
     """Kafka's own latency (as `kafka_latency`) while the node takes single
     inserts at `rate` on the same cores, as it does in rtds's runs; the
     inserts stop when the tool is done. (p50, p99) ms."""
-    inserts = subprocess.Popen(["cargo", "bench", "--quiet", "--bench", "insert_ceiling", "--", str(rate * seconds),
-                                unique("paced"), "paced", str(rate)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    inserts = subprocess.Popen(insert_loop(rate * seconds, unique("paced"), "paced", rate), cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         time.sleep(3)  # the inserts under way before the first record
         return kafka_latency()
