@@ -63,10 +63,12 @@ class PeakRss:
         return 100_000 * self.cpu_seconds / max(records, 1)
 
 
-def run_measured(argv, env=None):
-    """Runs a command to completion (with `env` added to the environment);
-    returns its stdout and its PeakRss, with its CPU seconds."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+def run_measured(argv, env=None, stderr=None):
+    """Runs a command to completion (with `env` added to the environment,
+    its stderr to the file `stderr` if given); returns its stdout and its
+    PeakRss, with its CPU seconds."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                               env={**os.environ, **(env or {})})
     rss = PeakRss(process.pid)
     stdout = process.stdout.read()
     rss.cpu_seconds = reap(process)

@@ -142,19 +142,19 @@ def bench_process(records, rounds):
     log(f"filling {topic} with {records} records")
     run_measured(rtds("produce", "--topic", topic, "--source", "builtin", "--count", str(records)))
 
-    rows, of_loop, of_fixed = [], [], []
+    rows, of_loop, of_fixed, limits = [], [], [], []
     for round in range(1, rounds + 1):
         log(f"round {round}: the ceilings: the same prepared insert in a plain loop, same driver and "
             f"concurrency, one row per write and then in batches")
         single, batched = ceiling(records, "single"), ceiling(records, "batches")
-        runs = []
-        for name, env in (("rtds process, one insert per row (as before)", AS_BEFORE),
-                          ("rtds process, fixed concurrency", FIXED), ("rtds process", {})):
-            log(f"round {round}: {name} (a new group and keyspace)")
-            out, measured = run_measured(rtds("process", "--topic", topic, "--keyspace", unique("ks"),
-                                              "--group", unique("group"), "--until-idle", "3s", "--json"),
-                                         env)
-            runs.append((name, last_json(out), measured))
+        # Fixed and adaptive take turns going first: a run writes into a
+        # node still flushing the run before it.
+        pair = [("rtds process, fixed concurrency", FIXED), ("rtds process", LIMITER_TRACED)]
+        runs = [process_run(round, name, topic, env)
+                for name, env in [("rtds process, one insert per row (as before)", AS_BEFORE),
+                                  *(pair if round % 2 else pair[::-1])]]
+        runs = runs[:1] + sorted(runs[1:], key=lambda run: run[0] == "rtds process")
+        limits.append(runs[-1][3])
         rate = lambda r: r["rows_per_second"]
         of_loop.append(rate(runs[-1][1]) / rate(batched))
         of_fixed.append(rate(runs[-1][1]) / rate(runs[-2][1]))
@@ -168,7 +168,7 @@ def bench_process(records, rounds):
             [f"{round}: {name}", process["written"], f"{rate(process):,.0f}",
              f"{rate(process) / rate(single):.2f}", f"{rate(process) / rate(batched):.2f}",
              f"{measured.mib():.1f}", f"{measured.per_100k(process['written']):.2f}"]
-            for name, process, measured in runs
+            for name, process, measured, _ in runs
         ]
     print(f"\nprocess: {records} records already in Kafka, Cassandra concurrency {single['concurrency']}, "
           f"batches of {records / batched['writes']:.1f} rows on average; "
@@ -178,8 +178,37 @@ def bench_process(records, rounds):
     print(f"rtds process against the plain batch loop: best {max(of_loop):.2f}, median "
           f"{statistics.median(of_loop):.2f}; adaptive against fixed concurrency: best {max(of_fixed):.2f}, "
           f"median {statistics.median(of_fixed):.2f} (over {rounds} rounds)")
+    print("the adaptive limit (its median over the run's windows, its lowest after the six windows of "
+          "doubling from 4, its decreases): " + "; ".join(f"round {round}: {limit}" for round, limit in enumerate(limits, 1)))
     bench_slowed(topic, records)
     bench_latency()
+
+
+# The adaptive run logs its limiter's windows, read back by `limit_windows`.
+LIMITER_TRACED = {"RUST_LOG": "info,rtds::process::limiter=debug"}
+
+
+def process_run(round, name, topic, env):
+    """One `rtds process` of the whole topic (a new group and keyspace):
+    its name, summary, measurements and, when traced, its limit's course."""
+    log(f"round {round}: {name} (a new group and keyspace)")
+    with tempfile.TemporaryFile("w+") as stderr:
+        out, measured = run_measured(rtds("process", "--topic", topic, "--keyspace", unique("ks"), "--group",
+                                          unique("group"), "--until-idle", "3s", "--json"), env, stderr)
+        stderr.seek(0)
+        return name, last_json(out), measured, limit_windows(stderr.read())
+
+
+def limit_windows(log_text):
+    """The limit's median over the windows, its lowest after the six
+    windows that double it from 4 to 256, and how often it fell."""
+    windows = [(int(m[1]), int(m[2])) for m in re.finditer(r"write window limit=(\d+) next=(\d+)", log_text)]
+    if not windows:
+        return "-"
+    after_start = [limit for limit, _ in windows[6:]] or [windows[-1][0]]
+    falls = sum(after < before for before, after in windows)
+    return (f"{statistics.median(limit for limit, _ in windows):.0f}, lowest {min(after_start)}, "
+            f"{falls} decreases in {len(windows)} windows")
 
 
 def bench_slowed(topic, records):

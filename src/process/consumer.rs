@@ -238,6 +238,13 @@ pub struct Consumed {
 const ROOM_UNIT: usize = 1024;
 
 impl Consumed {
+    /// Seconds from its time to now, for the latency histograms; none
+    /// without a time, 0 for a time ahead of this host's clock.
+    pub fn age(&self) -> Option<f64> {
+        let ms = self.timestamp_ms?;
+        Some(now_ms().saturating_sub(ms).max(0) as f64 / 1000.0)
+    }
+
     /// Its partition, with its topic.
     pub fn part(&self) -> Part {
         Part {
@@ -317,12 +324,6 @@ pub fn write_time(ms: i64, offset: i64) -> Option<i64> {
 /// Now, in milliseconds since the epoch: the time of a record that has none.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-/// Seconds from a record's time (`ms` since the epoch) to now, for the
-/// latency histograms; 0 for a time ahead of this host's clock.
-pub fn seconds_since(ms: i64) -> f64 {
-    now_ms().saturating_sub(ms).max(0) as f64 / 1000.0
 }
 
 /// Updates the lag gauges every few seconds: end of each assigned partition

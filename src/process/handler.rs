@@ -71,9 +71,8 @@ impl Handler {
             Tables::Users(_) => self.handle_user(record, at).await?,
             Tables::Mapped(mapped) => self.handle_mapped(mapped, record, at).await?,
         };
-        if written && let Some(ms) = record.timestamp_ms {
-            let latency = super::consumer::seconds_since(ms);
-            self.metrics.end_to_end_seconds.observe(latency);
+        if written && let Some(age) = record.age() {
+            self.metrics.end_to_end_seconds.observe(age);
         }
         Ok(written)
     }

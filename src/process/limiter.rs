@@ -7,12 +7,19 @@
 //! window used it all and its latency rose well above the usual while its
 //! rows per second rose by less than half as much (the node queueing):
 //! additive increase, multiplicative decrease, between a floor and
-//! `cassandra.concurrency`. Latency alone misread a healthy node: more
-//! writes at once share each commit-log sync and fill bigger batches, so
-//! each takes longer while more rows go through; shrinking then cost a
-//! tenth of the rate. A node slowed by other load then gets fewer
-//! writes at once, which it answers in time, instead of a fixed number that
-//! it times out and that are retried on top.
+//! `cassandra.concurrency`.
+//!
+//! Latency alone misread a healthy node: more writes at once share each
+//! commit-log sync and fill bigger batches, so each takes longer while more
+//! rows go through; shrinking then cost a tenth of the rate. One window
+//! misread it too: a healthy node stalls now and then (a flush, a sync),
+//! and a stalled window early in a run ended the doubling at a limit of 16,
+//! from where growing by one a window took the whole run, at up to a sixth
+//! less rate. While doubling, it now takes two queueing windows in a row.
+//!
+//! A node slowed by other load then gets fewer writes at once, which it
+//! answers in time, instead of a fixed number that it times out and that
+//! are retried on top.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,6 +68,9 @@ struct State {
     /// by one (TCP's slow start): from the floor to 256 by ones would take
     /// hundreds of round trips, seconds of a node left idle.
     slow_start: bool,
+    /// Whether the last window queued: in slow start, one such window is
+    /// a stall of the node's (a flush, a sync), two in a row the limit's.
+    queued_last: bool,
 }
 
 struct Window {
@@ -147,6 +157,7 @@ impl Limiter {
                 usual: None,
                 usual_rate: None,
                 slow_start: true,
+                queued_last: false,
             }),
             freed: Notify::new(),
             under_way: AtomicUsize::new(0),
@@ -250,14 +261,34 @@ fn adjust(state: &mut State, max: usize) {
     // Latency alone counts only when the window used all its room: below
     // the limit, the limit is not what loads the node, and shrinking it
     // would only queue the next records behind noise (a slow disk sync).
-    if window.backpressure || (queueing && window.full) {
+    let before = state.limit;
+    let queued = queueing && window.full;
+    let stall = queued && state.slow_start && !state.queued_last;
+    state.queued_last = queued;
+    if window.backpressure || (queued && !stall) {
         state.limit = ((state.limit as f64 * DECREASE) as usize).max(FLOOR.min(max));
         state.slow_start = false;
-    } else if window.full {
+    } else if window.full && !stall {
         let step = if state.slow_start { state.limit } else { 1 };
         state.limit = (state.limit + step).min(max);
     }
-    if let Some(mean) = mean {
+    // Each window's reading, for `RUST_LOG=rtds::process::limiter=debug`:
+    // why the limit moved, or did not.
+    tracing::debug!(
+        limit = before,
+        next = state.limit,
+        latency_ms = mean.map(|mean| mean * 1e3),
+        usual_ms = state.usual.map(|(usual, _)| usual * 1e3),
+        rows_per_second = rate,
+        usual_rate = state.usual_rate,
+        full = window.full,
+        backpressure = window.backpressure,
+        queueing,
+        "write window"
+    );
+    // A stall is held out of the usual: the next window is measured
+    // against the node before it, so a lasting rise still counts.
+    if let Some(mean) = mean.filter(|_| !stall) {
         state.usual = Some(match state.usual {
             None => (mean, 0.0),
             Some((usual, deviation)) => (
@@ -345,8 +376,15 @@ mod tests {
             round(&limiter, Duration::from_millis(20), written).await;
         }
         assert_eq!(limit(&limiter), 16, "capped at the max");
+        // Still doubling (no backpressure yet): the first slow window may be
+        // a stall, the second is not.
         round(&limiter, Duration::from_millis(200), written).await;
-        assert!(limit(&limiter) < 16, "a tenfold latency is queueing");
+        assert_eq!(limit(&limiter), 16);
+        round(&limiter, Duration::from_millis(200), written).await;
+        assert!(
+            limit(&limiter) < 16,
+            "a lasting tenfold latency is queueing"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -364,7 +402,9 @@ mod tests {
             .await;
         }
         assert_eq!(limit(&limiter), 16);
-        // Far slower with one row each: fewer rows per second, queueing.
+        // Far slower with one row each, twice: fewer rows per second,
+        // queueing.
+        round(&limiter, Duration::from_millis(200), written).await;
         round(&limiter, Duration::from_millis(200), written).await;
         assert!(limit(&limiter) < 16);
     }
@@ -383,6 +423,25 @@ mod tests {
             limiter.answered(slot, written(Duration::from_millis(200)));
         }
         assert_eq!(limit(&limiter), 16);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_stalled_window_does_not_end_the_doubling_two_do() {
+        for (then, limit_after, doubling) in [(20, 64, true), (200, 28, false)] {
+            let limiter = Limiter::new(256, true, Gauge::default());
+            for _ in 0..3 {
+                round(&limiter, Duration::from_millis(20), written).await;
+            }
+            assert_eq!(limit(&limiter), 32);
+            // Ten times slower, no more rows: a stall, or the limit's doing.
+            round(&limiter, Duration::from_millis(200), written).await;
+            assert_eq!(limit(&limiter), 32, "one slow window holds the limit");
+            // Back to usual, the doubling goes on; slow again, it is the
+            // limit's doing: shrink, and grow by ones from there.
+            round(&limiter, Duration::from_millis(then), written).await;
+            assert_eq!(limit(&limiter), limit_after, "then {then} ms");
+            assert_eq!(limiter.state.lock().unwrap().slow_start, doubling);
+        }
     }
 
     #[test]

@@ -74,9 +74,8 @@ impl Listener {
                         (last_record, held_since) = (Some(Instant::now()), None);
                         errors.went_through();
                         let record = consumer.context().received(&message);
-                        if let Some(ms) = record.timestamp_ms {
-                            let latency = super::consumer::seconds_since(ms);
-                            self.job.metrics.received_seconds.observe(latency);
+                        if let Some(age) = record.age() {
+                            self.job.metrics.received_seconds.observe(age);
                         }
                         pending.push_back(record);
                     }
