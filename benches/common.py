@@ -65,15 +65,19 @@ class PeakRss:
 
 def run_measured(argv, env=None, stderr=None):
     """Runs a command to completion (with `env` added to the environment,
-    its stderr to the file `stderr` if given); returns its stdout and its
-    PeakRss, with its CPU seconds."""
+    its stderr to the file `stderr` if given, and then shown if it fails);
+    returns its stdout and its PeakRss, with its CPU seconds."""
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True,
                                env={**os.environ, **(env or {})})
     rss = PeakRss(process.pid)
     stdout = process.stdout.read()
     rss.cpu_seconds = reap(process)
     if process.returncode:
-        sys.exit(f"bench: {' '.join(argv)} failed with status {process.returncode}")
+        said = ""
+        if stderr is not None:
+            stderr.seek(0)
+            said = ":\n" + stderr.read()[-4000:]
+        sys.exit(f"bench: {' '.join(argv)} failed with status {process.returncode}{said}")
     return stdout, rss
 
 

@@ -147,13 +147,12 @@ def bench_process(records, rounds):
         log(f"round {round}: the ceilings: the same prepared insert in a plain loop, same driver and "
             f"concurrency, one row per write and then in batches")
         single, batched = ceiling(records, "single"), ceiling(records, "batches")
+        before = process_run(round, "rtds process, one insert per row (as before)", topic, AS_BEFORE)
         # Fixed and adaptive take turns going first: a run writes into a
         # node still flushing the run before it.
         pair = [("rtds process, fixed concurrency", FIXED), ("rtds process", LIMITER_TRACED)]
-        runs = [process_run(round, name, topic, env)
-                for name, env in [("rtds process, one insert per row (as before)", AS_BEFORE),
-                                  *(pair if round % 2 else pair[::-1])]]
-        runs = runs[:1] + sorted(runs[1:], key=lambda run: run[0] == "rtds process")
+        done = {name: process_run(round, name, topic, env) for name, env in pair[::1 if round % 2 else -1]}
+        runs = [before, *(done[name] for name, _ in pair)]
         limits.append(runs[-1][3])
         rate = lambda r: r["rows_per_second"]
         of_loop.append(rate(runs[-1][1]) / rate(batched))
